@@ -1,0 +1,3 @@
+"""driftgate: the regression gate for LLM experiments."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1031 @@
+"""The store's persistence: one SQLite file (WAL, synchronous=FULL) holding projects, datasets
+with versioned records, experiments, their spans and their evaluation metrics.
+
+Every public method runs in one transaction, so a method that returns has durably stored
+what it was given. The HTTP layer (`app.py`) validates requests and shapes answers; this
+module holds the data rules (versions, deduplication, upserts, filters, aggregation).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from driftgate.store.aggregate import EvalRow, SummaryRow, aggregate
+from driftgate.store.errors import BadRequest, Busy, Conflict, NotFound
+
+SCHEMA_VERSION = 1
+TERMINAL_STATUSES = frozenset({"completed", "failed", "interrupted"})
+MAX_PAGE_LIMIT = 5000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS projects (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS datasets (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    current_version INTEGER NOT NULL DEFAULT 0,
+    is_deleted INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS datasets_by_name ON datasets (project_id, name);
+-- One row per (record, version range): a change closes the old row at the new version and
+-- opens a new one, so every past version stays readable.
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    dataset_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    canonical_id TEXT NOT NULL,
+    content_key TEXT NOT NULL,
+    input BLOB,
+    expected_output BLOB,
+    metadata BLOB,
+    tags BLOB NOT NULL,
+    version_added INTEGER NOT NULL,
+    version_removed INTEGER,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_by_id ON records (dataset_id, id);
+CREATE INDEX IF NOT EXISTS records_by_content ON records (dataset_id, content_key);
+CREATE TABLE IF NOT EXISTS experiments (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    project_id TEXT NOT NULL,
+    dataset_id TEXT NOT NULL,
+    dataset_version INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    experiment TEXT NOT NULL,
+    description TEXT NOT NULL,
+    config BLOB NOT NULL,
+    metadata BLOB NOT NULL,
+    run_count INTEGER NOT NULL,
+    parent_experiment_id TEXT,
+    status TEXT NOT NULL,
+    error TEXT,
+    is_deleted INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    aggregate_data BLOB,
+    aggregate_stale INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS experiments_by_experiment ON experiments (experiment, seq);
+CREATE INDEX IF NOT EXISTS experiments_by_name ON experiments (name, seq);
+CREATE TABLE IF NOT EXISTS spans (
+    experiment_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    is_root INTEGER NOT NULL,
+    record_id TEXT,
+    run_iteration INTEGER NOT NULL,
+    start_ns INTEGER NOT NULL,
+    duration INTEGER NOT NULL,
+    is_error INTEGER NOT NULL,
+    input_tokens REAL NOT NULL,
+    output_tokens REAL NOT NULL,
+    total_tokens REAL NOT NULL,
+    cost REAL NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (experiment_id, span_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS spans_roots
+    ON spans (experiment_id, is_root, run_iteration, start_ns, span_id);
+CREATE INDEX IF NOT EXISTS spans_by_trace ON spans (experiment_id, trace_id);
+CREATE TABLE IF NOT EXISTS metrics (
+    experiment_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    label TEXT NOT NULL,
+    run_iteration INTEGER NOT NULL,
+    run_id TEXT,
+    metric_type TEXT NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    value BLOB,
+    assessment TEXT,
+    has_error INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (experiment_id, source, span_id, label, run_iteration)
+) WITHOUT ROWID;
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def _loads(blob: bytes | None) -> Any:
+    return None if blob is None else orjson.loads(blob)
+
+
+def encode_cursor(*parts: object) -> str:
+    return base64.urlsafe_b64encode(_dumps(list(parts))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, arity: int) -> list[Any]:
+    try:
+        parts = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, orjson.JSONDecodeError) as exc:
+        raise BadRequest(
+            f"page[cursor] {cursor!r} is not a cursor this store issued; pass meta.after "
+            "from the previous page unchanged"
+        ) from exc
+    if not isinstance(parts, list) or len(parts) != arity:
+        raise BadRequest(f"page[cursor] {cursor!r} does not belong to this listing")
+    return parts
+
+
+def clamp_limit(raw: str | None, default: int) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        limit = int(raw)
+    except ValueError as exc:
+        raise BadRequest(f"page[limit] must be an integer, got {raw!r}") from exc
+    if limit < 1:
+        raise BadRequest(f"page[limit] must be at least 1, got {limit}")
+    return min(limit, MAX_PAGE_LIMIT)
+
+
+def tag_value(tags: Sequence[Any], key: str) -> str | None:
+    prefix = key + ":"
+    for tag in tags:
+        if isinstance(tag, str) and tag.startswith(prefix):
+            return tag[len(prefix) :]
+    return None
+
+
+def json_contains(container: Any, contained: Any) -> bool:
+    """PostgreSQL's JSONB `@>`: objects by key subset, arrays by element containment."""
+    if isinstance(contained, dict):
+        return isinstance(container, dict) and all(
+            key in container and json_contains(container[key], value)
+            for key, value in contained.items()
+        )
+    if isinstance(contained, list):
+        if not isinstance(container, list):
+            return False
+        return all(any(json_contains(item, want) for item in container) for want in contained)
+    if isinstance(container, list) and not isinstance(contained, dict | list):
+        # JSONB lets an array contain a bare scalar.
+        return contained in container
+    return bool(container == contained and type(container) is type(contained))
+
+
+def _content_key(input_data: Any, expected_output: Any, metadata: Any) -> str:
+    return hashlib.sha256(_dumps([input_data, expected_output, metadata])).hexdigest()
+
+
+@dataclass
+class ExperimentFilter:
+    ids: list[str] = field(default_factory=list)
+    name: str | None = None
+    experiment: str | None = None
+    metadata: Any = None
+    project_id: str | None = None
+    dataset_id: str | None = None
+    parent_ids: list[str] = field(default_factory=list)
+    is_deleted: bool = False
+
+
+class Store:
+    """All state of the embedded store. Thread-safe: one connection behind a lock."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA busy_timeout = 5000")
+        if path != ":memory:":
+            self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = FULL")
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{path} was written by a newer driftgate (schema {row[0]}); upgrade driftgate "
+                "or point --db at another file"
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise Busy(
+                    f"the store's database is locked by another writer ({exc}); retry shortly"
+                ) from exc
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                self._db.execute("ROLLBACK")
+                raise Busy(f"could not commit ({exc}); retry shortly") from exc
+
+    # -- projects ---------------------------------------------------------------------------
+
+    def project_create_or_get(self, name: str, description: str = "") -> dict[str, Any]:
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM projects WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                now = _now()
+                pid = str(uuid.uuid4())
+                db.execute(
+                    "INSERT INTO projects (id, name, description, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (pid, name, description, now, now),
+                )
+                row = db.execute("SELECT * FROM projects WHERE id = ?", (pid,)).fetchone()
+            return _project(row)
+
+    def projects(self, name: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            if name is None:
+                rows = self._db.execute("SELECT * FROM projects ORDER BY created_at").fetchall()
+            else:
+                rows = self._db.execute("SELECT * FROM projects WHERE name = ?", (name,)).fetchall()
+            return [_project(r) for r in rows]
+
+    def _require_project(self, db: sqlite3.Connection, project_id: str) -> None:
+        if db.execute("SELECT 1 FROM projects WHERE id = ?", (project_id,)).fetchone() is None:
+            raise NotFound(
+                f"project {project_id!r} does not exist; create it with POST .../projects first"
+            )
+
+    # -- datasets ---------------------------------------------------------------------------
+
+    def dataset_create(self, project_id: str, name: str, description: str) -> dict[str, Any]:
+        """Create a dataset, or return the live one of that name in the project.
+
+        Scripts commonly call `LLMObs.create_dataset` on every run; answering with the
+        existing dataset (records then deduplicate against it) keeps record identities stable
+        across runs, which is what pairing a candidate with its baseline needs.
+        """
+        with self._tx() as db:
+            self._require_project(db, project_id)
+            row = db.execute(
+                "SELECT * FROM datasets WHERE project_id = ? AND name = ? AND is_deleted = 0 "
+                "ORDER BY created_at LIMIT 1",
+                (project_id, name),
+            ).fetchone()
+            if row is None:
+                now = _now()
+                did = str(uuid.uuid4())
+                db.execute(
+                    "INSERT INTO datasets (id, project_id, name, description, created_at, "
+                    "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (did, project_id, name, description, now, now),
+                )
+                row = db.execute("SELECT * FROM datasets WHERE id = ?", (did,)).fetchone()
+            return _dataset(row)
+
+    def datasets(self, project_id: str, name: str | None) -> list[dict[str, Any]]:
+        with self._lock:
+            sql = "SELECT * FROM datasets WHERE project_id = ? AND is_deleted = 0"
+            args: list[Any] = [project_id]
+            if name is not None:
+                sql += " AND name = ?"
+                args.append(name)
+            rows = self._db.execute(sql + " ORDER BY created_at", args).fetchall()
+            return [_dataset(r) for r in rows]
+
+    def datasets_delete(self, dataset_ids: Sequence[str]) -> int:
+        with self._tx() as db:
+            cur = db.executemany(
+                "UPDATE datasets SET is_deleted = 1, updated_at = ? WHERE id = ?",
+                [(_now(), d) for d in dataset_ids],
+            )
+            return cur.rowcount
+
+    def _live_dataset(
+        self, db: sqlite3.Connection, project_id: str | None, dataset_id: str
+    ) -> sqlite3.Row:
+        row = db.execute("SELECT * FROM datasets WHERE id = ?", (dataset_id,)).fetchone()
+        if row is None or (project_id is not None and row["project_id"] != project_id):
+            where = f" in project {project_id!r}" if project_id else ""
+            raise NotFound(f"dataset {dataset_id!r} does not exist{where}")
+        if row["is_deleted"]:
+            raise Conflict(f"dataset {dataset_id!r} was deleted; create a new dataset")
+        return row  # type: ignore[no-any-return]
+
+    def dataset_batch_update(
+        self,
+        project_id: str | None,
+        dataset_id: str,
+        inserts: Sequence[dict[str, Any]],
+        updates: Sequence[dict[str, Any]],
+        deletes: Sequence[str],
+        deduplicate: bool = True,
+        create_new_version: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Apply one batch; answer one entry per inserted (or deduplicated) and updated record."""
+        with self._tx() as db:
+            ds = self._live_dataset(db, project_id, dataset_id)
+            current: int = ds["current_version"]
+            target = current + 1 if (create_new_version or current == 0) else current
+            now = _now()
+            live = (
+                "dataset_id = ? AND version_added <= ? AND "
+                "(version_removed IS NULL OR version_removed > ?)"
+            )
+            changed = False
+            answer: list[dict[str, Any]] = []
+            seen_in_batch: dict[str, str] = {}
+
+            def close(seq: int) -> None:
+                # A row born in the target version is replaced outright, not versioned.
+                db.execute(
+                    "UPDATE records SET version_removed = ?, updated_at = ? WHERE seq = ? "
+                    "AND version_added < ?",
+                    (target, now, seq, target),
+                )
+                db.execute(
+                    "DELETE FROM records WHERE seq = ? AND version_added >= ?", (seq, target)
+                )
+
+            for i, rec in enumerate(inserts):
+                rid = str(rec.get("id") or uuid.uuid4().hex)
+                key = _content_key(
+                    rec.get("input"), rec.get("expected_output"), rec.get("metadata")
+                )
+                same_id = db.execute(
+                    f"SELECT seq, content_key, canonical_id FROM records WHERE id = ? AND {live}",
+                    (rid, dataset_id, current, current),
+                ).fetchone()
+                if same_id is not None:
+                    if same_id["content_key"] != key:
+                        raise Conflict(
+                            f"insert_records[{i}]: record {rid!r} already exists with other "
+                            "content; send it in update_records to change it"
+                        )
+                    answer.append(_record_ack(rid, target, same_id["canonical_id"]))
+                    continue
+                if deduplicate:
+                    twin = seen_in_batch.get(key)
+                    if twin is None:
+                        row = db.execute(
+                            f"SELECT canonical_id FROM records WHERE content_key = ? AND {live} "
+                            "LIMIT 1",
+                            (key, dataset_id, current, current),
+                        ).fetchone()
+                        twin = row["canonical_id"] if row else None
+                    if twin is not None:
+                        answer.append(_record_ack(rid, target, twin))
+                        continue
+                db.execute(
+                    "INSERT INTO records (dataset_id, id, canonical_id, content_key, input, "
+                    "expected_output, metadata, tags, version_added, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        dataset_id,
+                        rid,
+                        rid,
+                        key,
+                        _dumps(rec.get("input")),
+                        _dumps(rec.get("expected_output")),
+                        _dumps(rec.get("metadata")),
+                        _dumps(list(rec.get("tags") or [])),
+                        target,
+                        now,
+                        now,
+                    ),
+                )
+                seen_in_batch[key] = rid
+                changed = True
+                answer.append(_record_ack(rid, target, rid))
+
+            for i, upd in enumerate(updates):
+                rid = str(upd.get("id") or "")
+                row = db.execute(
+                    f"SELECT * FROM records WHERE id = ? AND {live}",
+                    (rid, dataset_id, current, current),
+                ).fetchone()
+                if row is None:
+                    raise NotFound(f"update_records[{i}]: record {rid!r} is not in the dataset")
+                new_input = _loads(row["input"]) if upd.get("input") is None else upd["input"]
+                new_expected = (
+                    _loads(row["expected_output"])
+                    if upd.get("expected_output") is None
+                    else upd["expected_output"]
+                )
+                new_meta = (
+                    _loads(row["metadata"]) if upd.get("metadata") is None else upd["metadata"]
+                )
+                tags = _apply_tag_ops(_loads(row["tags"]), upd.get("tag_operations") or {})
+                close(row["seq"])
+                db.execute(
+                    "INSERT INTO records (dataset_id, id, canonical_id, content_key, input, "
+                    "expected_output, metadata, tags, version_added, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        dataset_id,
+                        rid,
+                        row["canonical_id"],
+                        _content_key(new_input, new_expected, new_meta),
+                        _dumps(new_input),
+                        _dumps(new_expected),
+                        _dumps(new_meta),
+                        _dumps(tags),
+                        target,
+                        row["created_at"],
+                        now,
+                    ),
+                )
+                changed = True
+                answer.append(_record_ack(rid, target, row["canonical_id"]))
+
+            for rid in deletes:
+                row = db.execute(
+                    f"SELECT seq FROM records WHERE id = ? AND {live}",
+                    (str(rid), dataset_id, current, current),
+                ).fetchone()
+                if row is not None:
+                    close(row["seq"])
+                    changed = True
+
+            if changed:
+                db.execute(
+                    "UPDATE datasets SET current_version = ?, updated_at = ? WHERE id = ?",
+                    (target, now, dataset_id),
+                )
+            else:
+                # Nothing new: the dataset stays on its version, and so do the acks.
+                for ack in answer:
+                    ack["attributes"]["version"] = current
+            return answer
+
+    def dataset_records(
+        self,
+        project_id: str,
+        dataset_id: str,
+        version: int | None,
+        tags: Sequence[str],
+        after: str | None,
+        limit: int,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        with self._lock:
+            ds = self._live_dataset(self._db, project_id, dataset_id)
+            v = ds["current_version"] if version is None else version
+            if v > ds["current_version"] or v < 0:
+                raise NotFound(
+                    f"dataset {dataset_id!r} has no version {v} (current version is "
+                    f"{ds['current_version']})"
+                )
+            sql = (
+                "SELECT * FROM records WHERE dataset_id = ? AND version_added <= ? AND "
+                "(version_removed IS NULL OR version_removed > ?) AND seq > ?"
+            )
+            args: list[Any] = [dataset_id, v, v, decode_cursor(after, 1)[0] if after else 0]
+            for tag in tags:
+                sql += " AND EXISTS (SELECT 1 FROM json_each(records.tags) WHERE value = ?)"
+                args.append(tag)
+            rows = self._db.execute(sql + " ORDER BY seq LIMIT ?", [*args, limit + 1]).fetchall()
+            more = len(rows) > limit
+            rows = rows[:limit]
+            cursor = encode_cursor(rows[-1]["seq"]) if more else None
+            return [_record(r, dataset_id) for r in rows], cursor
+
+    def dataset_import(
+        self, dataset_id: str, rows: Sequence[dict[str, Any]], deduplicate: bool
+    ) -> int:
+        """Bulk upload (CSV): the rows become a new version; answers how many were added."""
+        acks = self.dataset_batch_update(None, dataset_id, rows, [], [], deduplicate, True)
+        return len(acks)
+
+    # -- experiments ------------------------------------------------------------------------
+
+    def experiment_create(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        with self._tx() as db:
+            project_id = attrs["project_id"]
+            self._require_project(db, project_id)
+            ds = self._live_dataset(db, None, attrs["dataset_id"])
+            now = _now()
+            epoch_ms = int(time.time() * 1000)
+            submitted = attrs["name"]
+            name = f"{submitted}-{epoch_ms}" if attrs.get("ensure_unique") else submitted
+            version = attrs.get("dataset_version")
+            eid = str(uuid.uuid4())
+            db.execute(
+                "INSERT INTO experiments (id, project_id, dataset_id, dataset_version, name, "
+                "experiment, description, config, metadata, run_count, parent_experiment_id, "
+                "status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    eid,
+                    project_id,
+                    ds["id"],
+                    ds["current_version"] if version is None else version,
+                    name,
+                    submitted,
+                    attrs.get("description") or "",
+                    _dumps(attrs.get("config") or {}),
+                    _dumps(attrs.get("metadata") or {}),
+                    attrs.get("run_count") or 1,
+                    attrs.get("parent_experiment_id"),
+                    "pending",
+                    now,
+                    now,
+                ),
+            )
+            return self._experiment_attrs(db, eid)
+
+    def experiment_patch(self, experiment_id: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        with self._tx() as db:
+            row = self._experiment_row(db, experiment_id)
+            if row["is_deleted"]:
+                raise Conflict(f"experiment {experiment_id!r} was deleted; it cannot change")
+            sets: dict[str, Any] = {}
+            for key in ("status", "error", "name", "description"):
+                if key in attrs:
+                    sets[key] = attrs[key]
+            if "metadata" in attrs:
+                sets["metadata"] = _dumps(attrs["metadata"] or {})
+            sets["updated_at"] = _now()
+            assignments = ", ".join(f"{k} = ?" for k in sets)
+            db.execute(
+                f"UPDATE experiments SET {assignments} WHERE id = ?",
+                [*sets.values(), experiment_id],
+            )
+            status = sets.get("status", row["status"])
+            if status in TERMINAL_STATUSES:
+                self._refresh_aggregate(db, experiment_id)
+            else:
+                db.execute(
+                    "UPDATE experiments SET aggregate_data = NULL, aggregate_stale = 0 "
+                    "WHERE id = ?",
+                    (experiment_id,),
+                )
+            return self._experiment_attrs(db, experiment_id)
+
+    def experiments_delete(self, experiment_ids: Sequence[str]) -> None:
+        with self._tx() as db:
+            for eid in experiment_ids:
+                self._experiment_row(db, eid)
+            db.executemany(
+                "UPDATE experiments SET is_deleted = 1, updated_at = ? WHERE id = ?",
+                [(_now(), e) for e in experiment_ids],
+            )
+
+    def experiments(
+        self, flt: ExperimentFilter, limit: int, after: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Newest first. With a metadata or experiment filter the answer is one page only."""
+        sql = "SELECT id, metadata, aggregate_stale, status FROM experiments WHERE is_deleted = ?"
+        args: list[Any] = [1 if flt.is_deleted else 0]
+        for column, value in (
+            ("name", flt.name),
+            ("experiment", flt.experiment),
+            ("project_id", flt.project_id),
+            ("dataset_id", flt.dataset_id),
+        ):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                args.append(value)
+        for column, values in (("id", flt.ids), ("parent_experiment_id", flt.parent_ids)):
+            if values:
+                sql += f" AND {column} IN ({', '.join('?' * len(values))})"
+                args.extend(values)
+        if after:
+            sql += " AND seq < ?"
+            args.append(decode_cursor(after, 1)[0])
+        sql += " ORDER BY seq DESC"
+        paged = flt.metadata is None and flt.experiment is None
+        if flt.metadata is None:
+            sql += " LIMIT ?"
+            args.append(limit + 1)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+            if flt.metadata is not None:
+                rows = [r for r in rows if json_contains(_loads(r["metadata"]), flt.metadata)]
+            more = len(rows) > limit
+            rows = rows[:limit]
+            stale = [
+                r["id"] for r in rows if r["aggregate_stale"] and r["status"] in TERMINAL_STATUSES
+            ]
+        if stale:
+            with self._tx() as db:
+                for eid in stale:
+                    self._refresh_aggregate(db, eid)
+        with self._lock:
+            out = [self._experiment_attrs(self._db, r["id"]) for r in rows]
+            cursor = None
+            if paged and more:
+                seq = self._db.execute(
+                    "SELECT seq FROM experiments WHERE id = ?", (rows[-1]["id"],)
+                ).fetchone()[0]
+                cursor = encode_cursor(seq)
+            return out, cursor
+
+    def latest_experiment(self, project_name: str, experiment_name: str) -> str:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT e.id FROM experiments e JOIN projects p ON p.id = e.project_id "
+                "WHERE p.name = ? AND (e.experiment = ? OR e.name = ?) AND e.is_deleted = 0 "
+                "ORDER BY e.seq DESC LIMIT 1",
+                (project_name, experiment_name, experiment_name),
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no experiment named {experiment_name!r} in project {project_name!r}")
+        return str(row[0])
+
+    def _experiment_row(self, db: sqlite3.Connection, experiment_id: str) -> sqlite3.Row:
+        row = db.execute("SELECT * FROM experiments WHERE id = ?", (experiment_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"experiment {experiment_id!r} does not exist")
+        return row  # type: ignore[no-any-return]
+
+    def _experiment_attrs(self, db: sqlite3.Connection, experiment_id: str) -> dict[str, Any]:
+        row = self._experiment_row(db, experiment_id)
+        return {
+            "id": row["id"],
+            "name": row["name"],
+            "experiment": row["experiment"],
+            "project_id": row["project_id"],
+            "dataset_id": row["dataset_id"],
+            "dataset_version": row["dataset_version"],
+            "description": row["description"],
+            "config": _loads(row["config"]),
+            "metadata": _loads(row["metadata"]),
+            "run_count": row["run_count"],
+            "parent_experiment_id": row["parent_experiment_id"],
+            "status": row["status"],
+            "error": row["error"],
+            "is_deleted": bool(row["is_deleted"]),
+            "created_at": row["created_at"],
+            "updated_at": row["updated_at"],
+            "aggregate_data": _loads(row["aggregate_data"]),
+        }
+
+    # -- events -----------------------------------------------------------------------------
+
+    def add_metrics(
+        self, experiment_id: str, metrics: Sequence[dict[str, Any]], request_tags: Sequence[str]
+    ) -> None:
+        req_iteration = tag_value(request_tags, "run_iteration")
+        req_run_id = tag_value(request_tags, "run_id")
+        rows = []
+        for m in metrics:
+            tags = m.get("tags") or []
+            iteration = tag_value(tags, "run_iteration") or req_iteration or "1"
+            metric_type = m["metric_type"]
+            value = m.get(f"{metric_type}_value")
+            error = m.get("error")
+            rows.append(
+                (
+                    experiment_id,
+                    m.get("metric_source") or "custom",
+                    str(m.get("span_id") or ""),
+                    m["label"],
+                    _int(iteration, 1),
+                    tag_value(tags, "run_id") or req_run_id,
+                    metric_type,
+                    int(m.get("timestamp_ms") or 0),
+                    None if value is None else _dumps(value),
+                    m.get("assessment"),
+                    1 if error else 0,
+                    _dumps(m),
+                )
+            )
+        with self._tx() as db:
+            self._experiment_row(db, experiment_id)
+            # A metric re-posted for the same span and label replaces the older one, as
+            # Datadog's readers keep the latest `timestamp_ms`.
+            db.executemany(
+                "INSERT INTO metrics (experiment_id, source, span_id, label, run_iteration, "
+                "run_id, metric_type, timestamp_ms, value, assessment, has_error, body) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (experiment_id, source, span_id, label, run_iteration) DO UPDATE SET "
+                "run_id = excluded.run_id, metric_type = excluded.metric_type, "
+                "timestamp_ms = excluded.timestamp_ms, value = excluded.value, "
+                "assessment = excluded.assessment, has_error = excluded.has_error, "
+                "body = excluded.body WHERE excluded.timestamp_ms >= metrics.timestamp_ms",
+                rows,
+            )
+            self._mark_stale(db, {experiment_id})
+
+    def add_spans(self, spans: Sequence[dict[str, Any]]) -> int:
+        """Store the spans that belong to an experiment (tag `experiment_id:`); others are
+        ordinary LLM Observability traffic and are not kept. Answers how many were kept."""
+        rows = []
+        for s in spans:
+            tags = s.get("tags") or []
+            experiment_id = tag_value(tags, "experiment_id")
+            if not experiment_id:
+                continue
+            meta = s.get("meta") or {}
+            kind = (meta.get("span") or {}).get("kind") if isinstance(meta, dict) else None
+            parent = s.get("parent_id")
+            is_root = kind == "experiment" or parent in (None, "", "undefined", "0")
+            m = s.get("metrics") or {}
+            tok_in = _num(m.get("input_tokens"))
+            tok_out = _num(m.get("output_tokens"))
+            tok_total = _num(m.get("total_tokens")) or tok_in + tok_out
+            cost = _num(m.get("estimated_total_cost")) or _num(
+                m.get("estimated_input_cost")
+            ) + _num(m.get("estimated_output_cost"))
+            rows.append(
+                (
+                    experiment_id,
+                    str(s["span_id"]),
+                    str(s.get("trace_id") or ""),
+                    1 if is_root else 0,
+                    tag_value(tags, "dataset_record_id"),
+                    _int(tag_value(tags, "run_iteration"), 1),
+                    _int(s.get("start_ns"), 0),
+                    _int(s.get("duration"), 0),
+                    1 if s.get("status") == "error" else 0,
+                    tok_in,
+                    tok_out,
+                    tok_total,
+                    cost,
+                    _dumps(s),
+                )
+            )
+        if not rows:
+            return 0
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO spans (experiment_id, span_id, trace_id, is_root, record_id, "
+                "run_iteration, start_ns, duration, is_error, input_tokens, output_tokens, "
+                "total_tokens, cost, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (experiment_id, span_id) DO UPDATE SET trace_id = excluded.trace_id, "
+                "is_root = excluded.is_root, record_id = excluded.record_id, "
+                "run_iteration = excluded.run_iteration, start_ns = excluded.start_ns, "
+                "duration = excluded.duration, is_error = excluded.is_error, "
+                "input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens, "
+                "total_tokens = excluded.total_tokens, cost = excluded.cost, body = excluded.body",
+                rows,
+            )
+            self._mark_stale(db, {r[0] for r in rows})
+        return len(rows)
+
+    def _mark_stale(self, db: sqlite3.Connection, experiment_ids: set[str]) -> None:
+        db.executemany(
+            "UPDATE experiments SET aggregate_stale = 1 WHERE id = ? AND aggregate_stale = 0 "
+            "AND status IN ('completed', 'failed', 'interrupted')",
+            [(e,) for e in experiment_ids],
+        )
+
+    def events(
+        self, experiment_id: str, after: str | None = None, limit: int | None = None
+    ) -> tuple[dict[str, Any], str | None]:
+        """Task spans with their evaluations (and their trace's token and cost totals), plus
+        the summary evaluations; all runs, ordered by run then start time."""
+        with self._lock:
+            db = self._db
+            self._experiment_row(db, experiment_id)
+            sql = (
+                "SELECT span_id, trace_id, run_iteration, start_ns, body FROM spans "
+                "WHERE experiment_id = ? AND is_root = 1"
+            )
+            args: list[Any] = [experiment_id]
+            if after:
+                run, start, span = decode_cursor(after, 3)
+                sql += " AND (run_iteration, start_ns, span_id) > (?, ?, ?)"
+                args += [run, start, span]
+            sql += " ORDER BY run_iteration, start_ns, span_id"
+            if limit is not None:
+                sql += " LIMIT ?"
+                args.append(limit + 1)
+            roots = db.execute(sql, args).fetchall()
+            more = limit is not None and len(roots) > limit
+            roots = roots[:limit] if limit is not None else roots
+            span_ids = [r["span_id"] for r in roots]
+            trace_ids = list({r["trace_id"] for r in roots})
+            evals: dict[str, list[Any]] = {}
+            rollup: dict[str, sqlite3.Row] = {}
+            for chunk in _chunks(span_ids, 900):
+                marks = ", ".join("?" * len(chunk))
+                for m in db.execute(
+                    "SELECT span_id, run_iteration, run_id, body FROM metrics WHERE "
+                    f"experiment_id = ? AND source = 'custom' AND span_id IN ({marks})",
+                    [experiment_id, *chunk],
+                ):
+                    evals.setdefault(m["span_id"], []).append(_metric_out(m))
+            for chunk in _chunks(trace_ids, 900):
+                marks = ", ".join("?" * len(chunk))
+                for t in db.execute(
+                    "SELECT trace_id, SUM(input_tokens) AS i, SUM(output_tokens) AS o, "
+                    "SUM(total_tokens) AS t, SUM(cost) AS c FROM spans WHERE experiment_id = ? "
+                    f"AND trace_id IN ({marks}) GROUP BY trace_id",
+                    [experiment_id, *chunk],
+                ):
+                    rollup[t["trace_id"]] = t
+            spans_out = []
+            for r in roots:
+                span = orjson.loads(r["body"])
+                meta = dict(span.get("meta") or {})
+                meta.setdefault("error", {})
+                if meta["error"] is None:
+                    meta["error"] = {}
+                totals = rollup.get(r["trace_id"])
+                metrics = dict(span.get("metrics") or {})
+                if totals is not None:
+                    metrics.update(
+                        input_tokens=_whole(totals["i"]),
+                        output_tokens=_whole(totals["o"]),
+                        total_tokens=_whole(totals["t"]),
+                        estimated_total_cost=_whole(totals["c"]),
+                    )
+                spans_out.append(
+                    {
+                        "span_id": r["span_id"],
+                        "trace_id": r["trace_id"],
+                        "name": span.get("name", "task"),
+                        "start_ns": span.get("start_ns", 0),
+                        "duration": span.get("duration", 0),
+                        "status": span.get("status", "ok"),
+                        "tags": span.get("tags") or [],
+                        "meta": meta,
+                        "metrics": metrics,
+                        "eval_metrics": evals.get(r["span_id"], []),
+                    }
+                )
+            summary = []
+            if not after:
+                summary = [
+                    _metric_out(m)
+                    for m in db.execute(
+                        "SELECT span_id, run_iteration, run_id, body FROM metrics WHERE "
+                        "experiment_id = ? AND source = 'summary' ORDER BY run_iteration, label",
+                        (experiment_id,),
+                    )
+                ]
+            cursor = None
+            if more:
+                last = roots[-1]
+                cursor = encode_cursor(last["run_iteration"], last["start_ns"], last["span_id"])
+            return {"spans": spans_out, "summary_metrics": summary}, cursor
+
+    def _refresh_aggregate(self, db: sqlite3.Connection, experiment_id: str) -> None:
+        t = db.execute(
+            "SELECT COUNT(*) AS spans, COALESCE(SUM(is_error * is_root), 0) AS errors, "
+            "COALESCE(SUM(total_tokens), 0) AS tok, COALESCE(SUM(input_tokens), 0) AS tin, "
+            "COALESCE(SUM(output_tokens), 0) AS tout, "
+            "COALESCE(SUM(duration * is_root), 0) AS dur, COALESCE(SUM(cost), 0) AS cost "
+            "FROM spans WHERE experiment_id = ?",
+            (experiment_id,),
+        ).fetchone()
+        totals: dict[str, int | float] = {
+            "total_spans": t["spans"],
+            "total_errors": t["errors"],
+            "total_tokens": _whole(t["tok"]),
+            "total_input_tokens": _whole(t["tin"]),
+            "total_output_tokens": _whole(t["tout"]),
+            "total_duration_ns": t["dur"],
+            "estimated_total_cost": _whole(t["cost"]),
+        }
+        evals = [
+            EvalRow(
+                record=r["record_id"] or r["span_id"],
+                run=r["run_iteration"],
+                label=r["label"],
+                metric_type=r["metric_type"],
+                value=_loads(r["value"]),
+                assessment=r["assessment"],
+                has_error=bool(r["has_error"]),
+            )
+            for r in db.execute(
+                "SELECT m.span_id, m.run_iteration, m.label, m.metric_type, m.value, "
+                "m.assessment, m.has_error, s.record_id FROM metrics m LEFT JOIN spans s "
+                "ON s.experiment_id = m.experiment_id AND s.span_id = m.span_id "
+                "WHERE m.experiment_id = ? AND m.source = 'custom'",
+                (experiment_id,),
+            )
+        ]
+        summaries = [
+            SummaryRow(
+                run=r["run_iteration"],
+                label=r["label"],
+                metric_type=r["metric_type"],
+                value=_loads(r["value"]),
+                has_error=bool(r["has_error"]),
+            )
+            for r in db.execute(
+                "SELECT run_iteration, label, metric_type, value, has_error FROM metrics "
+                "WHERE experiment_id = ? AND source = 'summary'",
+                (experiment_id,),
+            )
+        ]
+        db.execute(
+            "UPDATE experiments SET aggregate_data = ?, aggregate_stale = 0 WHERE id = ?",
+            (_dumps(aggregate(totals, evals, summaries)), experiment_id),
+        )
+
+
+def _project(row: sqlite3.Row) -> dict[str, Any]:
+    return {k: row[k] for k in ("id", "name", "description", "created_at", "updated_at")}
+
+
+def _dataset(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        k: row[k]
+        for k in (
+            "id",
+            "project_id",
+            "name",
+            "description",
+            "current_version",
+            "created_at",
+            "updated_at",
+        )
+    }
+
+
+def _record(row: sqlite3.Row, dataset_id: str) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "dataset_id": dataset_id,
+        "canonical_id": row["canonical_id"],
+        "input": _loads(row["input"]),
+        "expected_output": _loads(row["expected_output"]),
+        "metadata": _loads(row["metadata"]),
+        "tags": _loads(row["tags"]),
+        "version": row["version_added"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def _record_ack(rid: str, version: int, canonical_id: str) -> dict[str, Any]:
+    return {
+        "id": rid,
+        "type": "datasets",
+        "attributes": {"version": version, "canonical_id": canonical_id},
+    }
+
+
+def _metric_out(row: sqlite3.Row) -> dict[str, Any]:
+    metric: dict[str, Any] = orjson.loads(row["body"])
+    metric["run_iteration"] = row["run_iteration"]
+    if row["run_id"]:
+        metric["run_id"] = row["run_id"]
+    return metric
+
+
+def _apply_tag_ops(tags: list[str], ops: dict[str, Any]) -> list[str]:
+    if "set" in ops:
+        tags = list(ops["set"] or [])
+    for tag in ops.get("add") or []:
+        if tag not in tags:
+            tags.append(tag)
+    remove = set(ops.get("remove") or [])
+    return [t for t in tags if t not in remove]
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _num(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return float(value)
+
+
+def _whole(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

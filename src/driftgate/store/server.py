@@ -1,0 +1,129 @@
+"""Serving the store: in the foreground (`driftgate serve`) or on a background thread of this
+process (`driftgate run --local`, the demo, the tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Callable
+from types import TracebackType
+
+import uvicorn
+
+from driftgate.store.app import DEFAULT_MAX_BODY, create_app
+from driftgate.store.db import Store
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._on_ready()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind before serving so that port 0 resolves to a real port we can print."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def _config(
+    store: Store, api_key: str | None, app_key: str | None, max_body: int, log_level: str
+) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(store, api_key, app_key, max_body),
+        log_level=log_level,
+        access_log=False,
+        lifespan="off",
+        # ddtrace opens one connection per request; no reason to keep idle ones long.
+        timeout_keep_alive=5,
+        server_header=False,
+    )
+
+
+def serve_forever(
+    store: Store,
+    sock: socket.socket,
+    on_ready: Callable[[], None],
+    api_key: str | None = None,
+    app_key: str | None = None,
+    max_body: int = DEFAULT_MAX_BODY,
+    log_level: str = "warning",
+) -> None:
+    server = _Server(_config(store, api_key, app_key, max_body, log_level), on_ready)
+    server.run(sockets=[sock])
+
+
+class BackgroundStore:
+    """The store on a daemon thread of this process, for as long as the `with` block runs."""
+
+    def __init__(
+        self,
+        db: str = ":memory:",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        app_key: str | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        self.store = Store(db)
+        self._sock = bind(host, port)
+        self.url = url_of(self._sock)
+        self._ready = threading.Event()
+        self._server = _Server(
+            _config(self.store, api_key, app_key, max_body, "warning"), self._ready.set
+        )
+        self._thread = threading.Thread(target=self._run, name="driftgate-store", daemon=True)
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._server.serve(sockets=[self._sock]))
+        except BaseException as exc:  # surfaced by start()
+            self._error = exc
+            self._ready.set()
+
+    def start(self) -> BackgroundStore:
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None or not self._server.started:
+            raise RuntimeError(f"the embedded store did not start: {self._error}")
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+        self._sock.close()
+        self.store.close()
+
+    def __enter__(self) -> BackgroundStore:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

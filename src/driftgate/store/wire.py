@@ -1,0 +1,197 @@
+"""What the store accepts on the wire: JSON:API envelopes and the attribute models of each
+request, tolerant of keys we do not know (Datadog and ddtrace add fields over time)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypeVar
+
+import orjson
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+
+from driftgate.store.errors import BadRequest
+
+
+def _to_str(value: Any) -> Any:
+    # ddtrace sends span and trace ids as strings; raw callers often send numbers.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+IdStr = Annotated[str, BeforeValidator(_to_str)]
+
+
+class _Tolerant(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ProjectIn(_Tolerant):
+    name: str = Field(min_length=1)
+    description: str | None = ""
+
+
+class DatasetIn(_Tolerant):
+    name: str = Field(min_length=1)
+    description: str | None = ""
+
+
+class RecordIn(_Tolerant):
+    id: IdStr | None = None
+    input: Any
+    expected_output: Any = None
+    metadata: dict[str, Any] | None = None
+    tags: list[str] | None = None
+
+
+class TagOperations(_Tolerant):
+    add: list[str] | None = None
+    remove: list[str] | None = None
+    set: list[str] | None = None
+
+
+class RecordUpdateIn(_Tolerant):
+    id: IdStr = Field(min_length=1)
+    input: Any = None
+    expected_output: Any = None
+    metadata: dict[str, Any] | None = None
+    tag_operations: TagOperations | None = None
+
+
+class BatchUpdateIn(_Tolerant):
+    insert_records: list[RecordIn] = []
+    update_records: list[RecordUpdateIn] = []
+    delete_records: list[IdStr] = []
+    deduplicate: bool = True
+    create_new_version: bool = True
+
+
+class ExperimentIn(_Tolerant):
+    name: str = Field(min_length=1)
+    project_id: str = Field(min_length=1)
+    dataset_id: str = Field(min_length=1)
+    dataset_version: int | None = Field(default=None, ge=0)
+    description: str | None = ""
+    config: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    ensure_unique: bool = False
+    run_count: int | None = Field(default=None, ge=1)
+    parent_experiment_id: str | None = None
+
+
+Status = Literal["pending", "running", "completed", "failed", "interrupted"]
+
+
+class ExperimentPatchIn(_Tolerant):
+    status: Status | None = None
+    error: str | None = None
+    metadata: dict[str, Any] | None = None
+    name: str | None = Field(default=None, min_length=1)
+    description: str | None = None
+
+
+class ExperimentsDeleteIn(_Tolerant):
+    experiment_ids: list[str] = Field(min_length=1)
+
+
+class DatasetsDeleteIn(_Tolerant):
+    dataset_ids: list[str] = Field(min_length=1)
+
+
+MetricType = Literal["boolean", "score", "categorical", "json"]
+
+
+class MetricIn(_Tolerant):
+    metric_source: Literal["custom", "summary"] = "custom"
+    span_id: IdStr = ""
+    trace_id: IdStr | None = None
+    timestamp_ms: int = 0
+    metric_type: MetricType
+    label: str = Field(min_length=1)
+    error: dict[str, Any] | str | None = None
+    tags: list[str] | None = None
+    assessment: Literal["pass", "fail"] | None = None
+    boolean_value: bool | None = None
+    score_value: float | None = None
+    categorical_value: str | None = None
+
+
+class SpanIn(_Tolerant):
+    span_id: IdStr = Field(min_length=1)
+    trace_id: IdStr | None = None
+    parent_id: IdStr | None = None
+    name: str | None = None
+    start_ns: int = 0
+    duration: int = 0
+    status: str | None = None
+    tags: list[str] = []
+    meta: dict[str, Any] = {}
+    metrics: dict[str, float | None] = {}
+
+
+class EventsIn(_Tolerant):
+    metrics: list[MetricIn] = []
+    tags: list[str] = []
+    spans: list[SpanIn] | None = None
+
+
+class SpanEventIn(_Tolerant):
+    spans: list[SpanIn] = []
+
+
+_span_events = TypeAdapter(list[SpanEventIn] | SpanEventIn)
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
+
+
+def attributes(body: Any) -> dict[str, Any]:
+    """The `data.attributes` object of a JSON:API request."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        raise BadRequest(
+            'the body must be a JSON object {"data": {"type": ..., "attributes": {...}}}'
+        )
+    attrs = data.get("attributes")
+    if not isinstance(attrs, dict):
+        raise BadRequest("data.attributes must be a JSON object")
+    return attrs
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(model: type[M], attrs: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(attrs)
+    except ValidationError as exc:
+        raise BadRequest(_describe(exc, "data.attributes")) from exc
+
+
+def span_events(body: Any) -> list[dict[str, Any]]:
+    """The spans of a span-intake body (a list of events, or one event), as sent."""
+    try:
+        parsed = _span_events.validate_python(body)
+    except ValidationError as exc:
+        raise BadRequest(_describe(exc, "body")) from exc
+    events = parsed if isinstance(parsed, list) else [parsed]
+    raw_events = body if isinstance(body, list) else [body]
+    spans: list[dict[str, Any]] = []
+    for event, raw in zip(events, raw_events, strict=True):
+        for span, raw_span in zip(event.spans, raw.get("spans") or [], strict=True):
+            spans.append({**raw_span, "span_id": span.span_id, "trace_id": span.trace_id or ""})
+    return spans
+
+
+def _describe(exc: ValidationError, root: str) -> str:
+    problems = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in (root, *err["loc"]) if not _is_union_tag(p))
+        problems.append(f"{where}: {err['msg']}")
+    more = exc.error_count() - len(problems)
+    return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _is_union_tag(part: object) -> bool:
+    return isinstance(part, str) and ("[" in part or part in ("list", "SpanEventIn"))
