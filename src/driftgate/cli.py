@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -97,8 +98,13 @@ def _serve(args: argparse.Namespace) -> int:
             flush=True,
         )
 
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
+    # handler it found: make that a clean exit, so that `docker stop` and Ctrl-C exit 0.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_OK))
     try:
         serve_forever(store, sock, ready, args.api_key, args.app_key, args.max_body)
+    except KeyboardInterrupt:
+        pass
     finally:
         store.close()
     return EXIT_OK

@@ -46,7 +46,9 @@ def run_demo(db: str | None) -> int:
                 check=False,
             )
             if proc.returncode != 0:
-                print(f"driftgate: error: the example exited with {proc.returncode}", file=sys.stderr)
+                print(
+                    f"driftgate: error: the example exited with {proc.returncode}", file=sys.stderr
+                )
                 return 3
             listed = httpx.get(
                 f"{store.url}/api/v2/llm-obs/v1/experiments", params={"page[limit]": "1"}

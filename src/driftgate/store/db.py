@@ -101,13 +101,13 @@ CREATE TABLE IF NOT EXISTS spans (
     start_ns INTEGER NOT NULL,
     duration INTEGER NOT NULL,
     is_error INTEGER NOT NULL,
-    input_tokens REAL NOT NULL,
-    output_tokens REAL NOT NULL,
-    total_tokens REAL NOT NULL,
-    cost REAL NOT NULL,
+    input_tokens REAL,
+    output_tokens REAL,
+    total_tokens REAL,
+    cost REAL,
     body BLOB NOT NULL,
-    PRIMARY KEY (experiment_id, span_id)
-) WITHOUT ROWID;
+    UNIQUE (experiment_id, span_id)
+);
 CREATE INDEX IF NOT EXISTS spans_roots
     ON spans (experiment_id, is_root, run_iteration, start_ns, span_id);
 CREATE INDEX IF NOT EXISTS spans_by_trace ON spans (experiment_id, trace_id);
@@ -124,8 +124,8 @@ CREATE TABLE IF NOT EXISTS metrics (
     assessment TEXT,
     has_error INTEGER NOT NULL,
     body BLOB NOT NULL,
-    PRIMARY KEY (experiment_id, source, span_id, label, run_iteration)
-) WITHOUT ROWID;
+    UNIQUE (experiment_id, source, span_id, label, run_iteration)
+);
 """
 
 
@@ -176,6 +176,20 @@ def tag_value(tags: Sequence[Any], key: str) -> str | None:
         if isinstance(tag, str) and tag.startswith(prefix):
             return tag[len(prefix) :]
     return None
+
+
+_SPAN_TAGS = frozenset({"experiment_id", "dataset_record_id", "run_iteration"})
+
+
+def _span_tags(tags: Sequence[Any]) -> dict[str, str]:
+    """The tags the store indexes, in one pass (this runs for every span received)."""
+    found: dict[str, str] = {}
+    for tag in tags:
+        if isinstance(tag, str):
+            key, _, value = tag.partition(":")
+            if key in _SPAN_TAGS and key not in found:
+                found[key] = value
+    return found
 
 
 def json_contains(container: Any, contained: Any) -> bool:
@@ -719,7 +733,7 @@ class Store:
                     None if value is None else _dumps(value),
                     m.get("assessment"),
                     1 if error else 0,
-                    _dumps(m),
+                    orjson.dumps(m),
                 )
             )
         with self._tx() as db:
@@ -744,8 +758,8 @@ class Store:
         ordinary LLM Observability traffic and are not kept. Answers how many were kept."""
         rows = []
         for s in spans:
-            tags = s.get("tags") or []
-            experiment_id = tag_value(tags, "experiment_id")
+            found = _span_tags(s.get("tags") or [])
+            experiment_id = found.get("experiment_id")
             if not experiment_id:
                 continue
             meta = s.get("meta") or {}
@@ -755,18 +769,24 @@ class Store:
             m = s.get("metrics") or {}
             tok_in = _num(m.get("input_tokens"))
             tok_out = _num(m.get("output_tokens"))
-            tok_total = _num(m.get("total_tokens")) or tok_in + tok_out
-            cost = _num(m.get("estimated_total_cost")) or _num(
-                m.get("estimated_input_cost")
-            ) + _num(m.get("estimated_output_cost"))
+            tok_total = _num(m.get("total_tokens"))
+            if tok_total is None and (tok_in is not None or tok_out is not None):
+                tok_total = (tok_in or 0.0) + (tok_out or 0.0)
+            cost = _num(m.get("estimated_total_cost"))
+            cost_in, cost_out = (
+                _num(m.get("estimated_input_cost")),
+                _num(m.get("estimated_output_cost")),
+            )
+            if cost is None and (cost_in is not None or cost_out is not None):
+                cost = (cost_in or 0.0) + (cost_out or 0.0)
             rows.append(
                 (
                     experiment_id,
                     str(s["span_id"]),
                     str(s.get("trace_id") or ""),
                     1 if is_root else 0,
-                    tag_value(tags, "dataset_record_id"),
-                    _int(tag_value(tags, "run_iteration"), 1),
+                    found.get("dataset_record_id"),
+                    _int(found.get("run_iteration"), 1),
                     _int(s.get("start_ns"), 0),
                     _int(s.get("duration"), 0),
                     1 if s.get("status") == "error" else 0,
@@ -774,7 +794,7 @@ class Store:
                     tok_out,
                     tok_total,
                     cost,
-                    _dumps(s),
+                    orjson.dumps(s),
                 )
             )
         if not rows:
@@ -857,12 +877,15 @@ class Store:
                 totals = rollup.get(r["trace_id"])
                 metrics = dict(span.get("metrics") or {})
                 if totals is not None:
-                    metrics.update(
-                        input_tokens=_whole(totals["i"]),
-                        output_tokens=_whole(totals["o"]),
-                        total_tokens=_whole(totals["t"]),
-                        estimated_total_cost=_whole(totals["c"]),
-                    )
+                    # Only what some span of the trace reported: no usage is not zero usage.
+                    for key, column in (
+                        ("input_tokens", "i"),
+                        ("output_tokens", "o"),
+                        ("total_tokens", "t"),
+                        ("estimated_total_cost", "c"),
+                    ):
+                        if totals[column] is not None:
+                            metrics[key] = _whole(totals[column])
                 spans_out.append(
                     {
                         "span_id": r["span_id"],
@@ -1016,9 +1039,9 @@ def _int(value: Any, default: int) -> int:
         return default
 
 
-def _num(value: Any) -> float:
+def _num(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return 0.0
+        return None
     return float(value)
 
 

@@ -8,8 +8,10 @@ import socket
 import threading
 from collections.abc import Callable
 from types import TracebackType
+from typing import Self
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from driftgate.store.app import DEFAULT_MAX_BODY, create_app
 from driftgate.store.db import Store
@@ -48,11 +50,9 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{host}:{port}"
 
 
-def _config(
-    store: Store, api_key: str | None, app_key: str | None, max_body: int, log_level: str
-) -> uvicorn.Config:
+def _config(app: ASGIApp, log_level: str = "warning") -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(store, api_key, app_key, max_body),
+        app,
         log_level=log_level,
         access_log=False,
         lifespan="off",
@@ -71,12 +71,54 @@ def serve_forever(
     max_body: int = DEFAULT_MAX_BODY,
     log_level: str = "warning",
 ) -> None:
-    server = _Server(_config(store, api_key, app_key, max_body, log_level), on_ready)
-    server.run(sockets=[sock])
+    app = create_app(store, api_key, app_key, max_body)
+    _Server(_config(app, log_level), on_ready).run(sockets=[sock])
 
 
-class BackgroundStore:
-    """The store on a daemon thread of this process, for as long as the `with` block runs."""
+class BackgroundServer:
+    """An ASGI app served on a daemon thread of this process while the `with` block runs."""
+
+    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._sock = bind(host, port)
+        self.url = url_of(self._sock)
+        self._ready = threading.Event()
+        self._server = _Server(_config(app), self._ready.set)
+        self._thread = threading.Thread(target=self._run, name="driftgate-server", daemon=True)
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._server.serve(sockets=[self._sock]))
+        except BaseException as exc:  # surfaced by start()
+            self._error = exc
+            self._ready.set()
+
+    def start(self) -> Self:
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None or not self._server.started:
+            raise RuntimeError(f"the server did not start: {self._error}")
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+        self._sock.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class BackgroundStore(BackgroundServer):
+    """The embedded store on a background thread (`driftgate run --local`, the demo, tests)."""
 
     def __init__(
         self,
@@ -88,42 +130,8 @@ class BackgroundStore:
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.store = Store(db)
-        self._sock = bind(host, port)
-        self.url = url_of(self._sock)
-        self._ready = threading.Event()
-        self._server = _Server(
-            _config(self.store, api_key, app_key, max_body, "warning"), self._ready.set
-        )
-        self._thread = threading.Thread(target=self._run, name="driftgate-store", daemon=True)
-        self._error: BaseException | None = None
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._server.serve(sockets=[self._sock]))
-        except BaseException as exc:  # surfaced by start()
-            self._error = exc
-            self._ready.set()
-
-    def start(self) -> BackgroundStore:
-        self._thread.start()
-        self._ready.wait(30)
-        if self._error is not None or not self._server.started:
-            raise RuntimeError(f"the embedded store did not start: {self._error}")
-        return self
+        super().__init__(create_app(self.store, api_key, app_key, max_body), host, port)
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
-        self._sock.close()
+        super().stop()
         self.store.close()
-
-    def __enter__(self) -> BackgroundStore:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
