@@ -1,0 +1,350 @@
+"""The experiments API client: one httpx client for Datadog and for the embedded store.
+
+The backend is chosen the way ddtrace chooses it: `DD_LLMOBS_OVERRIDE_ORIGIN` if set, else
+`https://api.$DD_SITE` with `DD_API_KEY`/`DD_APP_KEY`. Retries cover what is worth retrying
+(429, 5xx, timeouts, dropped connections) with capped exponential backoff and jitter, and
+nothing else. Errors say what to do, and never contain a key.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import SecretStr, ValidationError
+
+from driftgate import __version__
+from driftgate.events import ExperimentDataBuilder
+from driftgate.models import ExperimentData, ExperimentInfo
+
+DEFAULT_SITE = "datadoghq.com"
+_APP_SUBDOMAIN_SITES = frozenset({"datadoghq.com", "datadoghq.eu", "ddog-gov.com"})
+LIST = "/api/v2/llm-obs/v1/experiments"
+EVENTS_V3 = "/api/v2/llm-obs/v3/experiments/{id}/events"
+EVENTS_UNSTABLE = "/api/unstable/llm-obs/v1/experiments/{id}/events"
+MAX_PAGE = 5000
+
+
+class BackendError(Exception):
+    """The backend could not answer usefully; the message says what to do (exit code 3)."""
+
+
+class NotFoundError(BackendError):
+    pass
+
+
+class AuthError(BackendError):
+    pass
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where experiments live, and how to authenticate there."""
+
+    base_url: str
+    api_key: SecretStr | None
+    app_key: SecretStr | None
+    site: str | None  # None for an override origin (the embedded store or a proxy)
+
+    @property
+    def is_datadog(self) -> bool:
+        return self.site is not None
+
+    def describe(self) -> str:
+        return f"Datadog ({self.site})" if self.site else f"the experiments API at {self.base_url}"
+
+    def experiment_url(self, experiment_id: str) -> str | None:
+        """The experiment's page in Datadog's UI; None where there is no UI (an override)."""
+        if self.site is None:
+            return None
+        host = f"app.{self.site}" if self.site in _APP_SUBDOMAIN_SITES else self.site
+        return f"https://{host}/llm/experiments/{experiment_id}"
+
+
+def backend_from_env(env: Mapping[str, str]) -> Backend:
+    def secret(name: str) -> SecretStr | None:
+        value = env.get(name, "").strip()
+        return SecretStr(value) if value else None
+
+    override = env.get("DD_LLMOBS_OVERRIDE_ORIGIN", "").strip()
+    if override:
+        return Backend(override.rstrip("/"), secret("DD_API_KEY"), secret("DD_APP_KEY"), None)
+    site = env.get("DD_SITE", "").strip() or DEFAULT_SITE
+    return Backend(f"https://api.{site}", secret("DD_API_KEY"), secret("DD_APP_KEY"), site)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    max_retry_after: float = 120.0
+
+
+class ExperimentsClient:
+    """Typed reads of the experiments API, with retries and paging."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        http: httpx.Client | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = 60.0,
+    ) -> None:
+        self.backend = backend
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        headers = {"Accept": "application/json", "User-Agent": f"driftgate/{__version__}"}
+        if backend.api_key:
+            headers["DD-API-KEY"] = backend.api_key.get_secret_value()
+        if backend.app_key:
+            headers["DD-APPLICATION-KEY"] = backend.app_key.get_secret_value()
+        self._http = http or httpx.Client(timeout=timeout)
+        self._base = backend.base_url
+        self._headers = headers
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ExperimentsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def _get(self, path: str, params: Sequence[tuple[str, str]], what: str) -> dict[str, Any]:
+        url = self._base + path
+        last: str = ""
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                resp = self._http.get(url, params=list(params), headers=self._headers)
+            except httpx.TimeoutException:
+                last = "the request timed out"
+                delay = self._backoff(attempt)
+            except httpx.TransportError as exc:
+                last = f"the connection failed ({type(exc).__name__})"
+                delay = self._backoff(attempt)
+            else:
+                if resp.status_code == 429 or resp.status_code >= 500:
+                    last = f"HTTP {resp.status_code}"
+                    delay = self._retry_after(resp) or self._backoff(attempt)
+                else:
+                    return self._answer(resp, what)
+            if attempt < self.retry.attempts:
+                self._sleep(delay)
+        raise BackendError(
+            f"{self.backend.describe()} did not answer {what} after {self.retry.attempts} "
+            f"attempts (last: {last}); it may be down or rate-limiting: retry later"
+        )
+
+    def _backoff(self, attempt: int) -> float:
+        capped = min(self.retry.max_delay, self.retry.base_delay * 2.0 ** (attempt - 1))
+        return capped / 2 + random.uniform(0, capped / 2)  # noqa: S311 (jitter, not crypto)
+
+    def _retry_after(self, resp: httpx.Response) -> float | None:
+        for header in ("Retry-After", "X-RateLimit-Reset"):
+            raw = resp.headers.get(header)
+            if not raw:
+                continue
+            try:
+                seconds = float(raw)
+            except ValueError:
+                parsed = email.utils.parsedate_to_datetime(raw) if header == "Retry-After" else None
+                if parsed is None:
+                    continue
+                seconds = parsed.timestamp() - time.time()
+            return max(0.0, min(seconds, self.retry.max_retry_after))
+        return None
+
+    def _answer(self, resp: httpx.Response, what: str) -> dict[str, Any]:
+        status = resp.status_code
+        if status in (401, 403):
+            raise AuthError(self._auth_message(status))
+        if status == 404:
+            raise NotFoundError(f"{self.backend.describe()} answered 404 for {what}")
+        if status >= 400:
+            raise BackendError(
+                f"{self.backend.describe()} refused {what} with HTTP {status}: {_detail(resp)}"
+            )
+        try:
+            body = resp.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict):
+            raise BackendError(
+                f"{self.backend.describe()} answered {what} with something that is not a JSON "
+                f"object (HTTP {status}, {resp.headers.get('content-type', 'no content type')}, "
+                f"starts with {resp.text[:80]!r}); is {self._base} the experiments API?"
+            )
+        return body
+
+    def _auth_message(self, status: int) -> str:
+        if self.backend.is_datadog:
+            missing = [
+                name
+                for name, key in (
+                    ("DD_API_KEY", self.backend.api_key),
+                    ("DD_APP_KEY", self.backend.app_key),
+                )
+                if key is None
+            ]
+            hint = f"{' and '.join(missing)} not set; " if missing else ""
+            return (
+                f"Datadog ({self.backend.site}) refused the keys (HTTP {status}): {hint}set "
+                "DD_API_KEY to an API key and DD_APP_KEY to an application key of your "
+                "organization with LLM Observability read access, and DD_SITE to your "
+                f"organization's site (now {self.backend.site!r})"
+            )
+        return (
+            f"the experiments API at {self._base} refused the keys (HTTP {status}): set "
+            "DD_API_KEY and DD_APP_KEY to the keys it was started with (driftgate serve "
+            "--api-key/--app-key)"
+        )
+
+    # -- experiments --------------------------------------------------------------------------
+
+    def list_experiments(
+        self,
+        *,
+        ids: Sequence[str] = (),
+        name: str | None = None,
+        experiment: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        project_id: str | None = None,
+        dataset_id: str | None = None,
+        parent_ids: Sequence[str] = (),
+        limit: int = 100,
+        max_results: int | None = None,
+    ) -> list[ExperimentInfo]:
+        """Newest first. Queries by `experiment` or `metadata` are one page (Datadog does not
+        page them), so ask for up to 5000 with `limit`."""
+        params: list[tuple[str, str]] = [("page[limit]", str(max(1, min(limit, MAX_PAGE))))]
+        params += [("filter[id]", i) for i in ids]
+        params += [("filter[parent_experiment_id]", p) for p in parent_ids]
+        for key, value in (
+            ("filter[name]", name),
+            ("filter[experiment]", experiment),
+            ("filter[project_id]", project_id),
+            ("filter[dataset_id]", dataset_id),
+        ):
+            if value is not None:
+                params.append((key, value))
+        if metadata is not None:
+            params.append(("filter[metadata]", json.dumps(metadata, separators=(",", ":"))))
+        single_page = experiment is not None or metadata is not None
+        found: list[ExperimentInfo] = []
+        cursor: str | None = None
+        while True:
+            page = self._get(
+                LIST, params + ([("page[cursor]", cursor)] if cursor else []), "the experiment list"
+            )
+            for item in page.get("data") or []:
+                found.append(_experiment(item))
+                if max_results is not None and len(found) >= max_results:
+                    return found
+            cursor = (page.get("meta") or {}).get("after")
+            if single_page or not cursor:
+                return found
+
+    def get_experiment(self, experiment_id: str) -> ExperimentInfo:
+        found = self.list_experiments(ids=[experiment_id], limit=1)
+        if not found:
+            raise NotFoundError(
+                f"experiment {experiment_id!r} does not exist in {self.backend.describe()}; "
+                "check the id (and DD_SITE, or DD_LLMOBS_OVERRIDE_ORIGIN for the embedded store)"
+            )
+        return found[0]
+
+    def iter_event_pages(
+        self, experiment_id: str, page_size: int = MAX_PAGE
+    ) -> Iterator[dict[str, Any]]:
+        """The `data.attributes` of each events page: the paged v3 read, or the unstable
+        one-shot read where v3 is not served."""
+        what = f"the events of experiment {experiment_id!r}"
+        cursor: str | None = None
+        try:
+            while True:
+                params = [("page[limit]", str(page_size))] + (
+                    [("page[cursor]", cursor)] if cursor else []
+                )
+                page = self._get(EVENTS_V3.format(id=experiment_id), params, what)
+                yield _attributes(page, what, self.backend)
+                cursor = (page.get("meta") or {}).get("after")
+                if not cursor:
+                    return
+        except NotFoundError:
+            if cursor is not None:
+                raise
+        try:
+            page = self._get(
+                EVENTS_UNSTABLE.format(id=experiment_id), [("include[eval_metrics]", "true")], what
+            )
+        except NotFoundError as exc:
+            raise NotFoundError(
+                f"experiment {experiment_id!r} has no events in {self.backend.describe()}; "
+                "check the id"
+            ) from exc
+        yield _attributes(page, what, self.backend)
+
+    def experiment_data(self, experiment_id: str, run: int | None = None) -> ExperimentData:
+        """Everything the comparison needs about one experiment (or one run of it)."""
+        info = self.get_experiment(experiment_id)
+        builder = ExperimentDataBuilder(info, run)
+        for attributes in self.iter_event_pages(experiment_id):
+            builder.add_page(attributes)
+        data = builder.build()
+        if run is not None and data.rows == 0 and not data.summaries:
+            runs = info.run_count or 1
+            raise NotFoundError(
+                f"experiment {experiment_id!r} has no run {run} (it has {runs} run"
+                f"{'s' if runs != 1 else ''}: use @1 to @{runs})"
+            )
+        return data
+
+
+def _experiment(item: Any) -> ExperimentInfo:
+    if not isinstance(item, Mapping):
+        raise BackendError(f"an experiment in the list answer is not an object: {str(item)[:80]!r}")
+    try:
+        return ExperimentInfo.model_validate(
+            {**(item.get("attributes") or {}), "id": item.get("id")}
+        )
+    except ValidationError as exc:
+        raise BackendError(
+            f"the list answered an experiment this client cannot read ({exc.error_count()} "
+            f"problems, first: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']})"
+        ) from exc
+
+
+def _attributes(page: Mapping[str, Any], what: str, backend: Backend) -> dict[str, Any]:
+    data = page.get("data")
+    attrs = data.get("attributes") if isinstance(data, Mapping) else None
+    if not isinstance(attrs, dict):
+        raise BackendError(
+            f"{backend.describe()} answered {what} without data.attributes; is "
+            f"{backend.base_url} the experiments API?"
+        )
+    return attrs
+
+
+def _detail(resp: httpx.Response) -> str:
+    try:
+        errors = resp.json().get("errors")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return resp.text[:200] or resp.reason_phrase
+    if isinstance(errors, list) and errors:
+        first = errors[0]
+        if isinstance(first, Mapping):
+            return str(first.get("detail") or first.get("title") or first)
+        return str(first)
+    return resp.text[:200]

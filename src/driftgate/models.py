@@ -1,0 +1,125 @@
+"""The gate's view of experiments: what the client reads and the comparison consumes. Pure.
+
+`ExperimentInfo` is one experiment as the list API describes it (tolerant: Datadog adds
+fields and publishes no schema for some). `ExperimentData` is the per-record data of one
+experiment (all its runs, or one run of it), stored by column: a 50,000-record experiment
+with 3 runs and 5 evaluators is 150,000 rows, and numpy arrays keep that in a few MB where
+one object per row and per evaluation would take hundreds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+MetricType = Literal["boolean", "score", "categorical", "json"]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int32]
+
+
+class ExperimentInfo(BaseModel):
+    """One experiment run as listed by `GET /api/v2/llm-obs/v1/experiments`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    name: str = ""
+    experiment: str = ""
+    project_id: str = ""
+    dataset_id: str = ""
+    dataset_version: int | None = None
+    description: str | None = ""
+    config: dict[str, Any] | None = Field(default_factory=dict)
+    metadata: dict[str, Any] | None = Field(default_factory=dict)
+    run_count: int | None = 1
+    parent_experiment_id: str | None = None
+    status: str | None = None
+    error: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    aggregate_data: dict[str, Any] | None = None
+
+    @property
+    def tags(self) -> list[str]:
+        tags = (self.metadata or {}).get("tags")
+        return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+
+    def tag(self, key: str) -> str | None:
+        """The value of the first `key:value` tag, from `metadata.tags`."""
+        prefix = key + ":"
+        return next((t[len(prefix) :] for t in self.tags if t.startswith(prefix)), None)
+
+    @property
+    def commit(self) -> str | None:
+        """The commit the experiment ran at: tag `git.commit.sha`, else metadata `commit`."""
+        found = self.tag("git.commit.sha")
+        if found:
+            return found
+        value = (self.metadata or {}).get("commit")
+        return value if isinstance(value, str) and value else None
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluatorColumn:
+    """One evaluator (custom metric label) over the rows of an `ExperimentData`.
+
+    Arrays are aligned with the rows. `value` is the numeric reading: a boolean as 0/1, a
+    score as itself, NaN where there is none (categorical, json, missing or errored).
+    `passed` is the assessment (1 pass, 0 fail, NaN none). `category` holds the categorical
+    values (None where absent), and is None for other types.
+    """
+
+    label: str
+    metric_type: MetricType
+    value: FloatArray
+    passed: FloatArray
+    errored: BoolArray
+    category: list[str | None] | None = None
+    error_messages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryEvaluation:
+    """One summary evaluator's value for one run."""
+
+    label: str
+    run: int
+    metric_type: MetricType
+    value: Any
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentData:
+    """Per-record data of one experiment: one row per task span (record x run).
+
+    `record_key` pairs rows across experiments: the dataset record's canonical id when the
+    backend gave one, else its record id. `input_text`, `expected_text` and `output_text`
+    are short renderings for the report (the full values stay in the backend).
+    """
+
+    info: ExperimentInfo
+    run: int | None  # the single run selected with ID@N, or None for all runs
+    record_key: list[str]
+    run_iteration: IntArray
+    task_error: BoolArray
+    error_message: list[str | None]
+    duration_ns: FloatArray
+    input_tokens: FloatArray
+    output_tokens: FloatArray
+    total_tokens: FloatArray
+    cost: FloatArray
+    input_text: list[str]
+    expected_text: list[str]
+    output_text: list[str]
+    evaluators: dict[str, EvaluatorColumn]
+    summaries: list[SummaryEvaluation]
+
+    @property
+    def rows(self) -> int:
+        return len(self.record_key)
