@@ -1,0 +1,344 @@
+"""GitHub Actions I/O: inputs, outputs, the step summary, workflow commands. No decisions.
+
+Everything written goes to a path or a stream the caller passes (`GITHUB_OUTPUT`,
+`GITHUB_STEP_SUMMARY`, stdout in production; temporary files in tests), and inputs are read
+from an environment mapping, so nothing here reads globals.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import secrets
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from pydantic import SecretStr
+
+SUMMARY_LIMIT = 1024 * 1024
+"""GitHub refuses a step summary larger than 1 MiB (the whole step, not one write)."""
+
+_OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+class InputError(ValueError):
+    """An action input is missing or has a value we do not accept; the message names the
+    input and what it may be."""
+
+
+# ---------------------------------------------------------------------------- inputs
+
+
+def input_variable(name: str) -> str:
+    """The variable the runner puts an input in: upper-cased, spaces to `_`, hyphens kept
+    (`fail-on` -> `INPUT_FAIL-ON`)."""
+    return "INPUT_" + name.replace(" ", "_").upper()
+
+
+def get_input(
+    env: Mapping[str, str], name: str, *, required: bool = False, default: str = ""
+) -> str:
+    """The input's value, trimmed. Absent and empty are the same: the runner passes an
+    explicit `""` through, and no input of ours means anything by it."""
+    value = env.get(input_variable(name), "").strip()
+    if value:
+        return value
+    if required and not default:
+        raise InputError(
+            f"Input required and not supplied: {name} (set it under `with:` in the workflow)"
+        )
+    return default
+
+
+def _not_supported(name: str, value: str, allowed: Sequence[str]) -> InputError:
+    return InputError(
+        f"Value '{value}' is not supported for input {name}; expected one of: {', '.join(allowed)}"
+    )
+
+
+def get_bool_input(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    """`true` or `false` (any case, as YAML writes them)."""
+    value = get_input(env, name)
+    if not value:
+        return default
+    if value.lower() == "true":
+        return True
+    if value.lower() == "false":
+        return False
+    raise _not_supported(name, value, ("true", "false"))
+
+
+def get_choice_input(
+    env: Mapping[str, str], name: str, choices: Sequence[str], *, default: str | None = None
+) -> str:
+    """One of `choices` (compared without case, returned as spelled in `choices`)."""
+    value = get_input(env, name)
+    if not value:
+        if default is None:
+            raise InputError(
+                f"Input required and not supplied: {name}; expected one of: {', '.join(choices)}"
+            )
+        return default
+    for choice in choices:
+        if value.lower() == choice.lower():
+            return choice
+    raise _not_supported(name, value, choices)
+
+
+def get_number_input(
+    env: Mapping[str, str], name: str, *, default: float, minimum: float | None = None
+) -> float:
+    """A number (`30`, `2.5`), at least `minimum` when given."""
+    value = get_input(env, name)
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not math.isfinite(number):
+        raise InputError(f"Value '{value}' is not supported for input {name}; expected a number")
+    if minimum is not None and number < minimum:
+        raise InputError(
+            f"Value '{value}' is not supported for input {name}; expected at least {minimum:g}"
+        )
+    return number
+
+
+def get_secret_input(
+    env: Mapping[str, str], name: str, *, required: bool = False
+) -> SecretStr | None:
+    """A token or key, wrapped so that no repr, log line or error message prints it. Mask it
+    too (`Commands.add_mask`): it may reach the log through the user's command."""
+    value = get_input(env, name, required=required)
+    return SecretStr(value) if value else None
+
+
+# ---------------------------------------------------------------------------- escaping
+
+
+def escape_data(value: str) -> str:
+    """A workflow command's message: `%`, CR and LF escaped, `%` first."""
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(value: str) -> str:
+    """A workflow command's property value: as data, plus `:` and `,`, which end it."""
+    return escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def format_command(
+    command: str, message: str = "", properties: Mapping[str, str | int | None] | None = None
+) -> str:
+    """`::command key=value,...::message`, escaped; properties that are None are left out."""
+    props = ",".join(
+        f"{key}={escape_property(str(value))}"
+        for key, value in (properties or {}).items()
+        if value is not None
+    )
+    head = f"::{command} {props}" if props else f"::{command}"
+    return f"{head}::{escape_data(message)}"
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+class Commands:
+    """Workflow commands, written to `stream` (the step's stdout)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def issue(
+        self,
+        command: str,
+        message: str = "",
+        properties: Mapping[str, str | int | None] | None = None,
+    ) -> None:
+        self._stream.write(format_command(command, message, properties) + "\n")
+        self._stream.flush()
+
+    def _annotation(
+        self,
+        level: str,
+        message: str,
+        title: str | None,
+        file: str | None,
+        line: int | None,
+        end_line: int | None,
+        col: int | None,
+        end_column: int | None,
+    ) -> None:
+        self.issue(
+            level,
+            message,
+            {
+                "title": title,
+                "file": file,
+                "line": line,
+                "endLine": end_line,
+                "col": col,
+                "endColumn": end_column,
+            },
+        )
+
+    def error(
+        self,
+        message: str,
+        *,
+        title: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+        end_line: int | None = None,
+        col: int | None = None,
+        end_column: int | None = None,
+    ) -> None:
+        """An error annotation (at most 10 per step are shown)."""
+        self._annotation("error", message, title, file, line, end_line, col, end_column)
+
+    def warning(
+        self,
+        message: str,
+        *,
+        title: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+        end_line: int | None = None,
+        col: int | None = None,
+        end_column: int | None = None,
+    ) -> None:
+        self._annotation("warning", message, title, file, line, end_line, col, end_column)
+
+    def notice(
+        self,
+        message: str,
+        *,
+        title: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+        end_line: int | None = None,
+        col: int | None = None,
+        end_column: int | None = None,
+    ) -> None:
+        self._annotation("notice", message, title, file, line, end_line, col, end_column)
+
+    def debug(self, message: str) -> None:
+        self.issue("debug", message)
+
+    @contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        """A collapsible log group, closed even when the body raises."""
+        self.issue("group", title)
+        try:
+            yield
+        finally:
+            self.issue("endgroup")
+
+    def add_mask(self, value: str | SecretStr | None) -> None:
+        """Have the runner print `***` for `value` from now on. Each line of a multi-line
+        secret is masked on its own as well, since log lines are masked one at a time."""
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not text or not text.strip():
+            return
+        self.issue("add-mask", text)
+        lines = [part.strip() for part in text.splitlines()]
+        if len(lines) > 1:
+            for part in lines:
+                if part:
+                    self.issue("add-mask", part)
+
+    @contextmanager
+    def stop_commands(self) -> Iterator[str]:
+        """Ignore workflow commands in the log until the block ends: for echoing text we do
+        not control (the user's command's output), which could otherwise set outputs or masks.
+        Yields the random token that resumes them."""
+        token = secrets.token_hex(16)
+        self.issue("stop-commands", token)
+        try:
+            yield token
+        finally:
+            self._stream.write(f"::{token}::\n")
+            self._stream.flush()
+
+
+# ---------------------------------------------------------------------------- outputs
+
+
+def _random_delimiter() -> str:
+    return f"ghadelimiter_{secrets.token_hex(16)}"
+
+
+def write_output(
+    stream: TextIO,
+    name: str,
+    value: str,
+    *,
+    delimiter: Callable[[], str] = _random_delimiter,
+) -> None:
+    """One output in the `GITHUB_OUTPUT` format: `name=value`, or for multi-line values
+    `name<<DELIM`, the value, `DELIM`, with a delimiter that does not occur in the value."""
+    if not _OUTPUT_NAME.match(name):
+        raise ValueError(f"{name!r} is not a valid output name")
+    if "\n" not in value and "\r" not in value:
+        stream.write(f"{name}={value}\n")
+        return
+    delim = delimiter()
+    while delim in value:
+        delim = delimiter()
+    stream.write(f"{name}<<{delim}\n{value}\n{delim}\n")
+
+
+def set_outputs(path: str | Path, outputs: Mapping[str, str]) -> None:
+    """Append `outputs` to the file `GITHUB_OUTPUT` names."""
+    with Path(path).open("a", encoding="utf-8", newline="") as stream:
+        for name, value in outputs.items():
+            write_output(stream, name, value)
+
+
+def set_output(path: str | Path, name: str, value: str) -> None:
+    set_outputs(path, {name: value})
+
+
+# ---------------------------------------------------------------------------- summary
+
+TRUNCATION_NOTE = "The rest is in the report files."
+
+
+def _fit(markdown: str, budget: int) -> str:
+    """The longest prefix of `markdown` within `budget` UTF-8 bytes, cut at a line end when
+    one is near, so a table row or a link is not left half-written."""
+    data = markdown.encode("utf-8")[: max(budget, 0)]
+    text = data.decode("utf-8", errors="ignore")
+    line_end = text.rfind("\n")
+    return text[: line_end + 1] if line_end >= len(text) // 2 else text
+
+
+def append_summary(
+    path: str | Path,
+    markdown: str,
+    *,
+    limit: int = SUMMARY_LIMIT,
+    note: str = TRUNCATION_NOTE,
+) -> bool:
+    """Append `markdown` to the step summary file, within `limit` bytes for the whole file
+    (what earlier writes of the step left counts). Returns whether it had to be cut; a cut
+    summary ends with a line that says so, followed by `note`."""
+    target = Path(path)
+    used = target.stat().st_size if target.exists() else 0
+    room = limit - used
+    if len(markdown.encode("utf-8")) <= room:
+        text, cut = markdown, False
+    else:
+        marker = (
+            f"\n\n> [!WARNING]\n> The summary was cut here: GitHub keeps at most {limit:,} "
+            f"bytes of summary per step. {note}\n"
+        )
+        marker_size = len(marker.encode("utf-8"))
+        # When not even the note fits, writing anything would make GitHub drop the summary.
+        text = _fit(markdown, room - marker_size) + marker if room >= marker_size else ""
+        cut = True
+    with target.open("a", encoding="utf-8", newline="") as stream:
+        stream.write(text)
+    return cut
