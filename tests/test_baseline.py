@@ -1,0 +1,214 @@
+"""Baseline resolution and experiment discovery against the real store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from driftgate.baseline import resolve, split_run
+from driftgate.datadog import ExperimentsClient, backend_from_env
+from driftgate.discover import DiscoveryError, WaitPolicy, find_experiments, wait_until_finished
+from driftgate.models import ExperimentInfo
+from driftgate.store.server import BackgroundStore
+from tests.storeapi import Api
+
+
+class World:
+    def __init__(self, store: BackgroundStore) -> None:
+        self.api = Api(store.url)
+        self.client = ExperimentsClient(backend_from_env({"DD_LLMOBS_OVERRIDE_ORIGIN": store.url}))
+        self.project = self.api.project()
+        self.dataset = self.api.dataset(self.project)["id"]
+
+    def run(
+        self,
+        name: str,
+        commit: str | None,
+        branch: str | None = None,
+        status: str = "completed",
+        **meta: Any,
+    ) -> str:
+        tags = [f"git.commit.sha:{commit}"] if commit else []
+        if branch:
+            tags.append(f"git.branch:{branch}")
+        tags += [f"{k}:{v}" for k, v in meta.pop("tags", {}).items()]
+        eid = self.api.experiment(
+            self.project, self.dataset, name, metadata={"tags": tags, **meta}, ensure_unique=True
+        )["id"]
+        if status != "pending":
+            self.api.patch(eid, status=status)
+        return str(eid)
+
+    def info(self, eid: str) -> ExperimentInfo:
+        return self.client.get_experiment(eid)
+
+
+@pytest.fixture
+def world(store: BackgroundStore) -> Iterator[World]:
+    w = World(store)
+    yield w
+    w.client.close()
+
+
+def test_split_run() -> None:
+    assert split_run("abc") == ("abc", None)
+    assert split_run("abc@3") == ("abc", 3)
+    with pytest.raises(ValueError, match="abc@2"):
+        split_run("abc@x")
+
+
+def test_explicit_baseline_wins(world: World) -> None:
+    older = world.run("cap", "c1")
+    candidate = world.info(world.run("cap", "head"))
+    choice = resolve(world.client, candidate, explicit=f"{older}@2", ancestors=["c1"])
+    assert choice.experiment is not None
+    assert choice.experiment.id == older
+    assert choice.run == 2
+    assert choice.reason == f"chosen explicitly ({older}@2)"
+
+
+def test_merge_base_and_first_parent_ancestors(world: World) -> None:
+    world.run("cap", "c3")
+    at_c1_old = world.run("cap", "c1")
+    at_c1_new = world.run("cap", "c1")
+    world.run("cap", "c1", status="running")  # not finished: never a baseline
+    world.run("other-experiment", "m")  # another logical experiment at the merge-base
+    candidate = world.info(world.run("cap", "head"))
+    choice = resolve(world.client, candidate, ancestors=["m", "c1", "c2", "c3"], base_branch="main")
+    assert choice.experiment is not None
+    assert choice.experiment.id == at_c1_new != at_c1_old  # the newest run at that commit
+    assert choice.reason == "the newest run at c1, 1 commit before the merge-base on main"
+
+
+def test_the_merge_base_itself(world: World) -> None:
+    at_m = world.run("cap", "m" * 40)
+    candidate = world.info(world.run("cap", "head"))
+    choice = resolve(world.client, candidate, ancestors=["m" * 40], base_branch="main")
+    assert choice.experiment is not None
+    assert choice.experiment.id == at_m
+    assert choice.reason == f"the newest run at {'m' * 12}, the merge-base on main"
+
+
+def test_abbreviated_commits_match(world: World) -> None:
+    at_m = world.run("cap", "abcdef1")
+    candidate = world.info(world.run("cap", "head"))
+    choice = resolve(world.client, candidate, ancestors=["abcdef1234567890"])
+    assert choice.experiment is not None
+    assert choice.experiment.id == at_m
+
+
+def test_interrupted_runs_and_the_candidate_itself_are_skipped(world: World) -> None:
+    world.run("cap", "m", status="interrupted")
+    candidate = world.info(world.run("cap", "m"))  # a push to main: the head is the merge-base
+    choice = resolve(world.client, candidate, ancestors=["m"])
+    assert choice.experiment is None
+    assert "no finished run of 'cap' found" in choice.reason
+    assert "record one on the base branch first" in choice.reason
+
+
+def test_base_branch_metadata_when_history_has_no_run(world: World) -> None:
+    world.run("cap", "f1", branch="feature")
+    on_main = world.run("cap", "x1", branch="main")
+    world.run("cap", "f2", branch="feature")
+    candidate = world.info(world.run("cap", "head", branch="feature"))
+    choice = resolve(world.client, candidate, ancestors=["m", "p"], base_branch="main")
+    assert choice.experiment is not None
+    assert choice.experiment.id == on_main
+    assert (
+        choice.reason == "the newest run recorded on main (none at the merge-base or its ancestors)"
+    )
+    keyed = world.api.experiment(
+        world.project, world.dataset, "cap", metadata={"branch": "release"}
+    )["id"]
+    world.api.patch(keyed, status="completed")
+    choice = resolve(world.client, candidate, base_branch="release")
+    assert choice.experiment is not None
+    assert choice.experiment.id == keyed
+
+
+def test_scripts_that_name_every_run_match_by_pipeline(world: World) -> None:
+    base = world.run("capitals-1001", "m", tags={"ci.pipeline": "capitals"})
+    world.run("capitals-eval-9", "m")  # same prefix, other pipeline tag: still a prefix match
+    world.run("summaries-1002", "m", tags={"ci.pipeline": "summaries"})
+    candidate = world.info(world.run("capitals-1003", "head", tags={"ci.pipeline": "capitals"}))
+    choice = resolve(world.client, candidate, ancestors=["m"], pipeline="capitals")
+    assert choice.experiment is not None
+    assert choice.experiment.id == base
+
+
+def test_other_projects_are_not_baselines(world: World) -> None:
+    other_project = world.api.project("elsewhere")
+    other_dataset = world.api.dataset(other_project)["id"]
+    eid = world.api.experiment(
+        other_project, other_dataset, "cap", metadata={"tags": ["git.commit.sha:m"]}
+    )["id"]
+    world.api.patch(eid, status="completed")
+    candidate = world.info(world.run("cap", "head"))
+    assert resolve(world.client, candidate, ancestors=["m"]).experiment is None
+
+
+# -- discovery ------------------------------------------------------------------------------
+
+
+def test_printed_urls_come_first(world: World) -> None:
+    a, b = world.run("cap", "head"), world.run("cap2", "head")
+    found, how = find_experiments(world.client, [b, a], "head", datetime.now(UTC))
+    assert [e.id for e in found] == [b, a]
+    assert how == "the experiment URLs the command printed"
+
+
+def test_an_unknown_printed_id_is_an_error(world: World) -> None:
+    with pytest.raises(DiscoveryError, match="does not know"):
+        find_experiments(
+            world.client, ["00000000-0000-4000-8000-000000000000"], "head", datetime.now(UTC)
+        )
+
+
+def test_by_commit_since_the_command_started(world: World) -> None:
+    started = datetime.now(UTC)
+    by_tag = world.run("cap", "abc123")
+    keyed = world.api.experiment(
+        world.project, world.dataset, "other", metadata={"commit": "abc123"}
+    )["id"]
+    world.run("cap", "zzz")  # another commit
+    found, how = find_experiments(world.client, [], "abc123", started)
+    assert [e.id for e in found] == [by_tag, keyed]
+    assert "for commit abc123" in how
+    later, _ = find_experiments(world.client, [], "abc123", started + timedelta(hours=1))
+    assert later == []
+
+
+def test_waiting_polls_until_finished(world: World) -> None:
+    eid = world.run("cap", "head", status="running")
+    progress: list[str] = []
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            world.api.patch(eid, status="completed")
+
+    done = wait_until_finished(
+        world.client, [world.info(eid)], WaitPolicy(), progress.append, sleep=sleep
+    )
+    assert done[0].status == "completed"
+    assert done[0].aggregate_data is not None
+    assert sleeps == [0.5, 1.0]
+    assert "waiting for 1 experiment to finish" in progress[0]
+
+
+def test_waiting_has_a_limit(world: World) -> None:
+    eid = world.run("cap", "head", status="running")
+    ticks = iter(range(0, 1000, 100))
+    with pytest.raises(DiscoveryError, match=r"did not finish within 300 s .*is running"):
+        wait_until_finished(
+            world.client,
+            [world.info(eid)],
+            WaitPolicy(timeout_s=300),
+            lambda _: None,
+            sleep=lambda _: None,
+            clock=lambda: float(next(ticks)),
+        )
