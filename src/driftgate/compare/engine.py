@@ -1,0 +1,211 @@
+"""The entry points: compare a candidate with its baseline, or report one without a baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from driftgate.compare.budgets import budget_metrics
+from driftgate.compare.evaluators import evaluator_metrics
+from driftgate.compare.gate import judge_all, overall
+from driftgate.compare.measure import Findings
+from driftgate.compare.pairing import Alignment, align
+from driftgate.compare.records import record_changes
+from driftgate.compare.report import ExperimentRef, Metric, Records, Report
+from driftgate.compare.summaries import summary_metrics
+from driftgate.config import GateConfig
+from driftgate.models import ExperimentData, ExperimentInfo
+
+MAX_CONFIG_KEYS_NAMED = 5
+
+
+def experiment_ref(
+    info: ExperimentInfo, data: ExperimentData | None = None, url: str | None = None
+) -> ExperimentRef:
+    return ExperimentRef(
+        id=info.id,
+        name=info.name,
+        experiment=info.experiment,
+        commit=info.commit,
+        url=url,
+        created_at=info.created_at,
+        run=data.run if data is not None else None,
+        runs=len(np.unique(data.run_iteration)) if data is not None else 0,
+        records=len(set(data.record_key)) if data is not None else 0,
+        dataset_id=info.dataset_id,
+        dataset_version=info.dataset_version,
+    )
+
+
+def _differences(baseline: ExperimentData, candidate: ExperimentData) -> list[str]:
+    """What makes the two runs less comparable than they look: said, never blocking."""
+    said = []
+    b, c = baseline.info, candidate.info
+    if b.dataset_id and c.dataset_id and b.dataset_id != c.dataset_id:
+        said.append(f"the baseline ran on another dataset ({b.dataset_id} vs {c.dataset_id})")
+    elif b.dataset_version is not None and b.dataset_version != c.dataset_version:
+        said.append(
+            f"the baseline ran on dataset version {b.dataset_version}, "
+            f"the candidate on {c.dataset_version}"
+        )
+    b_config, c_config = b.config or {}, c.config or {}
+    changed = sorted(k for k in set(b_config) | set(c_config) if b_config.get(k) != c_config.get(k))
+    if changed:
+        named = ", ".join(changed[:MAX_CONFIG_KEYS_NAMED])
+        more = (
+            f" and {len(changed) - MAX_CONFIG_KEYS_NAMED} more"
+            if len(changed) > MAX_CONFIG_KEYS_NAMED
+            else ""
+        )
+        said.append(f"the experiment config differs from the baseline's: {named}{more}")
+    b_runs, c_runs = len(np.unique(baseline.run_iteration)), len(np.unique(candidate.run_iteration))
+    if b_runs != c_runs:
+        said.append(
+            f"the baseline has {b_runs} run(s), the candidate {c_runs}: each record's runs are "
+            "averaged on each side before pairing"
+        )
+    return said
+
+
+def _measure(
+    baseline: ExperimentData, candidate: ExperimentData, config: GateConfig
+) -> tuple[Alignment, Findings]:
+    confidence = 1 - 2 * config.alpha
+    alignment = align(baseline, candidate)
+    found = Findings()
+    for part in (
+        evaluator_metrics(baseline, candidate, alignment, config, confidence),
+        summary_metrics(baseline.summaries, candidate.summaries, config),
+        budget_metrics(baseline, candidate, alignment, config, confidence),
+    ):
+        found.measurements += part.measurements
+        found.coverage += part.coverage
+        found.warnings += part.warnings
+    return alignment, found
+
+
+def compare(
+    baseline: ExperimentData,
+    candidate: ExperimentData,
+    config: GateConfig | None = None,
+    *,
+    baseline_reason: str = "",
+    baseline_url: str | None = None,
+    candidate_url: str | None = None,
+) -> Report:
+    """Compare `candidate` with `baseline` record by record under the gate `config`."""
+    config = config or GateConfig()
+    if candidate.rows == 0:
+        return error_report(
+            "the candidate experiment has no records: nothing to compare",
+            candidate=experiment_ref(candidate.info, candidate, candidate_url),
+            baseline=experiment_ref(baseline.info, baseline, baseline_url),
+            baseline_reason=baseline_reason,
+        )
+    if baseline.rows == 0:
+        reason = f"the baseline {baseline.info.id} has no records"
+        return no_baseline_report(
+            candidate,
+            config,
+            baseline_reason=f"{baseline_reason}; {reason}" if baseline_reason else reason,
+            candidate_url=candidate_url,
+        )
+    alignment, found = _measure(baseline, candidate, config)
+    metrics = judge_all(found.measurements, config.alpha)
+    records = record_changes(found.measurements, alignment, baseline, candidate)
+    warnings = _differences(baseline, candidate)
+    if records.baseline_only or records.candidate_only:
+        warnings.append(
+            f"{records.baseline_only} record(s) are in the baseline only and "
+            f"{records.candidate_only} in the candidate only; paired figures leave them out"
+        )
+    unpaired = [m.name for m in metrics if m.family is not None and not m.paired]
+    if unpaired:
+        warnings.append(
+            "fewer than half of the records pair up, so these are compared as independent "
+            f"samples (less power): {', '.join(unpaired)}"
+        )
+    return Report(
+        verdict=overall(metrics),
+        candidate=experiment_ref(candidate.info, candidate, candidate_url),
+        baseline=experiment_ref(baseline.info, baseline, baseline_url),
+        baseline_reason=baseline_reason,
+        metrics=metrics,
+        records=records,
+        alpha=config.alpha,
+        config_source=config.source,
+        evaluators=found.coverage,
+        warnings=warnings + found.warnings,
+    )
+
+
+def _candidate_only(metric: Metric) -> Metric:
+    distribution = None
+    if metric.distribution is not None:
+        distribution = {k: (None, v[1]) for k, v in metric.distribution.items()}
+    return Metric(
+        name=metric.name,
+        kind=metric.kind,
+        direction=metric.direction,
+        baseline=None,
+        candidate=metric.candidate,
+        delta=None,
+        ci_low=None,
+        ci_high=None,
+        p_value=None,
+        n=metric.n_candidate,
+        verdict="inconclusive",
+        gate="pass",
+        level=metric.level,
+        unit=metric.unit,
+        n_candidate=metric.n_candidate,
+        distribution=distribution,
+        notes=["no baseline to compare with"],
+    )
+
+
+def no_baseline_report(
+    candidate: ExperimentData,
+    config: GateConfig | None = None,
+    *,
+    baseline_reason: str = "no baseline run was found",
+    candidate_url: str | None = None,
+) -> Report:
+    """Verdict `no_baseline`: neutral, never a failure; the candidate's own figures are listed."""
+    config = config or GateConfig()
+    metrics: list[Metric] = []
+    coverage = []
+    if candidate.rows:
+        # Measured against itself, every metric carries the candidate's own value.
+        _, found = _measure(candidate, candidate, config)
+        metrics = [_candidate_only(m) for m in judge_all(found.measurements, config.alpha)]
+        coverage = found.coverage
+    return Report(
+        verdict="no_baseline",
+        candidate=experiment_ref(candidate.info, candidate, candidate_url),
+        baseline=None,
+        baseline_reason=baseline_reason,
+        metrics=metrics,
+        records=Records(),
+        alpha=config.alpha,
+        config_source=config.source,
+        evaluators=coverage,
+    )
+
+
+def error_report(
+    message: str,
+    *,
+    candidate: ExperimentRef | None = None,
+    baseline: ExperimentRef | None = None,
+    baseline_reason: str = "",
+) -> Report:
+    """Verdict `error`: the comparison could not be made; `message` says why."""
+    return Report(
+        verdict="error",
+        candidate=candidate,
+        baseline=baseline,
+        baseline_reason=baseline_reason,
+        metrics=[],
+        records=Records(),
+        warnings=[message],
+    )

@@ -1,0 +1,145 @@
+"""The comparison report: the JSON contract of DESIGN.md ("JSON report") as pydantic models.
+
+Contract fields keep their names and meanings; the others are additions a consumer may
+ignore. Numbers are in the metric's own unit: pass rates as fractions 0..1, scores on their
+own scale, tokens per record, cost per record, latency in seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Verdict = Literal["pass", "warn", "fail", "no_baseline", "error"]
+MetricKind = Literal[
+    "boolean", "score", "categorical", "summary", "errors", "tokens", "cost", "latency"
+]
+MetricVerdict = Literal["regressed", "improved", "unchanged", "inconclusive"]
+Gate = Literal["fail", "warn", "pass"]
+Level = Literal["fail", "warn", "off"]
+# "none": categories without an assessment have no better or worse.
+MetricDirection = Literal["higher", "lower", "none"]
+
+SCHEMA_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ExperimentRef(_Model):
+    """Which experiment run a side of the comparison is."""
+
+    id: str
+    name: str
+    experiment: str
+    commit: str | None
+    url: str | None
+    created_at: str | None
+    # additions
+    run: int | None = None  # the one run selected (ID@N), None for all runs
+    runs: int = 0
+    records: int = 0
+    dataset_id: str = ""
+    dataset_version: int | None = None
+
+
+class Metric(_Model):
+    """One compared quantity: an evaluator, a summary evaluator or a budget."""
+
+    name: str
+    kind: MetricKind
+    direction: MetricDirection
+    baseline: float | None
+    candidate: float | None
+    delta: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    n: int
+    verdict: MetricVerdict
+    gate: Gate
+    # additions
+    level: Level = "off"
+    unit: str = ""
+    method: str = ""
+    paired: bool = False
+    # `p_value` is one-sided in the direction of the observed change and adjusted (Holm)
+    # over the metric's family; this is the same test before the adjustment.
+    p_value_unadjusted: float | None = None
+    confidence: float | None = None  # of [ci_low, ci_high]
+    min_effect: float | None = None  # the tolerance in the metric's unit
+    min_effect_rule: str = ""  # as configured: "0.02" or "5%"
+    mde: float | None = None  # smallest change this sample could detect (80% power)
+    relative_delta: float | None = None
+    n_baseline: int = 0
+    n_candidate: int = 0
+    family: str | None = None  # the set of tests it was adjusted with ("quality", "budgets")
+    # categories without an assessment: category -> (baseline share, candidate share)
+    distribution: dict[str, tuple[float | None, float | None]] | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+class EvaluatorCoverage(_Model):
+    """Every evaluator label seen on either side, including the ones not compared."""
+
+    label: str
+    source: Literal["record", "summary"]
+    metric_type_baseline: str | None
+    metric_type_candidate: str | None
+    compared: bool
+    gated: bool
+    values_baseline: int = 0
+    values_candidate: int = 0
+    errors_baseline: int = 0
+    errors_candidate: int = 0
+    error_rate_baseline: float | None = None
+    error_rate_candidate: float | None = None
+    reason: str = ""
+
+
+class MetricChange(_Model):
+    name: str
+    baseline: float | None
+    candidate: float | None
+
+
+class FlippedRecord(_Model):
+    id: str
+    direction: Literal["regressed", "improved"]
+    changes: list[MetricChange]
+    input: str
+    expected: str
+    baseline_output: str
+    candidate_output: str
+
+
+class Records(_Model):
+    compared: int = 0
+    regressed: list[str] = Field(default_factory=list)
+    improved: list[str] = Field(default_factory=list)
+    flipped: list[FlippedRecord] = Field(default_factory=list)
+    # additions
+    regressed_count: int = 0
+    improved_count: int = 0
+    baseline_only: int = 0
+    candidate_only: int = 0
+    baseline_only_ids: list[str] = Field(default_factory=list)
+    candidate_only_ids: list[str] = Field(default_factory=list)
+    truncated: bool = False  # whether an id list or `flipped` was cut to its limit
+
+
+class Report(_Model):
+    verdict: Verdict
+    candidate: ExperimentRef | None
+    baseline: ExperimentRef | None
+    baseline_reason: str
+    metrics: list[Metric]
+    records: Records
+    # additions
+    schema_version: int = SCHEMA_VERSION
+    alpha: float | None = None
+    config_source: str = ""
+    evaluators: list[EvaluatorCoverage] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)

@@ -1,0 +1,369 @@
+"""Gate configuration: `driftgate.toml`, or `[tool.driftgate]` in `pyproject.toml`.
+
+`parse_config` is a pure function of the parsed TOML (so every message is testable);
+`load_config` only finds and reads the file. Every validation error is a `ConfigError`
+naming the file, the dotted key, the bad value and what is allowed. The format and the
+reasons for the defaults are in docs/config.md.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, cast, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Level = Literal["fail", "warn", "off"]
+Direction = Literal["higher", "lower"]
+EvaluatorKind = Literal["boolean", "score", "categorical", "summary"]
+
+CONFIG_FILE = "driftgate.toml"
+PYPROJECT = "pyproject.toml"
+LEVELS: tuple[str, ...] = get_args(Level)
+DIRECTIONS: tuple[str, ...] = get_args(Direction)
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*%\s*$")
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class ConfigError(Exception):
+    """An invalid configuration (exit 2). The message says where, what, and what is allowed."""
+
+
+class Tolerance(BaseModel):
+    """An absolute amount in the metric's unit, or a share of the baseline's value."""
+
+    model_config = ConfigDict(frozen=True)
+
+    value: float = Field(ge=0)
+    relative: bool = False
+
+    def resolve(self, reference: float | None) -> float:
+        """The absolute tolerance around `reference` (the baseline's value)."""
+        if not self.relative:
+            return self.value
+        if reference is None or not math.isfinite(reference):
+            return 0.0
+        return self.value * abs(reference)
+
+    def __str__(self) -> str:
+        return f"{self.value * 100:g}%" if self.relative else f"{self.value:g}"
+
+
+def absolute(value: float) -> Tolerance:
+    return Tolerance(value=value)
+
+
+def percent(value: float) -> Tolerance:
+    return Tolerance(value=value / 100, relative=True)
+
+
+class MetricRule(BaseModel):
+    """Settings for the evaluator metrics whose names match `pattern` (a glob)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pattern: str
+    direction: Direction | None = None
+    min_effect: Tolerance | None = None
+    level: Level | None = None
+    pass_values: tuple[str, ...] | None = None
+
+
+class Budget(BaseModel):
+    """How far a cost of running may rise before the gate says so."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_increase: Tolerance
+    level: Level
+
+
+class Budgets(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    errors: Budget = Budget(max_increase=absolute(0.02), level="fail")
+    tokens: Budget = Budget(max_increase=percent(20), level="warn")
+    cost: Budget = Budget(max_increase=percent(20), level="warn")
+    latency_p50: Budget = Budget(max_increase=percent(25), level="warn")
+    latency_p95: Budget = Budget(max_increase=percent(50), level="warn")
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPolicy:
+    """The settings that apply to one evaluator metric once defaults and rules are merged."""
+
+    direction: Direction
+    min_effect: Tolerance
+    level: Level
+    pass_values: tuple[str, ...] | None = None
+
+
+# Per kind of evaluator, before any rule: see docs/config.md for the reasons.
+DEFAULT_POLICIES: dict[EvaluatorKind, MetricPolicy] = {
+    "boolean": MetricPolicy("higher", absolute(0.02), "fail"),
+    "categorical": MetricPolicy("higher", absolute(0.02), "fail"),
+    "score": MetricPolicy("higher", percent(2), "fail"),
+    "summary": MetricPolicy("higher", percent(5), "warn"),
+}
+
+
+class GateConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    metrics: tuple[MetricRule, ...] = ()
+    budgets: Budgets = Budgets()
+    source: str = "defaults"
+
+    def policy(self, name: str, kind: EvaluatorKind) -> MetricPolicy:
+        """Defaults for `kind`, then every rule matching `name` in file order (later wins)."""
+        policy = DEFAULT_POLICIES[kind]
+        for rule in self.metrics:
+            if fnmatch.fnmatchcase(name, rule.pattern):
+                policy = MetricPolicy(
+                    direction=rule.direction or policy.direction,
+                    min_effect=rule.min_effect or policy.min_effect,
+                    level=rule.level or policy.level,
+                    pass_values=rule.pass_values
+                    if rule.pass_values is not None
+                    else policy.pass_values,
+                )
+        return policy
+
+
+# ---------------------------------------------------------------- parsing (pure)
+
+TOP_LEVEL_KEYS = ("alpha", "metrics", "budgets")
+RULE_KEYS = ("direction", "min_effect", "level", "pass_values")
+BUDGET_KEYS = ("max_increase", "level")
+LATENCY_KEYS = ("p50", "p95", "level")
+BUDGET_NAMES = ("errors", "tokens", "cost", "latency")
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """A position in the file, for messages: the file and the dotted key."""
+
+    source: str
+    path: tuple[str, ...]
+
+    def __truediv__(self, key: str) -> _Where:
+        return _Where(self.source, (*self.path, key))
+
+    @property
+    def key(self) -> str:
+        return ".".join(p if _BARE_KEY.match(p) else json.dumps(p) for p in self.path)
+
+    def error(self, value: Any, allowed: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {self.key} = {_show(value)} is not valid; {allowed}")
+
+    def unknown(self, extra: str, allowed: tuple[str, ...]) -> ConfigError:
+        return ConfigError(
+            f"{self.source}: unknown key {(self / extra).key}; "
+            f"allowed keys here: {', '.join(allowed)}"
+        )
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return repr(value)
+
+
+def _table(value: Any, where: _Where, allowed: tuple[str, ...], what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise where.error(value, f"expected a table ({what})")
+    for key in value:
+        if key not in allowed:
+            raise where.unknown(key, allowed)
+    return value
+
+
+def _choice(value: Any, where: _Where, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise where.error(value, f"expected one of: {', '.join(choices)}")
+    return value
+
+
+def _level(value: Any, where: _Where) -> Level:
+    return cast(Level, _choice(value, where, LEVELS))
+
+
+def _direction(value: Any, where: _Where) -> Direction:
+    return cast(Direction, _choice(value, where, DIRECTIONS))
+
+
+def _tolerance(value: Any, where: _Where, *, fraction: bool = False) -> Tolerance:
+    allowed = 'expected a number >= 0 (absolute) or a percentage string such as "5%"'
+    if isinstance(value, bool):
+        raise where.error(value, allowed)
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or value < 0:
+            raise where.error(value, allowed)
+        if fraction and value > 1:
+            raise where.error(
+                value,
+                "the error rate is a fraction from 0 to 1: write 0.02 for 2 points, "
+                'or a relative increase such as "50%"',
+            )
+        return absolute(float(value))
+    if isinstance(value, str) and (match := _PERCENT.match(value)):
+        return percent(float(match.group(1)))
+    raise where.error(value, allowed)
+
+
+def _alpha(value: Any, where: _Where) -> float:
+    allowed = "expected a number greater than 0 and less than 0.5, such as 0.05"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise where.error(value, allowed)
+    if not 0 < value < 0.5:
+        raise where.error(value, allowed)
+    return float(value)
+
+
+def _rule(pattern: str, value: Any, where: _Where) -> MetricRule:
+    if not pattern:
+        raise where.error(pattern, "a metric-name glob cannot be empty")
+    table = _table(value, where, RULE_KEYS, "direction, min_effect, level, pass_values")
+    pass_values = table.get("pass_values")
+    if pass_values is not None and (
+        not isinstance(pass_values, list)
+        or not pass_values
+        or not all(isinstance(v, str) for v in pass_values)
+    ):
+        raise (where / "pass_values").error(
+            pass_values, "expected a non-empty array of category strings"
+        )
+    return MetricRule(
+        pattern=pattern,
+        direction=_direction(table["direction"], where / "direction")
+        if "direction" in table
+        else None,
+        min_effect=_tolerance(table["min_effect"], where / "min_effect")
+        if "min_effect" in table
+        else None,
+        level=_level(table["level"], where / "level") if "level" in table else None,
+        pass_values=tuple(pass_values) if pass_values is not None else None,
+    )
+
+
+def _budget(value: Any, where: _Where, default: Budget, *, fraction: bool) -> Budget:
+    # Shorthand: `cost = "20%"` sets the limit and keeps the default level.
+    if not isinstance(value, dict):
+        return Budget(max_increase=_tolerance(value, where, fraction=fraction), level=default.level)
+    table = _table(value, where, BUDGET_KEYS, "max_increase, level")
+    return Budget(
+        max_increase=_tolerance(table["max_increase"], where / "max_increase", fraction=fraction)
+        if "max_increase" in table
+        else default.max_increase,
+        level=_level(table["level"], where / "level") if "level" in table else default.level,
+    )
+
+
+def _budgets(value: Any, where: _Where) -> Budgets:
+    table = _table(value, where, BUDGET_NAMES, "errors, tokens, cost, latency")
+    defaults = Budgets()
+    found: dict[str, Budget] = {}
+    for name in ("errors", "tokens", "cost"):
+        if name in table:
+            found[name] = _budget(
+                table[name], where / name, getattr(defaults, name), fraction=name == "errors"
+            )
+    if "latency" in table:
+        latency = _table(table["latency"], where / "latency", LATENCY_KEYS, "p50, p95, level")
+        level = defaults.latency_p50.level
+        if "level" in latency:
+            level = _level(latency["level"], where / "latency" / "level")
+        for quantile in ("p50", "p95"):
+            default = getattr(defaults, f"latency_{quantile}")
+            limit = default.max_increase
+            if quantile in latency:
+                limit = _tolerance(latency[quantile], where / "latency" / quantile)
+            found[f"latency_{quantile}"] = Budget(max_increase=limit, level=level)
+    return defaults.model_copy(update=found)
+
+
+def parse_config(
+    data: Mapping[str, Any], *, source: str = CONFIG_FILE, prefix: tuple[str, ...] = ()
+) -> GateConfig:
+    """Validate parsed TOML into a `GateConfig`; `prefix` is where the table sits in the file."""
+    where = _Where(source, prefix)
+    table = _table(dict(data), where, TOP_LEVEL_KEYS, "alpha, metrics, budgets")
+    config: dict[str, Any] = {"source": source}
+    if "alpha" in table:
+        config["alpha"] = _alpha(table["alpha"], where / "alpha")
+    if "metrics" in table:
+        rules = table["metrics"]
+        if not isinstance(rules, dict):
+            raise (where / "metrics").error(
+                rules,
+                'expected a table of rules keyed by metric-name glob, e.g. [metrics."correct*"]',
+            )
+        config["metrics"] = tuple(
+            _rule(pattern, rule, where / "metrics" / pattern) for pattern, rule in rules.items()
+        )
+    if "budgets" in table:
+        config["budgets"] = _budgets(table["budgets"], where / "budgets")
+    return GateConfig(**config)
+
+
+# ---------------------------------------------------------------- loading (the only I/O)
+
+
+def find_config(directory: Path) -> Path | None:
+    """`driftgate.toml` in `directory`, else its `pyproject.toml` if it has [tool.driftgate]."""
+    own = directory / CONFIG_FILE
+    if own.is_file():
+        return own
+    pyproject = directory / PYPROJECT
+    if pyproject.is_file() and "driftgate" in _read(pyproject).get("tool", {}):
+        return pyproject
+    return None
+
+
+def load_config(path: str | Path | None = None, *, directory: Path | None = None) -> GateConfig:
+    """The configuration in `path`, or the one found in `directory` (default: the current
+    directory), or the defaults when there is none."""
+    if path is None:
+        found = find_config(directory or Path.cwd())
+        if found is None:
+            return GateConfig()
+        path = found
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: no such configuration file; pass an existing driftgate.toml or "
+            "pyproject.toml, or none to use the defaults"
+        )
+    data = _read(path)
+    if path.name == PYPROJECT:
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict) or "driftgate" not in tool:
+            raise ConfigError(f"{path}: has no [tool.driftgate] table")
+        return parse_config(tool["driftgate"], source=str(path), prefix=("tool", "driftgate"))
+    return parse_config(data, source=str(path))
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 text: {exc}") from exc
