@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -96,10 +97,10 @@ def test_serve_requires_keys_from_the_environment(tmp_path: Path) -> None:
     assert "sekret" not in err
 
 
-def test_demo_records_the_bundled_example(tmp_path: Path) -> None:
-    db = tmp_path / "demo.db"
+def test_demo_gates_a_pull_request_end_to_end(tmp_path: Path) -> None:
+    repo = tmp_path / "demo"
     proc = subprocess.run(
-        [*DRIFTGATE, "demo", "--db", str(db)],
+        [*DRIFTGATE, "demo", "--keep", str(repo)],
         capture_output=True,
         text=True,
         timeout=180,
@@ -107,7 +108,12 @@ def test_demo_records_the_bundled_example(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "experiment capitals-" in proc.stdout
-    assert "3 runs" in proc.stdout
-    assert "exact_match" in proc.stdout
-    assert db.exists()
+    assert "driftgate exited 1 (verdict fail): this pull request would be blocked." in proc.stdout
+    assert "| exact_match |" in proc.stdout
+    report = json.loads((repo / ".driftgate" / "report" / "report.json").read_text())
+    assert report["verdict"] == "fail"
+    exact = next(m for m in report["metrics"] if m["name"] == "exact_match")
+    assert exact["verdict"] == "regressed"
+    assert exact["delta"] < 0
+    assert report["baseline_reason"].startswith("the newest run at ")
+    assert report["baseline_reason"].endswith("the merge-base on main")

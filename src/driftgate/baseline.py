@@ -27,13 +27,17 @@ class BaselineChoice:
     run: int | None = None  # a single run chosen with ID@N
 
 
+class RefError(ValueError):
+    """An experiment reference that cannot be read (a usage error)."""
+
+
 def split_run(ref: str) -> tuple[str, int | None]:
     """`ID@3` names run 3 of experiment ID; a plain ID names all its runs."""
     ident, sep, run = ref.strip().partition("@")
     if not sep:
         return ident, None
     if not run.isdigit() or int(run) < 1:
-        raise ValueError(f"{ref!r}: the run after @ must be a number from 1, as in {ident}@2")
+        raise RefError(f"{ref!r}: the run after @ must be a number from 1, as in {ident}@2")
     return ident, int(run)
 
 

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shlex
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from driftgate import __version__
 
+if TYPE_CHECKING:
+    from driftgate.config import GateConfig
+    from driftgate.datadog import ExperimentsClient
+
 EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_BACKEND = 0, 1, 2, 3
 DEFAULT_DB = Path(".driftgate") / "store.db"
+DEFAULT_REPORT_DIR = Path(".driftgate") / "report"
+FAIL_ON = ("regression", "warning", "never")
 
 
 class UsageError(Exception):
@@ -33,9 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Serve Datadog's LLM Observability experiments API from a SQLite file. "
         "Point ddtrace at it with DD_LLMOBS_OVERRIDE_ORIGIN=<the printed URL>.",
     )
-    serve.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
-    )
+    serve.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
     serve.add_argument(
         "--port", type=int, default=8765, help="port, or 0 for a free one (default: %(default)s)"
     )
@@ -61,16 +70,135 @@ def _parser() -> argparse.ArgumentParser:
         help="largest request body in bytes (default: %(default)s)",
     )
 
+    def backend_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--local",
+            action="store_true",
+            help=f"use the embedded store in {DEFAULT_DB} (default: Datadog, or "
+            "DD_LLMOBS_OVERRIDE_ORIGIN, as ddtrace chooses)",
+        )
+        p.add_argument("--db", help="use the embedded store in this SQLite file (implies --local)")
+        p.add_argument(
+            "--config", help="gate configuration file (default: driftgate.toml or pyproject.toml)"
+        )
+
+    compare = sub.add_parser(
+        "compare",
+        help="compare two experiment runs and apply the gate",
+        description="Compare a candidate experiment with its baseline record by record. An id "
+        "may name one run of a multi-run experiment: ID@3 is its run 3.",
+    )
+    compare.add_argument("--candidate", required=True, metavar="ID", help="the experiment to gate")
+    compare.add_argument(
+        "--baseline",
+        metavar="ID",
+        help="the experiment to compare with (default: resolved from the base branch)",
+    )
+    compare.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    compare.add_argument("--base-branch", help="base branch for baseline resolution")
+    compare.add_argument("--pipeline", help="pipeline name, for per-run experiment names")
+    backend_options(compare)
+
+    run = sub.add_parser(
+        "run",
+        help="run an experiment command, then gate what it recorded against the baseline",
+        description="Run COMMAND with the commit, branch and pipeline in its environment, find "
+        "the experiments it recorded, resolve each one's baseline, compare and report. A "
+        "single quoted COMMAND is run by the shell.",
+    )
+    run.add_argument(
+        "--pipeline", default="default", help="logical pipeline name (default: %(default)s)"
+    )
+    run.add_argument("--baseline", metavar="ID", help="compare with this experiment (ID or ID@RUN)")
+    run.add_argument("--base-branch", help="the branch baselines come from (default: the repo's)")
+    run.add_argument(
+        "--report-dir",
+        default=str(DEFAULT_REPORT_DIR),
+        help="where report.md and report.json go (default: %(default)s)",
+    )
+    run.add_argument(
+        "--timeout", type=float, default=60.0, metavar="MIN", help="command timeout (default: 60)"
+    )
+    run.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        metavar="MIN",
+        help="how long to wait for experiments to finish (default: 10)",
+    )
+    run.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="regression",
+        help="exit 1 on a failing gate (regression), also on warnings, or never",
+    )
+    backend_options(run)
+    run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
+
     demo = sub.add_parser(
         "demo",
-        help="run the bundled example experiment against a throwaway embedded store",
+        help="a pull request gated end to end on the bundled example, offline",
+        description="In a temporary git repository: record the bundled example on main, change "
+        "it on a branch so that an evaluator regresses, and gate the branch like a PR.",
     )
-    demo.add_argument(
-        "--db",
-        default=None,
-        help="keep the store in this SQLite file (default: a temporary file)",
-    )
+    demo.add_argument("--keep", metavar="DIR", help="build the demo repository here and keep it")
     return parser
+
+
+# -- shared wiring ------------------------------------------------------------------------------
+
+
+def _progress(message: str) -> None:
+    print(f"driftgate: {message}", file=sys.stderr, flush=True)
+
+
+def _echo(line: str) -> None:
+    print(line, flush=True)
+
+
+def _config(args: argparse.Namespace) -> GateConfig:
+    from driftgate.config import load_config
+
+    return load_config(args.config, directory=Path.cwd())
+
+
+@contextmanager
+def _backend(
+    args: argparse.Namespace, env: Mapping[str, str]
+) -> Iterator[tuple[ExperimentsClient, str | None]]:
+    """The experiments client, and the embedded store's URL when one was started here."""
+    from driftgate.datadog import ExperimentsClient, backend_from_env
+    from driftgate.store.server import BackgroundStore
+
+    db = args.db or (str(DEFAULT_DB) if args.local else None)
+    if db is None:
+        backend = backend_from_env(env)
+        if backend.is_datadog and backend.api_key is None:
+            raise UsageError(
+                "no experiments backend: set DD_API_KEY and DD_APP_KEY (and DD_SITE) for "
+                "Datadog, DD_LLMOBS_OVERRIDE_ORIGIN for a running driftgate store, or pass "
+                "--local for the embedded store"
+            )
+        with ExperimentsClient(backend) as client:
+            yield client, None
+        return
+    Path(db).parent.mkdir(parents=True, exist_ok=True)
+    with BackgroundStore(db) as store:
+        local = backend_from_env({"DD_LLMOBS_OVERRIDE_ORIGIN": store.url})
+        with ExperimentsClient(local) as client:
+            yield client, store.url
+
+
+def _exit_for(verdict: str, fail_on: str) -> int:
+    if verdict == "error":
+        return EXIT_GATE_FAILED
+    if fail_on == "never":
+        return EXIT_OK
+    failing = {"fail", "warn"} if fail_on == "warning" else {"fail"}
+    return EXIT_GATE_FAILED if verdict in failing else EXIT_OK
+
+
+# -- commands -----------------------------------------------------------------------------------
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -110,25 +238,115 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from driftgate.compare import render_text
+    from driftgate.flow import Gate, compare_refs
+
+    config = _config(args)
+    with _backend(args, os.environ) as (client, _):
+        gate = Gate(client, config, _progress, client.backend.experiment_url)
+        report = compare_refs(
+            gate,
+            args.candidate,
+            args.baseline,
+            base_branch=args.base_branch,
+            pipeline=args.pipeline,
+        )
+    if args.format == "json":
+        print(json.dumps(report.model_dump(mode="json"), indent=2))
+    else:
+        print(render_text(report))
+    return _exit_for(report.verdict, "regression")
+
+
+def _command(parts: Sequence[str]) -> list[str] | str:
+    parts = list(parts)
+    if parts and parts[0] == "--":
+        parts = parts[1:]
+    if not parts:
+        raise UsageError("no command to run: driftgate run [OPTIONS] -- COMMAND [ARGS...]")
+    if len(parts) == 1 and any(c in parts[0] for c in " \t|&;<>()$`'\"*?"):
+        return parts[0]  # one quoted string: a shell command line
+    return parts
+
+
+def _run(args: argparse.Namespace) -> int:
+    from driftgate.compare import render_text
+    from driftgate.context import build_context, command_env
+    from driftgate.discover import WaitPolicy
+    from driftgate.flow import Gate, RunPlan, local_ancestors, run_and_gate
+    from driftgate.git import GitRepo
+    from driftgate.store.clients import client_env
+
+    command = _command(args.cmd)
+    config = _config(args)
+    workspace = Path.cwd()
+    git = GitRepo(workspace)
+    ctx = build_context(
+        os.environ,
+        git,
+        workspace=str(workspace),
+        now=datetime.now(UTC),
+        base_branch=args.base_branch,
+    )
+    for note in ctx.notes:
+        _progress(note)
+    with _backend(args, os.environ) as (client, store_url):
+        env = {**os.environ, **command_env(ctx, args.pipeline)}
+        if store_url:
+            env = client_env(store_url, env)
+        secrets = [os.environ.get(k, "") for k in ("DD_API_KEY", "DD_APP_KEY")]
+        plan = RunPlan(
+            command=command,
+            cwd=workspace,
+            env=env,
+            pipeline=args.pipeline,
+            timeout_s=args.timeout * 60,
+            wait=WaitPolicy(timeout_s=args.wait * 60),
+            explicit_baseline=args.baseline,
+            secrets=secrets,
+        )
+        gate = Gate(client, config, _progress, client.backend.experiment_url)
+        shown = command if isinstance(command, str) else shlex.join(command)
+        _progress(f"running {shown} at {ctx.head_sha[:12]} ({ctx.branch or 'detached'})")
+        result = run_and_gate(gate, ctx, plan, local_ancestors(git), _echo)
+    text = "\n\n".join(render_text(r) for r in result.reports)
+    if result.command is not None and not result.command.ok and result.command.tail:
+        text += "\n\nLast lines of the command's output:\n\n" + result.command.tail
+    report_dir = Path(args.report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "report.md").write_text(text + "\n")
+    (report_dir / "report.json").write_text(json.dumps(result.as_json(), indent=2) + "\n")
+    print("\n" + text)
+    _progress(f"verdict {result.verdict}; reports in {report_dir}")
+    return _exit_for(result.verdict, args.fail_on)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from driftgate.demo import run_demo
 
-    return run_demo(args.db)
+    return run_demo(args.keep)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from driftgate.baseline import RefError
+    from driftgate.config import ConfigError
+    from driftgate.context import ContextError
+    from driftgate.datadog import BackendError
+    from driftgate.git import GitError
+
     args = _parser().parse_args(argv)
+    commands = {"serve": _serve, "compare": _compare, "run": _run, "demo": _demo}
     try:
-        if args.command == "serve":
-            return _serve(args)
-        if args.command == "demo":
-            return _demo(args)
-    except UsageError as exc:
+        return commands[args.command](args)
+    except (UsageError, ConfigError, ContextError, GitError, RefError) as exc:
         print(f"driftgate: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BackendError as exc:
+        print(f"driftgate: error: {exc}", file=sys.stderr)
+        return EXIT_BACKEND
     except KeyboardInterrupt:
         return 130
-    raise AssertionError(f"unhandled command {args.command}")
 
 
 if __name__ == "__main__":

@@ -1,21 +1,25 @@
-"""`driftgate demo`: the bundled example experiment, recorded into a throwaway embedded store,
-then read back and summarised. No network, no account."""
+"""`driftgate demo`: a pull request gated end to end, offline, in a temporary git repository.
+
+It records the bundled example on `main` (the baseline), switches the example to a weaker
+model on a branch, and runs the gate on that branch the way a pull request is gated. Each
+step is a real `driftgate run --local` process, as a user would type it.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
-import httpx
-
-from driftgate.store.clients import client_env
-from driftgate.store.server import BackgroundStore
+EXAMPLE_MODEL = 'MODEL = os.environ.get("CAPITALS_MODEL", "atlas-small")'
+BRANCH_MODEL = 'MODEL = os.environ.get("CAPITALS_MODEL", "atlas-tiny")'
 
 
 def bundled_example() -> Path:
@@ -26,7 +30,46 @@ def bundled_example() -> Path:
     return Path(__file__).resolve().parents[2] / "examples" / "capitals" / "experiment.py"
 
 
-def run_demo(db: str | None) -> int:
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+    )
+
+
+def _gate(repo: Path) -> tuple[int, str]:
+    """`driftgate run --local` in `repo`, as a user would run it; its exit code and output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DD_", "GITHUB_"))}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "driftgate.cli",
+            "run",
+            "--local",
+            "--pipeline",
+            "capitals",
+            "--",
+            sys.executable,
+            "experiment.py",
+        ],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def run_demo(keep: str | None = None) -> int:
     if importlib.util.find_spec("ddtrace") is None:
         print(
             "driftgate: error: the demo runs a ddtrace script, and ddtrace is not installed; "
@@ -34,49 +77,72 @@ def run_demo(db: str | None) -> int:
             file=sys.stderr,
         )
         return 2
-    example = bundled_example()
+    if shutil.which("git") is None:
+        print("driftgate: error: the demo needs git on PATH", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="driftgate-demo-") as tmp:
-        path = db or str(Path(tmp) / "store.db")
-        with BackgroundStore(path) as store:
-            print(f"embedded store at {store.url} (database {path})", flush=True)
-            print(f"running {example.name} (3 runs of the capitals dataset)...", flush=True)
-            proc = subprocess.run(
-                [sys.executable, str(example)],
-                env=client_env(store.url, os.environ),
-                check=False,
-            )
-            if proc.returncode != 0:
-                print(
-                    f"driftgate: error: the example exited with {proc.returncode}", file=sys.stderr
-                )
-                return 3
-            listed = httpx.get(
-                f"{store.url}/api/v2/llm-obs/v1/experiments", params={"page[limit]": "1"}
-            ).json()["data"]
-        print(_summary(listed[0], path))
-        if db:
-            print(f"\nbrowse it again with: driftgate serve --db {db}")
+        repo = Path(keep).resolve() if keep else Path(tmp) / "capitals-app"
+        repo.mkdir(parents=True, exist_ok=True)
+        return _demo(repo)
+
+
+def _demo(repo: Path) -> int:
+    source = bundled_example().read_text()
+    if EXAMPLE_MODEL not in source:
+        print(
+            "driftgate: error: the bundled example changed; the demo cannot edit it",
+            file=sys.stderr,
+        )
+        return 3
+    (repo / "experiment.py").write_text(source)
+    (repo / ".gitignore").write_text(".driftgate/\n")
+    _git(repo, "init", "--quiet", "--initial-branch", "main")
+    _git(repo, "config", "user.email", "demo@driftgate.invalid")
+    _git(repo, "config", "user.name", "driftgate demo")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "--quiet", "-m", "capitals experiment on atlas-small")
+
+    _say(f"1. main: record the baseline (driftgate run --local -- python experiment.py, in {repo})")
+    code, out = _gate(repo)
+    verdict = _verdict(repo)
+    if code != 0 or verdict != "no_baseline":
+        _say(out)
+        print(
+            f"driftgate: error: recording the baseline ended with {verdict} (exit {code})",
+            file=sys.stderr,
+        )
+        return 3
+    _say("   recorded; nothing to compare with yet (verdict no_baseline, exit 0)\n")
+
+    _say("2. branch smaller-model: switch the example to atlas-tiny, and commit")
+    _git(repo, "checkout", "--quiet", "-b", "smaller-model")
+    (repo / "experiment.py").write_text(source.replace(EXAMPLE_MODEL, BRANCH_MODEL))
+    _git(repo, "commit", "--quiet", "-am", "use the smaller model")
+    _say("")
+
+    _say("3. the pull request: gate smaller-model against main")
+    code, out = _gate(repo)
+    report = (repo / ".driftgate" / "report" / "report.md").read_text()
+    _say(_indent(report))
+    verdict = _verdict(repo)
+    _say(
+        f"driftgate exited {code} (verdict {verdict}): "
+        + ("this pull request would be blocked." if code == 1 else "it would pass.")
+    )
+    _say(f"Reports: {repo / '.driftgate' / 'report'}/report.md and report.json")
+    if verdict != "fail":
+        _say(out)
+        print(
+            "driftgate: error: the demo expected the gate to catch the regression", file=sys.stderr
+        )
+        return 1
     return 0
 
 
-def _summary(experiment: dict[str, Any], path: str) -> str:
-    attrs = experiment["attributes"]
-    agg = attrs["aggregate_data"] or {}
-    lines = [
-        "",
-        f"experiment {attrs['name']} ({experiment['id']})",
-        f"  status {attrs['status']}, {attrs['run_count']} runs, "
-        f"{agg.get('total_spans', 0)} spans, {agg.get('total_errors', 0)} task errors, "
-        f"{agg.get('total_tokens', 0)} tokens",
-    ]
-    for label, stats in ((agg.get("evaluations") or {}).get("custom") or {}).items():
-        if stats.get("pass_rate") is not None:
-            value = f"pass rate {stats['pass_rate']:.1%}"
-        elif stats.get("mean") is not None:
-            value = f"mean {stats['mean']:.3f}"
-        elif stats.get("mode") is not None:
-            value = f"mode {stats['mode']!r}"
-        else:
-            value = f"{stats['count']} values"
-        lines.append(f"  {label:<14} {stats['metric_type']:<12} {value}")
-    return "\n".join(lines)
+def _verdict(repo: Path) -> str:
+    path = repo / ".driftgate" / "report" / "report.json"
+    return str(json.loads(path.read_text())["verdict"]) if path.exists() else "missing"
+
+
+def _indent(text: str) -> str:
+    return re.sub(r"(?m)^", "   ", text.rstrip())

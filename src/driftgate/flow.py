@@ -1,0 +1,214 @@
+"""The gate's flow, given its edges: compare two experiments, or run a command and gate what
+it recorded (find, wait, resolve the baseline, compare). The CLI and the Action build the
+edges (client, git, output) and call in here; nothing here parses arguments or environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from driftgate import baseline as baselines
+from driftgate.compare import compare, error_report, experiment_ref, no_baseline_report
+from driftgate.compare.report import Report, Verdict
+from driftgate.config import GateConfig
+from driftgate.context import CIContext
+from driftgate.datadog import ExperimentsClient
+from driftgate.discover import WaitPolicy, find_experiments, wait_until_finished
+from driftgate.git import GitError, GitRepo
+from driftgate.models import ExperimentInfo
+from driftgate.runner import CommandResult, run_command
+
+# Worst first: the overall verdict of several experiments is the worst of theirs.
+SEVERITY: tuple[Verdict, ...] = ("error", "fail", "warn", "no_baseline", "pass")
+ANCESTOR_LIMIT = 200
+
+
+def worst(verdicts: Sequence[Verdict]) -> Verdict:
+    for verdict in SEVERITY:
+        if verdict in verdicts:
+            return verdict
+    return "pass"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """What one `driftgate run` found: a report per experiment the command recorded."""
+
+    reports: list[Report]
+    command: CommandResult | None = None
+    found_how: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> Verdict:
+        return worst([r.verdict for r in self.reports]) if self.reports else "error"
+
+    def as_json(self) -> dict[str, Any]:
+        """The first experiment's report at the top level (the documented contract), the
+        overall verdict, every experiment's report under `experiments`, and the command."""
+        first = self.reports[0].model_dump(mode="json") if self.reports else {}
+        out: dict[str, Any] = {
+            **first,
+            "verdict": self.verdict,
+            "experiments": [r.model_dump(mode="json") for r in self.reports],
+            "found": self.found_how,
+            "notes": self.notes,
+        }
+        if self.command is not None:
+            c = self.command
+            out["command"] = {
+                "command": c.command,
+                "exit_code": c.exit_code,
+                "timed_out": c.timed_out,
+                "duration_s": round(c.duration_s, 3),
+                "started_at": c.started_at.isoformat(),
+                "tail": c.tail,
+            }
+        return out
+
+
+@dataclass
+class Gate:
+    """The edges the flow needs."""
+
+    client: ExperimentsClient
+    config: GateConfig
+    progress: Callable[[str], None]
+    experiment_url: Callable[[str], str | None] = lambda _id: None
+
+
+def compare_refs(
+    gate: Gate,
+    candidate_ref: str,
+    baseline_ref: str | None,
+    *,
+    ancestors: Sequence[str] = (),
+    base_branch: str | None = None,
+    pipeline: str | None = None,
+) -> Report:
+    """`driftgate compare`: refs are experiment ids, optionally `ID@RUN`."""
+    cand_id, cand_run = baselines.split_run(candidate_ref)
+    candidate = gate.client.get_experiment(cand_id)
+    choice = baselines.resolve(
+        gate.client,
+        candidate,
+        explicit=baseline_ref,
+        ancestors=ancestors,
+        base_branch=base_branch,
+        pipeline=pipeline,
+    )
+    return _gate_one(gate, candidate, cand_run, choice)
+
+
+def _gate_one(
+    gate: Gate, candidate: ExperimentInfo, run: int | None, choice: baselines.BaselineChoice
+) -> Report:
+    cand_url = gate.experiment_url(candidate.id)
+    if candidate.status == "interrupted":
+        return error_report(
+            f"the experiment {candidate.name or candidate.id} was interrupted before it "
+            "finished: nothing trustworthy to compare",
+            candidate=experiment_ref(candidate, url=cand_url),
+            baseline_reason=choice.reason,
+        )
+    gate.progress(f"reading {candidate.name or candidate.id}")
+    cand_data = gate.client.experiment_data(candidate.id, run)
+    if choice.experiment is None:
+        return no_baseline_report(
+            cand_data, gate.config, baseline_reason=choice.reason, candidate_url=cand_url
+        )
+    gate.progress(f"reading the baseline {choice.experiment.name or choice.experiment.id}")
+    base_data = gate.client.experiment_data(choice.experiment.id, choice.run)
+    return compare(
+        base_data,
+        cand_data,
+        gate.config,
+        baseline_reason=choice.reason,
+        baseline_url=gate.experiment_url(choice.experiment.id),
+        candidate_url=cand_url,
+    )
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    command: Sequence[str] | str
+    cwd: Path
+    env: Mapping[str, str]
+    pipeline: str
+    timeout_s: float | None
+    wait: WaitPolicy
+    explicit_baseline: str | None = None
+    secrets: Sequence[str] = ()
+
+
+def run_and_gate(
+    gate: Gate,
+    ctx: CIContext,
+    plan: RunPlan,
+    ancestors: Callable[[CIContext], list[str]],
+    echo: Callable[[str], None],
+) -> GateResult:
+    """`driftgate run`: run the command, then gate every experiment it recorded."""
+    result = run_command(
+        plan.command,
+        cwd=plan.cwd,
+        env=plan.env,
+        timeout_s=plan.timeout_s,
+        echo=echo,
+        secrets=plan.secrets,
+    )
+    notes = list(ctx.notes)
+    if not result.ok:
+        return GateResult(
+            [error_report(f"the experiment command failed: {result.describe_failure()}")],
+            result,
+            notes=notes,
+        )
+    found, how = find_experiments(
+        gate.client, result.experiment_ids, ctx.head_sha, result.started_at
+    )
+    if not found:
+        message = (
+            f"the command finished but recorded no experiment that driftgate can find ({how}); "
+            "print the experiment's URL (ddtrace's experiment.url) or let ddtrace tag the "
+            "commit (DD_GIT_COMMIT_SHA is set for it)"
+        )
+        return GateResult([error_report(message)], result, how, notes)
+    gate.progress(f"found {len(found)} experiment{'s' if len(found) > 1 else ''} ({how})")
+    finished = wait_until_finished(gate.client, found, plan.wait, gate.progress)
+    history = ancestors(ctx)
+    reports = []
+    for candidate in finished:
+        choice = baselines.resolve(
+            gate.client,
+            candidate,
+            explicit=plan.explicit_baseline,
+            ancestors=history,
+            base_branch=ctx.base_branch,
+            pipeline=plan.pipeline,
+            exclude=[e.id for e in finished],
+        )
+        reports.append(_gate_one(gate, candidate, None, choice))
+    return GateResult(reports, result, how, notes)
+
+
+def local_ancestors(git: GitRepo) -> Callable[[CIContext], list[str]]:
+    """The commits whose runs may serve as the baseline, newest first: the merge-base and its
+    first-parent ancestors; on the base branch itself, the head's ancestors without the head.
+    Empty when the checkout lacks the history (a shallow clone): the base branch's newest
+    run is then the fallback."""
+
+    def ancestors(ctx: CIContext) -> list[str]:
+        start = ctx.head_sha if ctx.on_base_branch else ctx.merge_base
+        if not start:
+            return []
+        try:
+            shas: list[str] = git.first_parent_ancestors(start, ANCESTOR_LIMIT)
+        except GitError:
+            return []
+        return shas[1:] if ctx.on_base_branch else shas
+
+    return ancestors
