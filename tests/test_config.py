@@ -25,6 +25,10 @@ def error_of(data: dict[str, Any], **kwargs: Any) -> str:
     return str(caught.value)
 
 
+def latency(share: float, floor: float = 0.05) -> Tolerance:
+    return percent(share).model_copy(update={"floor": floor})
+
+
 def test_defaults_without_any_file(tmp_path: Path) -> None:
     config = load_config(directory=tmp_path)
     assert config == GateConfig()
@@ -42,8 +46,11 @@ def test_defaults_without_any_file(tmp_path: Path) -> None:
     assert (budgets.errors.max_increase, budgets.errors.level) == (absolute(0.02), "fail")
     assert (budgets.tokens.max_increase, budgets.tokens.level) == (percent(20), "warn")
     assert (budgets.cost.max_increase, budgets.cost.level) == (percent(20), "warn")
-    assert budgets.latency_p50.max_increase == percent(25)
-    assert budgets.latency_p95.max_increase == percent(50)
+    # Relative, with a floor: a rise under 50 ms is never a latency regression.
+    assert budgets.latency_p50.max_increase == latency(25)
+    assert budgets.latency_p95.max_increase == latency(50)
+    assert budgets.latency_p50.max_increase.resolve(0.009) == 0.05
+    assert budgets.latency_p50.max_increase.resolve(2.0) == 0.5
 
 
 def test_tolerance_resolves_absolute_and_relative() -> None:
@@ -91,8 +98,8 @@ def test_budgets_full_and_shorthand_forms() -> None:
     assert (b.errors.max_increase, b.errors.level) == (absolute(0.05), "fail")
     assert (b.cost.max_increase, b.cost.level) == (percent(10), "fail")
     assert (b.tokens.max_increase, b.tokens.level) == (percent(20), "off")
-    assert (b.latency_p50.max_increase, b.latency_p50.level) == (percent(25), "fail")
-    assert (b.latency_p95.max_increase, b.latency_p95.level) == (percent(100), "fail")
+    assert (b.latency_p50.max_increase, b.latency_p50.level) == (latency(25), "fail")
+    assert (b.latency_p95.max_increase, b.latency_p95.level) == (latency(100), "fail")
 
 
 @pytest.mark.parametrize(
@@ -138,7 +145,7 @@ def test_budgets_full_and_shorthand_forms() -> None:
         ),
         (
             {"budgets": {"latency": {"p99": "10%"}}},
-            "unknown key budgets.latency.p99; allowed keys here: p50, p95, level",
+            "unknown key budgets.latency.p99; allowed keys here: p50, p95, level, min_seconds",
         ),
         (
             {"budgets": {"cost": {"level": "loud"}}},
@@ -223,4 +230,11 @@ level = "warn"
     assert config.policy("correct_v2", "boolean").min_effect == absolute(0.03)
     assert config.policy("toxicity", "score").level == "warn"
     assert config.budgets.cost.max_increase == percent(15)
-    assert config.budgets.latency_p95.max_increase == percent(60)
+    assert config.budgets.latency_p95.max_increase == latency(60)
+
+
+def test_latency_floor_is_configurable() -> None:
+    config = parse_config({"budgets": {"latency": {"min_seconds": 0.2}}}, source="driftgate.toml")
+    assert config.budgets.latency_p95.max_increase == latency(50, 0.2)
+    with pytest.raises(ConfigError, match=r"budgets.latency.min_seconds = \"soon\" is not valid"):
+        parse_config({"budgets": {"latency": {"min_seconds": "soon"}}}, source="driftgate.toml")

@@ -43,14 +43,17 @@ class Tolerance(BaseModel):
 
     value: float = Field(ge=0)
     relative: bool = False
+    # The smallest absolute tolerance a relative one resolves to: 50% of a 9 ms latency is
+    # jitter, not a regression.
+    floor: float = Field(default=0.0, ge=0)
 
     def resolve(self, reference: float | None) -> float:
         """The absolute tolerance around `reference` (the baseline's value)."""
         if not self.relative:
             return self.value
         if reference is None or not math.isfinite(reference):
-            return 0.0
-        return self.value * abs(reference)
+            return self.floor
+        return max(self.value * abs(reference), self.floor)
 
     def __str__(self) -> str:
         return f"{self.value * 100:g}%" if self.relative else f"{self.value:g}"
@@ -85,14 +88,21 @@ class Budget(BaseModel):
     level: Level
 
 
+LATENCY_FLOOR_S = 0.05
+
+
 class Budgets(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     errors: Budget = Budget(max_increase=absolute(0.02), level="fail")
     tokens: Budget = Budget(max_increase=percent(20), level="warn")
     cost: Budget = Budget(max_increase=percent(20), level="warn")
-    latency_p50: Budget = Budget(max_increase=percent(25), level="warn")
-    latency_p95: Budget = Budget(max_increase=percent(50), level="warn")
+    latency_p50: Budget = Budget(
+        max_increase=percent(25).model_copy(update={"floor": LATENCY_FLOOR_S}), level="warn"
+    )
+    latency_p95: Budget = Budget(
+        max_increase=percent(50).model_copy(update={"floor": LATENCY_FLOOR_S}), level="warn"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +153,7 @@ class GateConfig(BaseModel):
 TOP_LEVEL_KEYS = ("alpha", "metrics", "budgets")
 RULE_KEYS = ("direction", "min_effect", "level", "pass_values")
 BUDGET_KEYS = ("max_increase", "level")
-LATENCY_KEYS = ("p50", "p95", "level")
+LATENCY_KEYS = ("p50", "p95", "level", "min_seconds")
 BUDGET_NAMES = ("errors", "tokens", "cost", "latency")
 
 
@@ -283,15 +293,24 @@ def _budgets(value: Any, where: _Where) -> Budgets:
                 table[name], where / name, getattr(defaults, name), fraction=name == "errors"
             )
     if "latency" in table:
-        latency = _table(table["latency"], where / "latency", LATENCY_KEYS, "p50, p95, level")
+        latency = _table(
+            table["latency"], where / "latency", LATENCY_KEYS, "p50, p95, level, min_seconds"
+        )
         level = defaults.latency_p50.level
         if "level" in latency:
             level = _level(latency["level"], where / "latency" / "level")
+        floor = LATENCY_FLOOR_S
+        if "min_seconds" in latency:
+            raw = latency["min_seconds"]
+            if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0:
+                raise (where / "latency" / "min_seconds").error(raw, "a number of seconds >= 0")
+            floor = float(raw)
         for quantile in ("p50", "p95"):
             default = getattr(defaults, f"latency_{quantile}")
             limit = default.max_increase
             if quantile in latency:
                 limit = _tolerance(latency[quantile], where / "latency" / quantile)
+            limit = limit.model_copy(update={"floor": floor})
             found[f"latency_{quantile}"] = Budget(max_increase=limit, level=level)
     return defaults.model_copy(update=found)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from driftgate.compare import compare, error_report, no_baseline_report, render_text
+from driftgate.compare import compare, error_report, no_baseline_report
 from driftgate.compare.report import Report
-from tests.compare.builders import column, experiment, keys, pass_fail
+from tests.compare.builders import column, experiment, keys
 
 TOP_LEVEL = {"verdict", "candidate", "baseline", "baseline_reason", "metrics", "records"}
 EXPERIMENT = {"id", "name", "experiment", "commit", "url", "created_at"}
@@ -114,24 +114,3 @@ def test_no_baseline_and_error_reports_keep_the_shape() -> None:
         assert data["baseline"] is None
         assert data["records"].keys() >= RECORDS
     assert error_report("boom").verdict == "error"
-
-
-def test_render_text_puts_regressions_first_and_escapes_table_cells() -> None:
-    base, cand = pass_fail([1] * 40 + [0] * 10, [0] * 20 + [1] * 20 + [0] * 10, label="a|b")
-    text = render_text(compare(base, cand, baseline_reason="explicit"))
-    assert text.startswith("## driftgate: FAIL")
-    table = [line for line in text.splitlines() if line.startswith("| ")]
-    assert table[0].startswith("| metric |")
-    assert table[1].startswith("| a\\|b | 80.0% | 40.0% | -40.0 pts |")
-    assert "regressed | fail |" in table[1]
-    assert "why this baseline: explicit" in text
-    assert "### regressed: r0 (a|b 1 -> 0)" in text
-    assert "Records: 50 compared, 20 regressed" in text
-
-
-def test_render_text_without_a_baseline() -> None:
-    cand = experiment(keys(2), evaluators=[column("c", "boolean", [1, 0])])
-    text = render_text(no_baseline_report(cand, baseline_reason="first run"))
-    assert text.startswith("## driftgate: NO_BASELINE")
-    assert "- baseline: none" in text
-    assert "| c | - | 50.0% | - |" in text

@@ -5,7 +5,6 @@ No I/O here: the caller fetches the experiments and the configuration, and write
 
 from driftgate.compare.engine import compare, error_report, experiment_ref, no_baseline_report
 from driftgate.compare.report import Metric, Records, Report
-from driftgate.compare.text import render_text
 
 __all__ = [
     "Metric",
@@ -15,5 +14,4 @@ __all__ = [
     "error_report",
     "experiment_ref",
     "no_baseline_report",
-    "render_text",
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from driftgate.compare.stats import Inference, no_test, two_sided_quantile
 from driftgate.compare.stats_paired import t_interval
@@ -36,6 +36,9 @@ def agresti_caffo_interval(
 def fisher_exact(passes_x: int, n_x: int, passes_y: int, n_y: int) -> tuple[float, float]:
     """One-sided Fisher exact p-values `(p_less, p_greater)` for `p_y` against `p_x`."""
     # In this table an odds ratio below 1 means y passes less often than x.
+    # scipy.stats costs most of a second to import, and only this rare path needs it.
+    from scipy import stats
+
     table = [[passes_y, n_y - passes_y], [passes_x, n_x - passes_x]]
     p_less = stats.fisher_exact(table, alternative="less").pvalue
     p_greater = stats.fisher_exact(table, alternative="greater").pvalue
@@ -55,8 +58,8 @@ def welch_t(x: FloatArray, y: FloatArray, confidence: float) -> Inference:
         method="welch_t",
         n=len(x) + len(y),
         estimate=estimate,
-        p_less=float(stats.t.cdf(t, df)),
-        p_greater=float(stats.t.sf(t, df)),
+        p_less=float(special.stdtr(df, t)),
+        p_greater=float(special.stdtr(df, -t)),
         ci_low=low,
         ci_high=high,
         se=se,
