@@ -92,6 +92,17 @@ def test_the_merge_base_itself(world: World) -> None:
     assert choice.reason == f"the newest run at {'m' * 12}, the merge-base on main"
 
 
+def test_on_the_base_branch_the_previous_commits_are_named_as_such(world: World) -> None:
+    at_p = world.run("cap", "p1")
+    candidate = world.info(world.run("cap", "head"))
+    choice = resolve(
+        world.client, candidate, ancestors=["p0", "p1"], base_branch="main", on_base_branch=True
+    )
+    assert choice.experiment is not None
+    assert choice.experiment.id == at_p
+    assert choice.reason == "the newest run at p1, 2 commits before the head on main"
+
+
 def test_abbreviated_commits_match(world: World) -> None:
     at_m = world.run("cap", "abcdef1")
     candidate = world.info(world.run("cap", "head"))
@@ -179,6 +190,14 @@ def test_by_commit_since_the_command_started(world: World) -> None:
     assert "for commit abc123" in how
     later, _ = find_experiments(world.client, [], "abc123", started + timedelta(hours=1))
     assert later == []
+
+
+def test_experiments_from_before_the_command_are_not_its(world: World) -> None:
+    started = datetime.now(UTC)
+    earlier = world.run("cap", "abc123")  # a previous run of the same commit, moments ago
+    mine = world.run("cap", "abc123")
+    found, _ = find_experiments(world.client, [], "abc123", started, existing={earlier})
+    assert [e.id for e in found] == [mine]
 
 
 def test_waiting_polls_until_finished(world: World) -> None:

@@ -93,9 +93,10 @@ def resolve(
     base_branch: str | None = None,
     pipeline: str | None = None,
     exclude: Sequence[str] = (),
+    on_base_branch: bool = False,
 ) -> BaselineChoice:
-    """`ancestors` is the merge-base and its first-parent ancestors, newest first (on the
-    base branch itself: the head's ancestors, the head excluded)."""
+    """`ancestors` is the merge-base and its first-parent ancestors, newest first; on the
+    base branch itself (`on_base_branch`), the head's ancestors, the head excluded."""
     if explicit:
         ident, run = split_run(explicit)
         chosen = client.get_experiment(ident)
@@ -109,12 +110,14 @@ def resolve(
     for distance, sha in enumerate(ancestors):
         found = newest_at.get(sha) or _by_prefix(newest_at, sha)
         if found is not None:
-            where = (
-                "the merge-base"
-                if distance == 0
-                else f"{distance} commit{'s' if distance > 1 else ''} before the merge-base"
-            )
             on = f" on {base_branch}" if base_branch else ""
+            if on_base_branch:
+                back = distance + 1
+                where = "the previous commit" if back == 1 else f"{back} commits before the head"
+            elif distance == 0:
+                where = "the merge-base"
+            else:
+                where = f"{distance} commit{'s' if distance > 1 else ''} before the merge-base"
             return BaselineChoice(found, f"the newest run at {sha[:12]}, {where}{on}")
     if base_branch:
         for run_info in runs:

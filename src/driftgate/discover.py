@@ -8,7 +8,7 @@ names the head commit (tag `git.commit.sha:<sha>`, or key `commit`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,13 +25,24 @@ class DiscoveryError(BackendError):
     """The command's experiments could not be found or did not finish (exit code 3)."""
 
 
+def for_commit(client: ExperimentsClient, head_sha: str) -> dict[str, ExperimentInfo]:
+    """Experiments whose metadata names `head_sha`: tag `git.commit.sha` or key `commit`."""
+    found: dict[str, ExperimentInfo] = {}
+    for metadata in ({"tags": [f"git.commit.sha:{head_sha}"]}, {"commit": head_sha}):
+        for info in client.list_experiments(metadata=metadata, limit=5000):
+            found.setdefault(info.id, info)
+    return found
+
+
 def find_experiments(
     client: ExperimentsClient,
     printed_ids: Sequence[str],
     head_sha: str | None,
     started_at: datetime,
+    existing: Set[str] = frozenset(),
 ) -> tuple[list[ExperimentInfo], str]:
-    """The experiments to gate, and how they were found."""
+    """The experiments to gate, and how they were found. `existing` are the commit's
+    experiments from before the command started (a re-run of the same commit): never its."""
     if printed_ids:
         found = client.list_experiments(ids=list(printed_ids), limit=len(printed_ids))
         by_id = {e.id: e for e in found}
@@ -46,14 +57,14 @@ def find_experiments(
     if not head_sha:
         return [], "no experiment URL was printed and the head commit is unknown"
     since = started_at - CLOCK_SKEW
-    seen: dict[str, ExperimentInfo] = {}
-    for metadata in ({"tags": [f"git.commit.sha:{head_sha}"]}, {"commit": head_sha}):
-        for info in client.list_experiments(metadata=metadata, limit=5000):
-            created = _parse_time(info.created_at)
-            if created is None or created >= since:
-                seen.setdefault(info.id, info)
+    seen = [
+        info
+        for info in for_commit(client, head_sha).values()
+        if info.id not in existing
+        and ((created := _parse_time(info.created_at)) is None or created >= since)
+    ]
     # Oldest first: the order the command recorded them in.
-    ordered = sorted(seen.values(), key=lambda e: e.created_at or "")
+    ordered = sorted(seen, key=lambda e: e.created_at or "")
     return ordered, f"experiments created since the command started for commit {head_sha[:12]}"
 
 

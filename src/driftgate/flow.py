@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from driftgate.compare.report import Report, Verdict
 from driftgate.config import GateConfig
 from driftgate.context import CIContext
 from driftgate.datadog import ExperimentsClient
-from driftgate.discover import WaitPolicy, find_experiments, wait_until_finished
+from driftgate.discover import WaitPolicy, find_experiments, for_commit, wait_until_finished
 from driftgate.git import GitError, GitRepo
 from driftgate.models import ExperimentInfo
 from driftgate.runner import CommandResult, run_command
@@ -68,6 +69,25 @@ class GateResult:
                 "tail": c.tail,
             }
         return out
+
+
+def result_from_json(data: Mapping[str, Any]) -> GateResult:
+    """A `GateResult` back from its JSON (`as_json`): how the fork-safe publish step reads
+    what the pull request's read-only run left, re-validated field by field."""
+    reports = [Report.model_validate(r) for r in data.get("experiments") or []]
+    command = None
+    raw = data.get("command")
+    if isinstance(raw, Mapping):
+        command = CommandResult(
+            command=str(raw.get("command", "")),
+            exit_code=raw.get("exit_code") if isinstance(raw.get("exit_code"), int) else None,
+            timed_out=bool(raw.get("timed_out")),
+            started_at=datetime.fromisoformat(str(raw.get("started_at"))),
+            duration_s=float(raw.get("duration_s") or 0.0),
+            tail=str(raw.get("tail") or ""),
+        )
+    notes = [str(n) for n in data.get("notes") or []]
+    return GateResult(reports, command, str(data.get("found") or ""), notes)
 
 
 @dataclass
@@ -152,6 +172,8 @@ def run_and_gate(
     echo: Callable[[str], None],
 ) -> GateResult:
     """`driftgate run`: run the command, then gate every experiment it recorded."""
+    # What this commit already has (an earlier run of the same commit) is not this run's.
+    existing = set(for_commit(gate.client, ctx.head_sha)) if ctx.head_sha else set()
     result = run_command(
         plan.command,
         cwd=plan.cwd,
@@ -168,7 +190,7 @@ def run_and_gate(
             notes=notes,
         )
     found, how = find_experiments(
-        gate.client, result.experiment_ids, ctx.head_sha, result.started_at
+        gate.client, result.experiment_ids, ctx.head_sha, result.started_at, existing
     )
     if not found:
         message = (
@@ -190,6 +212,7 @@ def run_and_gate(
             base_branch=ctx.base_branch,
             pipeline=plan.pipeline,
             exclude=[e.id for e in finished],
+            on_base_branch=ctx.on_base_branch,
         )
         reports.append(_gate_one(gate, candidate, None, choice))
     return GateResult(reports, result, how, notes)
