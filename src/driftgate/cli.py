@@ -19,6 +19,7 @@ from driftgate import __version__
 if TYPE_CHECKING:
     from driftgate.config import GateConfig
     from driftgate.datadog import ExperimentsClient
+    from driftgate.report import ReportContext
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_BACKEND = 0, 1, 2, 3
 DEFAULT_DB = Path(".driftgate") / "store.db"
@@ -135,6 +136,21 @@ def _parser() -> argparse.ArgumentParser:
     backend_options(run)
     run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
 
+    sub.add_parser(
+        "action",
+        help="the GitHub Action's entrypoint (reads INPUT_* and GITHUB_* from the environment)",
+    )
+    publish = sub.add_parser(
+        "publish",
+        help="post the report a read-only (fork) pull request run left as an artifact",
+        description="Run from a workflow_run workflow after downloading the pull request "
+        "run's artifact: posts its comment and check with this workflow's token. The token "
+        "comes from INPUT_GITHUB-TOKEN or GITHUB_TOKEN.",
+    )
+    publish.add_argument(
+        "--artifact", default=".driftgate/artifact", help="the downloaded artifact folder"
+    )
+
     demo = sub.add_parser(
         "demo",
         help="a pull request gated end to end on the bundled example, offline",
@@ -189,6 +205,20 @@ def _backend(
             yield client, store.url
 
 
+def _local_report_context(pipeline: str, backend: str) -> ReportContext:
+    from driftgate.report import ReportContext
+
+    return ReportContext(
+        repository=None,
+        pipeline=pipeline,
+        head_sha=None,
+        base_branch=None,
+        pr_number=None,
+        run_url=None,
+        backend=backend,
+    )
+
+
 def _exit_for(verdict: str, fail_on: str) -> int:
     if verdict == "error":
         return EXIT_GATE_FAILED
@@ -239,11 +269,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from driftgate.compare import render_text
-    from driftgate.flow import Gate, compare_refs
+    from driftgate.flow import Gate, GateResult, compare_refs
+    from driftgate.report import render_terminal
 
     config = _config(args)
-    with _backend(args, os.environ) as (client, _):
+    with _backend(args, os.environ) as (client, store_url):
+        backend_name = "the embedded store" if store_url else client.backend.describe()
         gate = Gate(client, config, _progress, client.backend.experiment_url)
         report = compare_refs(
             gate,
@@ -255,7 +286,8 @@ def _compare(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(report.model_dump(mode="json"), indent=2))
     else:
-        print(render_text(report))
+        pipeline = args.pipeline or "default"
+        print(render_terminal(GateResult([report]), _local_report_context(pipeline, backend_name)))
     return _exit_for(report.verdict, "regression")
 
 
@@ -271,11 +303,11 @@ def _command(parts: Sequence[str]) -> list[str] | str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from driftgate.compare import render_text
     from driftgate.context import build_context, command_env
     from driftgate.discover import WaitPolicy
     from driftgate.flow import Gate, RunPlan, local_ancestors, run_and_gate
     from driftgate.git import GitRepo
+    from driftgate.report import ReportContext, render_terminal
     from driftgate.store.clients import client_env
 
     command = _command(args.cmd)
@@ -310,16 +342,41 @@ def _run(args: argparse.Namespace) -> int:
         shown = command if isinstance(command, str) else shlex.join(command)
         _progress(f"running {shown} at {ctx.head_sha[:12]} ({ctx.branch or 'detached'})")
         result = run_and_gate(gate, ctx, plan, local_ancestors(git), _echo)
-    text = "\n\n".join(render_text(r) for r in result.reports)
-    if result.command is not None and not result.command.ok and result.command.tail:
-        text += "\n\nLast lines of the command's output:\n\n" + result.command.tail
+        backend_name = "the embedded store" if store_url else client.backend.describe()
+    rctx = ReportContext(
+        repository=ctx.repository,
+        pipeline=args.pipeline,
+        head_sha=ctx.head_sha,
+        base_branch=ctx.base_branch,
+        pr_number=ctx.pr_number,
+        run_url=None,
+        backend=backend_name,
+    )
+    text = render_terminal(result, rctx)
     report_dir = Path(args.report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
-    (report_dir / "report.md").write_text(text + "\n")
+    (report_dir / "report.md").write_text(text)
     (report_dir / "report.json").write_text(json.dumps(result.as_json(), indent=2) + "\n")
     print("\n" + text)
     _progress(f"verdict {result.verdict}; reports in {report_dir}")
     return _exit_for(result.verdict, args.fail_on)
+
+
+def _action(args: argparse.Namespace) -> int:
+    from driftgate.entrypoint import Edges, action_main
+
+    return action_main(Edges(os.environ, sys.stdout))
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from driftgate.entrypoint import Edges, action_main
+
+    env = dict(os.environ)
+    env["INPUT_MODE"] = "publish"
+    env.setdefault("INPUT_ARTIFACT", args.artifact)
+    if not env.get("INPUT_GITHUB-TOKEN") and env.get("GITHUB_TOKEN"):
+        env["INPUT_GITHUB-TOKEN"] = env["GITHUB_TOKEN"]
+    return action_main(Edges(env, sys.stdout))
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -336,7 +393,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from driftgate.git import GitError
 
     args = _parser().parse_args(argv)
-    commands = {"serve": _serve, "compare": _compare, "run": _run, "demo": _demo}
+    commands = {
+        "serve": _serve,
+        "compare": _compare,
+        "run": _run,
+        "action": _action,
+        "publish": _publish,
+        "demo": _demo,
+    }
     try:
         return commands[args.command](args)
     except (UsageError, ConfigError, ContextError, GitError, RefError) as exc:

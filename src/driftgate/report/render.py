@@ -1,0 +1,410 @@
+"""Rendering: the packaged Jinja2 templates, the filters they use, and the size budgets.
+
+Pure: the only I/O is reading the templates shipped in this package.
+
+Size. Each surface has a limit (the comment and the check run's fields in UTF-16 units, as
+`github.py` counts them; the job summary in UTF-8 bytes, as `actions.py` does). The renderer
+tries a ladder of `Detail`s, from rich to bare, and keeps the first rendering that fits;
+what a rendering leaves out is counted in it ("... and 19,990 more records") and a note
+says where the full report is. Only if even the barest rendering is too long (hundreds of
+experiments) is it cut at a line, with the note, here rather than by `github.py`'s last
+guard. The barest rendering holds no `<details>` and no code block, so that cut cannot
+leave one open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from pydantic import BaseModel, ConfigDict
+
+from driftgate.compare.report import Metric
+from driftgate.report import escape, formats
+from driftgate.report.escape import Md
+from driftgate.report.view import Detail, ExperimentView, ResultView, build, top_categories
+
+if TYPE_CHECKING:
+    from driftgate.flow import GateResult
+
+__all__ = [
+    "CHECK_DETAILS",
+    "CHECK_TEXT_DETAILS",
+    "CHECK_TEXT_LIMIT",
+    "CHECK_TITLE_LIMIT",
+    "COMMENT_DETAILS",
+    "COMMENT_LIMIT",
+    "STATUS_DESCRIPTION_LIMIT",
+    "SUMMARY_DETAILS",
+    "SUMMARY_LIMIT",
+    "CheckOutput",
+    "ReportContext",
+    "environment",
+    "render_check",
+    "render_comment",
+    "render_summary",
+    "render_terminal",
+    "status_description",
+    "utf16_length",
+]
+
+# GitHub's limits, as github.py and actions.py enforce them (a test keeps them equal). They
+# are repeated here so that rendering does not import PyGithub.
+COMMENT_LIMIT = 65_536
+CHECK_TEXT_LIMIT = 65_535
+CHECK_TITLE_LIMIT = 255
+STATUS_DESCRIPTION_LIMIT = 140
+SUMMARY_LIMIT = 1024 * 1024
+# Room left in the step summary for what else the step writes (a warning, a second report).
+SUMMARY_MARGIN = 16 * 1024
+
+DEFAULT_FULL_REPORT_NOTE = (
+    "The full report is in the job summary of the workflow run and in the JSON report "
+    "(report.json, uploaded with the run's artifacts)."
+)
+
+
+class ReportContext(BaseModel):
+    """What the surfaces need besides the results. All of it is escaped where printed,
+    `full_report_note` included."""
+
+    model_config = ConfigDict(frozen=True)
+
+    repository: str | None  # owner/name
+    pipeline: str
+    head_sha: str | None
+    base_branch: str | None
+    pr_number: int | None
+    run_url: str | None  # the workflow run (job summary, logs); None locally
+    backend: str  # "Datadog (datadoghq.com)", "the embedded store"
+    full_report_note: str = DEFAULT_FULL_REPORT_NOTE
+
+    def marker_room(self) -> int:
+        """UTF-16 units github.py's two hidden marker lines take at most: the repository and
+        pipeline are percent-encoded there, which makes one UTF-16 unit at most 9
+        characters (a 3-byte UTF-8 character)."""
+        names = utf16_length(self.repository or "") + utf16_length(self.pipeline)
+        return 200 + 9 * names
+
+
+class CheckOutput(BaseModel):
+    """The check run's output. The conclusion is decided elsewhere."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    summary: str
+    text: str | None = None
+
+
+# ---------------------------------------------------------------------------- details
+
+# Rich to bare. The comment stays compact even when everything would fit.
+COMMENT_DETAILS: tuple[Detail, ...] = (
+    Detail(metrics=25, flipped=10, text=100, name=80, warnings=10, ids=0, tail=30),
+    Detail(metrics=15, flipped=5, text=60, name=60, warnings=5, ids=0, tail=15),
+    Detail(metrics=8, flipped=3, text=40, name=40, warnings=3, ids=0, tail=8),
+    Detail(metrics=3, flipped=0, text=0, name=40, warnings=1, ids=0, tail=0),
+    Detail(metrics=0, flipped=0, text=0, name=30, warnings=0, ids=0, tail=0, line=120),
+)
+# The check run's summary is the comment without the records; its text holds the details.
+CHECK_DETAILS = COMMENT_DETAILS
+CHECK_TEXT_DETAILS: tuple[Detail, ...] = (
+    Detail(metrics=200, flipped=20, text=200, name=120, warnings=50, ids=200, tail=60),
+    Detail(metrics=60, flipped=10, text=100, name=80, warnings=20, ids=50, tail=30),
+    Detail(metrics=20, flipped=5, text=60, name=60, warnings=5, ids=0, tail=10),
+    Detail(metrics=0, flipped=0, text=0, name=40, warnings=0, ids=0, tail=0, line=120),
+)
+SUMMARY_DETAILS: tuple[Detail, ...] = (
+    Detail(metrics=2000, flipped=100, text=500, name=200, warnings=200, ids=1000, tail=200),
+    Detail(metrics=500, flipped=50, text=200, name=120, warnings=100, ids=200, tail=60),
+    Detail(metrics=100, flipped=20, text=100, name=80, warnings=20, ids=50, tail=30),
+    Detail(metrics=20, flipped=5, text=60, name=60, warnings=5, ids=0, tail=10),
+    Detail(metrics=0, flipped=0, text=0, name=40, warnings=0, ids=0, tail=0, line=120),
+)
+TERMINAL_DETAIL = Detail(
+    metrics=None, flipped=20, text=200, name=200, warnings=None, ids=0, tail=60, line=1000
+)
+
+# ---------------------------------------------------------------------------- measures
+
+
+def utf16_length(text: str) -> int:
+    """Length as GitHub may count it (UTF-16 units); github.py counts the same way."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def utf8_length(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+# ---------------------------------------------------------------------------- environment
+
+
+def _trusted(value: object) -> Md:
+    """Our own words or numbers, never data: ints, and strings written in this package."""
+    return Md(str(value))
+
+
+def _num(value: float | int | None, digits: int = 3) -> Md:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Md(f"{value:,}")
+    return formats.number(value, digits)
+
+
+def _short_sha(value: str | None, length: int = 12, *, code: bool = True) -> Md:
+    """A commit's first `length` characters (no ellipsis: that is how shas read), as code
+    or as text."""
+    text = escape.plain_line(value)[:length]
+    if not text:
+        return formats.MISSING
+    return escape.code_span(text) if code else escape.md_text(text)
+
+
+def _distribution_shift(metric: Metric) -> Md:
+    """Total variation between the two category distributions, for categories that have
+    no better or worse."""
+    if not metric.distribution:
+        return formats.MISSING
+    moved = 0.5 * sum(abs((b or 0.0) - (c or 0.0)) for b, c in metric.distribution.values())
+    return Md(f"shift {moved:.1%}")
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    # escaping (escape.py): every data string goes through one of these
+    "md_text": escape.md_text,
+    "md_cell": escape.md_cell,
+    "html_text": escape.html_text,
+    "code_span": escape.code_span,
+    "code_block": escape.code_block,
+    "md_link": escape.md_link,
+    "url": escape.safe_url,
+    "trusted": _trusted,
+    # numbers (formats.py)
+    "num": _num,
+    "pct": formats.pct,
+    "pts": formats.pts,
+    "relative": formats.relative,
+    "duration": formats.duration,
+    "pvalue": formats.pvalue,
+    "value": formats.metric_value,
+    "change": formats.change,
+    "interval": formats.interval,
+    "min_effect": formats.min_effect,
+    "arrow": formats.arrow,
+    "trend": formats.trend,
+    "record_value": formats.record_value,
+    "shift": _distribution_shift,
+    "count": formats.count,
+    "sha": _short_sha,
+    # verdicts
+    "verdict_emoji": formats.verdict_emoji,
+    "verdict_word": formats.verdict_word,
+    "verdict_badge": formats.verdict_badge,
+    "metric_verdict": formats.metric_verdict,
+    "gate_badge": formats.gate_badge,
+}
+
+
+def _finalize(value: object) -> object:
+    """Refuse to print anything that did not go through a filter: a plain string in a
+    template is data that nobody escaped."""
+    if isinstance(value, Md) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise TypeError(
+        f"a template printed an unescaped {type(value).__name__} ({str(value)[:60]!r}); "
+        "pass it through md_text, md_cell, html_text, code_span, code_block or a number filter"
+    )
+
+
+def _load(name: str) -> str:
+    return (resources.files("driftgate.report") / "templates" / name).read_text("utf-8")
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(_load),
+        # HTML autoescaping is the wrong escaping for Markdown (it leaves `|`, `@` and
+        # backticks alone): our filters escape, and `_finalize` makes them mandatory.
+        autoescape=False,  # noqa: S701
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=_finalize,
+    )
+    env.filters.update(FILTERS)
+    env.globals.update(categories=top_categories)
+    return env
+
+
+def _render(template: str, view: ResultView, ctx: ReportContext) -> str:
+    template_ = environment().get_template(template)
+    return _tidy(template_.render(view=view, ctx=ctx, d=view.detail, note=_note(ctx)))
+
+
+def _tidy(text: str) -> str:
+    """One blank line at most between blocks (templates leave more where optional parts
+    were empty), none at either end; code blocks are kept as they are."""
+    out: list[str] = []
+    fence = ""
+    for line in text.split("\n"):
+        if fence:
+            out.append(line)
+            if line == fence:
+                fence = ""
+            continue
+        if line.startswith("```"):
+            fence = line[: len(line) - len(line.lstrip("`"))]
+        if line.strip():
+            out.append(line)
+        elif out and out[-1]:
+            out.append("")
+    return "\n".join(out).strip("\n") + "\n"
+
+
+# ---------------------------------------------------------------------------- budgets
+
+
+def _note(ctx: ReportContext) -> Md:
+    """Where the full report is: the context's note, and the run's link when there is one."""
+    url = escape.safe_url(ctx.run_url)
+    where = f" [Open the workflow run]({url})." if url else ""
+    return Md(f"{escape.md_text(ctx.full_report_note)}{where}")
+
+
+def _cut_at_line(text: str, limit: int, measure: Callable[[str], int], tail: str) -> str:
+    """The longest run of whole lines of `text` that fits with `tail` within `limit`."""
+    room = limit - measure(tail)
+    kept: list[str] = []
+    used = 0
+    for line in text.rstrip("\n").split("\n"):
+        size = measure(line) + 1
+        if used + size > room:
+            break
+        kept.append(line)
+        used += size
+    return "\n".join(kept) + tail
+
+
+def _fitted(
+    template: str,
+    result: GateResult,
+    ctx: ReportContext,
+    details: Sequence[Detail],
+    limit: int,
+    measure: Callable[[str], int],
+) -> str:
+    """The richest rendering of `template` within `limit`; the barest one cut at a line
+    when none fits."""
+    text = ""
+    for detail in details:
+        text = _render(template, build(result, detail), ctx)
+        if measure(text) <= limit:
+            return text
+    tail = f"\n\n**This report was cut to fit GitHub's size limit.** {_note(ctx)}\n"
+    return _cut_at_line(text, limit, measure, tail)
+
+
+# ---------------------------------------------------------------------------- surfaces
+
+
+def render_comment(result: GateResult, ctx: ReportContext) -> str:
+    """The sticky pull request comment: compact, within GitHub's limit with room for the
+    hidden markers github.py puts first."""
+    limit = COMMENT_LIMIT - ctx.marker_room()
+    return _fitted("comment.md.j2", result, ctx, COMMENT_DETAILS, limit, utf16_length)
+
+
+def render_check(result: GateResult, ctx: ReportContext) -> CheckOutput:
+    """The check run's title, summary (the comment without its records) and text (every
+    metric's statistics, the records, the evaluators); text is None when there is nothing
+    to compare (no baseline, an error)."""
+    summary = _fitted(
+        "check_summary.md.j2", result, ctx, CHECK_DETAILS, CHECK_TEXT_LIMIT, utf16_length
+    )
+    text = _fitted(
+        "check_text.md.j2", result, ctx, CHECK_TEXT_DETAILS, CHECK_TEXT_LIMIT, utf16_length
+    )
+    return CheckOutput(
+        title=check_title(result), summary=summary, text=text if text.strip() else None
+    )
+
+
+def render_summary(result: GateResult, ctx: ReportContext) -> str:
+    """The job summary: the full report, within GitHub's 1 MiB per step."""
+    limit = SUMMARY_LIMIT - SUMMARY_MARGIN
+    return _fitted("summary.md.j2", result, ctx, SUMMARY_DETAILS, limit, utf8_length)
+
+
+def render_terminal(result: GateResult, ctx: ReportContext) -> str:
+    """Plain Markdown for a terminal and report.md: every experiment, its metrics, the
+    records that flipped; no HTML, no emoji."""
+    return _render("terminal.md.j2", build(result, TERMINAL_DETAIL), ctx)
+
+
+# ---------------------------------------------------------------------------- one-liners
+
+
+def _regression_phrase(metrics: list[Metric], limit: int) -> str:
+    shown = [f"{escape.plain_line(m.name, 40)} {formats.change(m)}" for m in metrics[:limit]]
+    more = len(metrics) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def _experiment_line(e: ExperimentView, names: int) -> str:
+    if e.verdict == "fail":
+        regressed = formats.count(len(e.failing), "metric")
+        return f"{regressed} regressed: {_regression_phrase(e.failing, names)}"
+    if e.verdict == "warn":
+        regressed = formats.count(len(e.warning), "metric")
+        return f"{regressed} regressed at the warn level: {_regression_phrase(e.warning, names)}"
+    if e.verdict == "pass":
+        improved = f", {len(e.improved)} improved" if e.improved else ""
+        return f"no gated metric regressed{improved}"
+    if e.verdict == "no_baseline":
+        return "recorded; nothing to compare with yet"
+    message = e.report.warnings[0] if e.report.warnings else "the comparison could not be made"
+    return escape.plain_line(message, 200)
+
+
+def _one_liner(result: GateResult, names: int) -> str:
+    view = build(result, COMMENT_DETAILS[-1])
+    word = formats.verdict_word(view.verdict)
+    if not view.experiments:
+        return f"{word}: no experiment report"
+    if len(view.experiments) == 1:
+        return f"{word}: {_experiment_line(view.experiments[0], names)}"
+    # Names of the experiments that decided the verdict; a few are enough for one line.
+    worst = [e for e in view.experiments if e.verdict == view.verdict][:3]
+    detail = "; ".join(
+        f"{escape.plain_line(e.title, 40)}: {_experiment_line(e, names)}" for e in worst
+    )
+    return f"{word} ({len(view.experiments)} experiments: {view.verdict_counts}): {detail}"
+
+
+def _line_within(text: str, limit: int) -> str:
+    """One plain line within `limit` UTF-16 units (emoji outside the BMP count two)."""
+    line = escape.plain_line(text)
+    size = limit
+    while utf16_length(line) > limit:
+        line = escape.shorten(escape.plain_line(text), size)
+        size -= 1
+    return line
+
+
+def check_title(result: GateResult) -> str:
+    """One line, at most 255 characters: the verdict and what moved it."""
+    line = _one_liner(result, 3)
+    emoji = formats.verdict_emoji(result.verdict)
+    return _line_within(f"{emoji} {line[:1].upper()}{line[1:]}", CHECK_TITLE_LIMIT)
+
+
+def status_description(result: GateResult) -> str:
+    """The commit status's description (the check's stand-in), at most 140 characters."""
+    line = _one_liner(result, 2)
+    return _line_within(f"{line[:1].upper()}{line[1:]}", STATUS_DESCRIPTION_LIMIT)

@@ -1,0 +1,240 @@
+"""What the templates show, decided in Python: order, selection and how much fits.
+
+Templates format and escape; they do not sort, count or choose. A `Detail` says how much of
+each list one rendering may show; the renderer tries richer details first and keeps the
+first rendering that fits the surface's size limit (see `render.py`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+from driftgate.compare.report import (
+    EvaluatorCoverage,
+    ExperimentRef,
+    FlippedRecord,
+    Metric,
+    Report,
+    Verdict,
+)
+
+if TYPE_CHECKING:
+    # Types only: importing the flow at run time would pull in the HTTP client and git.
+    from driftgate.flow import GateResult
+    from driftgate.runner import CommandResult
+
+__all__ = [
+    "BUDGET_KINDS",
+    "Detail",
+    "ExperimentView",
+    "RecordView",
+    "ResultView",
+    "build",
+    "ordered_metrics",
+    "top_categories",
+]
+
+# The budgets, shown again in the totals line; everything else is a quality metric.
+BUDGET_KINDS = frozenset({"errors", "tokens", "cost", "latency"})
+_GATE_ORDER = {"fail": 0, "warn": 1, "pass": 2}
+_VERDICT_ORDER = {"regressed": 0, "inconclusive": 1, "improved": 2, "unchanged": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Detail:
+    """How much one rendering shows. None: everything there is."""
+
+    metrics: int | None  # metric rows per experiment
+    flipped: int | None  # flipped records per experiment
+    text: int  # characters per record text (input, outputs)
+    name: int  # characters per name (experiments, metrics, evaluators)
+    warnings: int | None  # flags per experiment
+    ids: int | None  # record ids listed (job summary)
+    tail: int  # lines of the command's output
+    line: int = 300  # characters per flag or note
+
+
+@dataclass(frozen=True, slots=True)
+class RecordView:
+    record: FlippedRecord
+    # (metric name, its unit, baseline value, candidate value) per metric that flipped.
+    changes: list[tuple[str, str, float | None, float | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentView:
+    report: Report
+    verdict: Verdict
+    metrics: list[Metric]  # regressions first, cut to the detail
+    hidden_metrics: int
+    hidden_metrics_by_verdict: str  # "250 unchanged, 3 inconclusive"
+    failing: list[Metric]  # regressed at the fail level
+    warning: list[Metric]  # regressed at the warn level
+    improved: list[Metric]
+    budgets: dict[str, Metric]  # errors, tokens, cost, latency_p50, latency_p95
+    flipped: list[RecordView]
+    hidden_flipped: int  # flipped records (regressed + improved) not shown
+    warnings: list[str]
+    hidden_warnings: int
+    regressed_ids: list[str]
+    improved_ids: list[str]
+    baseline_only_ids: list[str]
+    candidate_only_ids: list[str]
+    coverage: list[EvaluatorCoverage]
+    hidden_coverage: int
+    confidence: float | None
+
+    @property
+    def title(self) -> str:
+        """The experiment's name as people know it (raw: escape where printed)."""
+        return _ref_name(self.report.candidate) or "experiment"
+
+    @property
+    def omitted(self) -> bool:
+        return bool(
+            self.hidden_metrics
+            or self.hidden_flipped
+            or self.hidden_warnings
+            or self.hidden_coverage
+        )
+
+    @property
+    def compared(self) -> bool:
+        return self.report.baseline is not None and self.verdict not in ("error", "no_baseline")
+
+
+@dataclass(frozen=True, slots=True)
+class ResultView:
+    verdict: Verdict
+    experiments: list[ExperimentView]
+    command: CommandResult | None
+    command_failed: bool
+    tail: str  # the command's output tail, cut to the detail's lines
+    tail_lines: int  # how many lines `tail` holds
+    found_how: str
+    notes: list[str]
+    hidden_notes: int
+    detail: Detail
+    # Something the source holds is not shown: say where the rest is.
+    omitted: bool = False
+    # For the footnote on the statistics: the first experiment's, as they share the config.
+    confidence: float | None = None
+    alpha: float | None = None
+
+    @property
+    def verdict_counts(self) -> str:
+        counts = Counter(e.verdict for e in self.experiments)
+        return ", ".join(f"{counts[v]} {words}" for v, words in _COUNTED if counts[v])
+
+
+_COUNTED: tuple[tuple[Verdict, str], ...] = (
+    ("error", "in error"),
+    ("fail", "failed"),
+    ("warn", "with warnings"),
+    ("no_baseline", "without a baseline"),
+    ("pass", "passed"),
+)
+
+
+def _ref_name(ref: ExperimentRef | None) -> str:
+    if ref is None:
+        return ""
+    return ref.name or ref.id
+
+
+def ordered_metrics(metrics: list[Metric]) -> list[Metric]:
+    """Regressions first (failing, then warning, then not gated), then inconclusive,
+    improved and unchanged; the report's own order (evaluators, summaries, budgets) within."""
+    return sorted(metrics, key=lambda m: (_GATE_ORDER[m.gate], _VERDICT_ORDER[m.verdict]))
+
+
+def top_categories(metric: Metric, limit: int) -> list[tuple[str, float | None, float | None]]:
+    """A categorical metric's categories, the largest share (on either side) first."""
+    rows = [(name, b, c) for name, (b, c) in (metric.distribution or {}).items()]
+    rows.sort(key=lambda r: -max(r[1] or 0.0, r[2] or 0.0))
+    return rows[:limit]
+
+
+T = TypeVar("T")
+
+
+def _cut(items: list[T], limit: int | None) -> tuple[list[T], int]:
+    if limit is None or len(items) <= limit:
+        return list(items), 0
+    return items[: max(limit, 0)], len(items) - max(limit, 0)
+
+
+def _record_view(record: FlippedRecord, units: dict[str, str]) -> RecordView:
+    return RecordView(
+        record,
+        [(c.name, units.get(c.name, ""), c.baseline, c.candidate) for c in record.changes],
+    )
+
+
+def _experiment(report: Report, detail: Detail) -> ExperimentView:
+    ordered = ordered_metrics(report.metrics)
+    shown, hidden = _cut(ordered, detail.metrics)
+    left_out = Counter(m.verdict for m in ordered[len(shown) :])
+    by_verdict = ", ".join(
+        f"{left_out[v]} {v}"
+        for v in ("regressed", "inconclusive", "improved", "unchanged")
+        if left_out[v]
+    )
+    units = {m.name: m.unit for m in report.metrics}
+    records = report.records
+    flipped, _ = _cut(records.flipped, detail.flipped)
+    # What the report knows changed, not only what it kept texts for.
+    total_flipped = max(records.regressed_count + records.improved_count, len(records.flipped))
+    warnings, hidden_warnings = _cut(report.warnings, detail.warnings)
+    confidence = next((m.confidence for m in report.metrics if m.confidence), None)
+    coverage, hidden_coverage = _cut(report.evaluators, detail.metrics)
+    return ExperimentView(
+        report=report,
+        verdict=report.verdict,
+        metrics=shown,
+        hidden_metrics=hidden,
+        hidden_metrics_by_verdict=by_verdict,
+        failing=[m for m in ordered if m.verdict == "regressed" and m.gate == "fail"],
+        warning=[m for m in ordered if m.verdict == "regressed" and m.gate == "warn"],
+        improved=[m for m in ordered if m.verdict == "improved" and m.level != "off"],
+        budgets={m.name: m for m in report.metrics if m.kind in BUDGET_KINDS},
+        flipped=[_record_view(r, units) for r in flipped],
+        hidden_flipped=total_flipped - len(flipped),
+        warnings=warnings,
+        hidden_warnings=hidden_warnings,
+        regressed_ids=_cut(records.regressed, detail.ids)[0],
+        improved_ids=_cut(records.improved, detail.ids)[0],
+        baseline_only_ids=_cut(records.baseline_only_ids, detail.ids)[0],
+        candidate_only_ids=_cut(records.candidate_only_ids, detail.ids)[0],
+        coverage=coverage,
+        hidden_coverage=hidden_coverage,
+        confidence=confidence,
+    )
+
+
+def build(result: GateResult, detail: Detail) -> ResultView:
+    experiments = [_experiment(r, detail) for r in result.reports]
+    command = result.command
+    failed = command is not None and not command.ok
+    tail_lines = command.tail.split("\n") if command is not None and command.tail else []
+    kept = tail_lines[-detail.tail :] if detail.tail > 0 else []
+    notes, hidden_notes = _cut(result.notes, detail.warnings)
+    omitted = any(e.omitted for e in experiments) or hidden_notes > 0 or len(kept) < len(tail_lines)
+    stats = next((e for e in experiments if e.confidence is not None), None)
+    return ResultView(
+        verdict=result.verdict,
+        experiments=experiments,
+        command=command,
+        command_failed=failed,
+        tail="\n".join(kept),
+        tail_lines=len(kept),
+        found_how=result.found_how,
+        notes=notes,
+        hidden_notes=hidden_notes,
+        detail=detail,
+        omitted=omitted,
+        confidence=stats.confidence if stats else None,
+        alpha=stats.report.alpha if stats else None,
+    )

@@ -1,0 +1,221 @@
+"""Deterministic inputs for the report tests: real `Report`s from `compare` on small
+synthetic experiments (fixed ids, names, commits, timestamps and URLs), wrapped in the
+`GateResult`s that `driftgate run` produces for each state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from driftgate.compare import compare, error_report, no_baseline_report
+from driftgate.compare.report import Report
+from driftgate.flow import GateResult
+from driftgate.models import EvaluatorColumn, ExperimentData
+from driftgate.report import ReportContext
+from driftgate.runner import CommandResult
+from tests.compare.builders import column, experiment, keys
+
+N = 40
+BASE_SHA = "a79cf5db77b25fd50e15af591a3bb7105f80eec5"
+HEAD_SHA = "40ac51f571d773a8d9a4ab9eda4f770df203a7c2"
+STARTED = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+DATADOG = "https://app.datadoghq.com/llm/experiments/"
+BASE_ID = "0b5e1ae0-0000-4000-8000-000000000001"
+CAND_ID = "0c4d1da7-0000-4000-8000-000000000002"
+
+CONTEXT = ReportContext(
+    repository="acme/support-bot",
+    pipeline="answers",
+    head_sha=HEAD_SHA,
+    base_branch="main",
+    pr_number=42,
+    run_url="https://github.com/acme/support-bot/actions/runs/1234",
+    backend="Datadog (datadoghq.com)",
+)
+LOCAL_CONTEXT = ReportContext(
+    repository=None,
+    pipeline="answers",
+    head_sha=HEAD_SHA,
+    base_branch="main",
+    pr_number=None,
+    run_url=None,
+    backend="the embedded store",
+)
+
+
+def _info(side: str, **extra: Any) -> dict[str, Any]:
+    baseline = side == "baseline"
+    return {
+        "id": BASE_ID if baseline else CAND_ID,
+        "name": "answers-101" if baseline else "answers-102",
+        "experiment": "answers",
+        "dataset_id": "ds-support-v1",
+        "dataset_version": 3,
+        "created_at": "2025-03-01T11:00:00Z" if baseline else "2025-03-01T12:01:00Z",
+        "metadata": {"commit": BASE_SHA if baseline else HEAD_SHA},
+        "config": {"model": "large"},
+        **extra,
+    }
+
+
+def _side(
+    side: str,
+    correct: Sequence[int],
+    quality: Sequence[float],
+    *,
+    seconds: float = 1.2,
+    tokens: float = 420.0,
+    outputs: Sequence[str] | None = None,
+    info: dict[str, Any] | None = None,
+    extra: Sequence[EvaluatorColumn] = (),
+) -> ExperimentData:
+    ids = keys(N, "rec-")
+    return experiment(
+        ids,
+        evaluators=[
+            column("correct", "boolean", correct),
+            column("quality", "score", quality),
+            *extra,
+        ],
+        tokens=[tokens + (i % 5) for i in range(N)],
+        cost=[0.0021 + 0.0001 * (i % 3) for i in range(N)],
+        seconds=[seconds * (1 + 0.05 * (i % 4)) for i in range(N)],
+        outputs=outputs,
+        info=_info(side, **(info or {})),
+    )
+
+
+def _compare(base: ExperimentData, cand: ExperimentData, **kw: Any) -> Report:
+    return compare(
+        base,
+        cand,
+        baseline_reason=f"the newest run at {BASE_SHA[:12]}, the merge-base on main",
+        baseline_url=DATADOG + BASE_ID,
+        candidate_url=DATADOG + CAND_ID,
+        **kw,
+    )
+
+
+def command(
+    exit_code: int | None = 0, *, timed_out: bool = False, tail: str = "", duration: float = 42.5
+) -> CommandResult:
+    return CommandResult(
+        command="python experiment.py",
+        exit_code=exit_code,
+        timed_out=timed_out,
+        started_at=STARTED,
+        duration_s=duration,
+        tail=tail,
+    )
+
+
+FOUND = "the experiment URLs the command printed"
+
+
+def fail_report() -> Report:
+    base_correct = [1] * 34 + [0] * 6
+    cand_correct = [0] * 12 + [1] * 22 + [0] * 6
+    quality = [0.8 + 0.01 * (i % 5) for i in range(N)]
+    worse_quality = [q - 0.5 if i < 12 else q for i, q in enumerate(quality)]
+    outputs = [f"The capital is City {i}." for i in range(N)]
+    cand_outputs = ["I am not sure." if i < 12 else o for i, o in enumerate(outputs)]
+    base = _side(
+        "baseline",
+        base_correct,
+        quality,
+        outputs=outputs,
+        extra=[column("topic", "categorical", categories=["billing", "shipping"] * (N // 2))],
+    )
+    cand = _side(
+        "candidate",
+        cand_correct,
+        worse_quality,
+        outputs=cand_outputs,
+        info={"config": {"model": "small"}},
+        extra=[
+            column("topic", "categorical", categories=["billing"] * N),
+            column("tone", "score", [0.9] * N),
+        ],
+    )
+    return _compare(base, cand)
+
+
+def pass_report() -> Report:
+    correct = [1] * 34 + [0] * 6
+    quality = [0.8 + 0.01 * (i % 5) for i in range(N)]
+    return _compare(_side("baseline", correct, quality), _side("candidate", correct, quality))
+
+
+def warn_report() -> Report:
+    correct = [1] * 34 + [0] * 6
+    quality = [0.8 + 0.01 * (i % 5) for i in range(N)]
+    base = _side("baseline", correct, quality)
+    cand = _side("candidate", correct, quality, seconds=2.4, tokens=630.0)
+    return _compare(base, cand)
+
+
+def no_baseline_result() -> GateResult:
+    correct = [1] * 34 + [0] * 6
+    quality = [0.8 + 0.01 * (i % 5) for i in range(N)]
+    report = no_baseline_report(
+        _side("candidate", correct, quality),
+        baseline_reason="no completed run of answers on main or its history yet",
+        candidate_url=DATADOG + CAND_ID,
+    )
+    return GateResult([report], command(), FOUND)
+
+
+def fail_result() -> GateResult:
+    return GateResult([fail_report()], command(tail="experiment: done"), FOUND)
+
+
+def pass_result() -> GateResult:
+    return GateResult([pass_report()], command(), FOUND)
+
+
+def warn_result() -> GateResult:
+    return GateResult([warn_report()], command(), FOUND)
+
+
+CRASH_TAIL = (
+    "loading dataset ds-support-v1\n"
+    "Traceback (most recent call last):\n"
+    '  File "experiment.py", line 12, in <module>\n'
+    "    run()\n"
+    "ValueError: the model endpoint answered 500"
+)
+
+
+def crashed_result() -> GateResult:
+    cmd = command(1, tail=CRASH_TAIL, duration=3.2)
+    message = f"the experiment command failed: {cmd.describe_failure()}"
+    return GateResult([error_report(message)], cmd)
+
+
+def timed_out_result() -> GateResult:
+    cmd = command(None, timed_out=True, tail="waiting for the model endpoint...", duration=1800.0)
+    message = f"the experiment command failed: {cmd.describe_failure()}"
+    return GateResult([error_report(message)], cmd)
+
+
+def multi_result() -> GateResult:
+    second = pass_report().model_copy(
+        update={
+            "candidate": pass_report().candidate.model_copy(  # type: ignore[union-attr]
+                update={"name": "answers-fr-102", "experiment": "answers-fr"}
+            )
+        }
+    )
+    return GateResult([fail_report(), second], command(), FOUND)
+
+
+SCENARIOS = {
+    "pass": pass_result,
+    "fail": fail_result,
+    "warn": warn_result,
+    "no_baseline": no_baseline_result,
+    "error_crashed": crashed_result,
+    "error_timeout": timed_out_result,
+    "multi": multi_result,
+}

@@ -1,0 +1,74 @@
+"""The rendered comment, check output, job summary and terminal text for each state, pinned.
+
+Regenerate after an intended change: `DRIFTGATE_UPDATE_GOLDEN=1 uv run pytest tests/report`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from driftgate.report import (
+    render_check,
+    render_comment,
+    render_summary,
+    render_terminal,
+    status_description,
+)
+from tests.report.markdown import assert_well_formed
+from tests.report.scenarios import CONTEXT, LOCAL_CONTEXT, SCENARIOS
+
+Golden = Callable[[str, str], None]
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_comment(name: str, golden: Golden) -> None:
+    text = render_comment(SCENARIOS[name](), CONTEXT)
+    assert_well_formed(text)
+    golden(f"{name}.comment.md", text)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_check(name: str, golden: Golden) -> None:
+    result = SCENARIOS[name]()
+    check = render_check(result, CONTEXT)
+    assert_well_formed(check.summary)
+    if check.text is not None:
+        assert_well_formed(check.text)
+    shown = (
+        f"title: {check.title}\nstatus: {status_description(result)}\n\n"
+        f"----- summary -----\n{check.summary}\n----- text -----\n{check.text or '(none)'}\n"
+    )
+    golden(f"{name}.check.md", shown)
+
+
+@pytest.mark.parametrize("name", ["fail", "error_crashed", "no_baseline"])
+def test_summary(name: str, golden: Golden) -> None:
+    text = render_summary(SCENARIOS[name](), CONTEXT)
+    assert_well_formed(text)
+    golden(f"{name}.summary.md", text)
+
+
+@pytest.mark.parametrize("name", ["fail", "error_timeout", "multi", "no_baseline"])
+def test_terminal(name: str, golden: Golden) -> None:
+    golden(f"{name}.terminal.md", render_terminal(SCENARIOS[name](), LOCAL_CONTEXT))
+
+
+def test_embedded_store_comment_has_no_links_to_experiments(golden: Golden) -> None:
+    """No UI for the embedded store: names as text, never a broken link."""
+    result = SCENARIOS["fail"]()
+    local = [
+        r.model_copy(
+            update={
+                "candidate": r.candidate.model_copy(update={"url": None}) if r.candidate else None,
+                "baseline": r.baseline.model_copy(update={"url": None}) if r.baseline else None,
+            }
+        )
+        for r in result.reports
+    ]
+    text = render_comment(type(result)(local, result.command, result.found_how), LOCAL_CONTEXT)
+    assert "](" not in text  # no link at all: no experiment URL, no run URL
+    assert "Candidate answers-102 at `40ac51f` · baseline answers-101 at `a79cf5d`" in text
+    assert "Experiments in the embedded store" in text
+    golden("fail.local.comment.md", text)

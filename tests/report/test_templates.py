@@ -1,0 +1,69 @@
+"""The templates ship in the package, every printed value goes through a filter, and the
+limits agree with the modules that enforce them."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import jinja2
+import pytest
+
+from driftgate import actions, github
+from driftgate.flow import GateResult
+from driftgate.report import ReportContext, render_comment, render_summary
+from driftgate.report import render as render_module
+from driftgate.report.render import environment
+from tests.report.scenarios import CONTEXT, fail_result
+
+SURFACES = {"comment", "check_summary", "check_text", "summary", "terminal"}
+
+
+def test_templates_are_package_resources() -> None:
+    folder = resources.files("driftgate.report") / "templates"
+    names = {p.name for p in folder.iterdir() if p.name.endswith(".md.j2")}
+    assert {f"{s}.md.j2" for s in SURFACES} <= names
+    env = environment()
+    for name in names:
+        env.get_template(name)  # compiles
+
+
+def test_a_raw_string_cannot_be_printed() -> None:
+    env = environment()
+    with pytest.raises(TypeError, match="unescaped str"):
+        env.from_string("{{ x }}").render(x="<b>@octocat</b>")
+    assert env.from_string("{{ x | md_text }} {{ n }}").render(x="<b>", n=3) == "&lt;b&gt; 3"
+
+
+def test_undefined_is_an_error() -> None:
+    with pytest.raises(jinja2.UndefinedError):
+        environment().from_string("{{ missing | md_text }}").render()
+
+
+def test_limits_agree_with_github_and_actions() -> None:
+    assert render_module.COMMENT_LIMIT == github.COMMENT_LIMIT
+    assert render_module.CHECK_TEXT_LIMIT == github.CHECK_TEXT_LIMIT
+    assert render_module.CHECK_TITLE_LIMIT == github.CHECK_TITLE_LIMIT
+    assert render_module.STATUS_DESCRIPTION_LIMIT == github.STATUS_DESCRIPTION_LIMIT
+    assert render_module.SUMMARY_LIMIT == actions.SUMMARY_LIMIT
+
+
+def test_rendering_is_pure_and_repeatable() -> None:
+    result = fail_result()
+    assert render_comment(result, CONTEXT) == render_comment(result, CONTEXT)
+    assert render_summary(result, CONTEXT) == render_summary(fail_result(), CONTEXT)
+
+
+def test_the_context_note_is_escaped_too() -> None:
+    ctx = CONTEXT.model_copy(update={"full_report_note": "see <b>@octocat</b>"})
+    big = GateResult(fail_result().reports * 3, fail_result().command)
+    body = render_comment(big, ctx)
+    assert "see &lt;b&gt;@\u200boctocat&lt;/b&gt;" in body
+
+
+def test_context_is_frozen() -> None:
+    with pytest.raises(ValueError, match="frozen"):
+        CONTEXT.pipeline = "other"  # type: ignore[misc]
+    assert ReportContext(
+        repository=None, pipeline="p", head_sha=None, base_branch=None, pr_number=None,
+        run_url=None, backend="the embedded store",
+    ).full_report_note  # fmt: skip
