@@ -667,10 +667,11 @@ class GitHubReporter:
         summary: str,
         text: str | None = None,
         details_url: str | None = None,
+        description: str | None = None,
     ) -> CheckResult | StatusResult:
         """The check run, or, when the token may not write checks, a commit status of the
-        same name (state from `conclusion`, description from `title`). Raises CannotWrite
-        naming both permissions when neither can be written."""
+        same name (state from `conclusion`, description from `description`, else `title`).
+        Raises CannotWrite naming both permissions when neither can be written."""
         try:
             return self.publish_check(
                 head_sha,
@@ -688,7 +689,7 @@ class GitHubReporter:
                     head_sha,
                     pipeline,
                     state=_STATE_FOR[conclusion],
-                    description=title,
+                    description=description or title,
                     target_url=details_url,
                 )
             except CannotWrite as no_statuses:

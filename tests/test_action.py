@@ -1,0 +1,345 @@
+"""`driftgate action` and `driftgate publish` with what the runner gives a container: the
+event payload, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files, INPUT_* variables (hyphens
+kept), the embedded store in the workspace, and the real PyGithub talking over HTTP to the
+GitHub fake (through the `api-url` input)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from driftgate.entrypoint import Edges, action_main
+from driftgate.github import GitHubReporter, RetryPolicy, comment_marker, connect
+from tests.fakes.github import FakeGitHub
+
+REPO = "acme/bot"
+PIPELINE = "qa"
+RAW = Path(__file__).parent / "scripts" / "raw_experiment.py"
+EVENTS = Path(__file__).parent / "fixtures" / "events"
+
+
+def git(repo: Path, *args: str) -> str:
+    out = subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+@dataclass
+class Step:
+    code: int
+    stdout: str
+    outputs: dict[str, str]
+    summary: str
+
+
+@dataclass
+class World:
+    tmp: Path
+    repo: Path
+    fake: FakeGitHub
+    runs: int = 0
+    env_extra: dict[str, str] = field(default_factory=dict)
+
+    def commit(self, message: str) -> str:
+        (self.repo / "notes.txt").write_text(message + "\n")
+        git(self.repo, "add", ".")
+        git(self.repo, "commit", "-q", "-m", message)
+        sha = git(self.repo, "rev-parse", "HEAD")
+        self.fake.add_commit(REPO, sha)
+        return sha
+
+    def reporter(self, token: str, api_url: str) -> GitHubReporter:
+        client = connect(token, api_url, seconds_between_requests=None, seconds_between_writes=None)
+        return GitHubReporter(client, REPO, RetryPolicy(sleep=lambda _s: None))
+
+    def act(self, event: str, payload: dict[str, Any], token: str = "write", **inputs: str) -> Step:
+        self.runs += 1
+        run_dir = self.tmp / f"run-{self.runs}"
+        run_dir.mkdir()
+        (run_dir / "event.json").write_text(json.dumps(payload))
+        output, summary = run_dir / "output", run_dir / "summary.md"
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DD_", "GITHUB_", "INPUT_", "DRIFTGATE_"))
+        }
+        env.update(
+            GITHUB_ACTIONS="true",
+            GITHUB_EVENT_NAME=event,
+            GITHUB_EVENT_PATH=str(run_dir / "event.json"),
+            GITHUB_WORKSPACE=str(self.repo),
+            GITHUB_REPOSITORY=REPO,
+            GITHUB_SERVER_URL="https://github.com",
+            GITHUB_API_URL=self.fake.api_url,
+            GITHUB_RUN_ID=str(1000 + self.runs),
+            GITHUB_RUN_ATTEMPT="1",
+            GITHUB_SHA=git(self.repo, "rev-parse", "HEAD"),
+            GITHUB_REF="refs/heads/main",
+            GITHUB_OUTPUT=str(output),
+            GITHUB_STEP_SUMMARY=str(summary),
+        )
+        env.update(self.env_extra)
+        values = {
+            "command": f"{sys.executable} {RAW}",
+            "pipeline": PIPELINE,
+            "github-token": self.fake.token(token),
+            "api-url": self.fake.api_url,
+            **inputs,
+        }
+        env.update({f"INPUT_{k.upper()}": v for k, v in values.items()})
+        stdout = io.StringIO()
+        code = action_main(Edges(env, stdout, github=self.reporter))
+        outputs = _parse_outputs(output.read_text()) if output.exists() else {}
+        return Step(
+            code, stdout.getvalue(), outputs, summary.read_text() if summary.exists() else ""
+        )
+
+    def push_event(self, sha: str, before: str) -> dict[str, Any]:
+        payload = json.loads((EVENTS / "push.main.json").read_text())
+        payload.update(ref="refs/heads/main", before=before, after=sha)
+        payload["repository"].update(full_name=REPO, default_branch="main", name="bot")
+        payload["head_commit"]["id"] = sha
+        return payload
+
+    def pr_event(self, number: int, head: str, base: str, *, fork: bool = False) -> dict[str, Any]:
+        payload = json.loads(
+            (
+                EVENTS / ("pull_request.fork.json" if fork else "pull_request.same_repo.json")
+            ).read_text()
+        )
+        pr = payload["pull_request"]
+        payload["number"] = pr["number"] = number
+        pr["head"].update(sha=head, ref="feature")
+        pr["base"].update(sha=base, ref="main")
+        pr["base"]["repo"]["full_name"] = REPO
+        payload["repository"].update(full_name=REPO, default_branch="main")
+        if not fork:
+            pr["head"]["repo"]["full_name"] = REPO
+        return payload
+
+
+def _parse_outputs(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if "<<" in line and "=" not in line.split("<<")[0]:
+            name, delim = line.split("<<", 1)
+            value = []
+            for inner in lines:
+                if inner == delim:
+                    break
+                value.append(inner)
+            out[name] = "\n".join(value)
+        elif "=" in line:
+            name, value = line.split("=", 1)
+            out[name] = value
+    return out
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    repo = tmp_path / "workspace"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.email", "ci@example.invalid")
+    git(repo, "config", "user.name", "ci")
+    with FakeGitHub() as fake:
+        fake.add_repo(REPO)
+        yield World(tmp_path, repo, fake)
+
+
+def our_comments(world: World, number: int) -> list[Any]:
+    marker = comment_marker(REPO, PIPELINE)
+    return [c for c in world.fake.comments(REPO, number) if c.body.startswith(marker)]
+
+
+def test_push_records_then_the_pull_request_is_gated_in_one_sticky_comment(world: World) -> None:
+    first = world.commit("base")
+    main = world.commit("main work")
+    world.env_extra["RAW_BAD"] = "4"
+    recorded = world.act("push", world.push_event(main, first))
+    assert recorded.code == 0, recorded.stdout
+    assert recorded.outputs["verdict"] == "no_baseline"
+    assert recorded.outputs["report-json"] == ".driftgate/report/report.json"
+    (check,) = world.fake.check_runs(REPO, main)
+    assert check.name == f"driftgate / {PIPELINE}"
+    assert check.conclusion == "neutral"
+    assert (world.repo / ".driftgate" / "store.db").exists()
+    assert "driftgate" in recorded.summary
+
+    git(world.repo, "checkout", "-q", "-b", "feature")
+    head = world.commit("same quality")
+    world.fake.add_pull(REPO, 7, head_sha=head, base_sha=main, head_ref="feature")
+    gated = world.act("pull_request", world.pr_event(7, head, main))
+    assert gated.code == 0, gated.stdout
+    assert gated.outputs["verdict"] == "pass"
+    assert gated.outputs["experiment-id"]
+    assert gated.outputs["baseline-id"]
+    (comment,) = our_comments(world, 7)
+    first_body = comment.body
+    assert gated.outputs["comment-url"].endswith(f"#issuecomment-{comment.id}")
+    (check,) = world.fake.check_runs(REPO, head)
+    assert check.conclusion == "success"
+
+    # A re-run of the same commit: the same comment, the same check run.
+    rerun = world.act("pull_request", world.pr_event(7, head, main))
+    assert rerun.code == 0
+    assert [c.id for c in our_comments(world, 7)] == [comment.id]
+    assert len(world.fake.check_runs(REPO, head)) == 1
+
+    # A new push that makes the answers worse: that same comment now says so.
+    world.env_extra["RAW_BAD"] = "20"
+    worse = world.commit("worse answers")
+    world.fake.push(REPO, 7, worse)
+    failed = world.act("pull_request", world.pr_event(7, worse, main))
+    assert failed.code == 1, failed.stdout
+    assert failed.outputs["verdict"] == "fail"
+    (updated,) = our_comments(world, 7)
+    assert updated.id == comment.id
+    assert updated.body != first_body
+    assert "correct" in updated.body
+    (check,) = world.fake.check_runs(REPO, worse)
+    assert check.conclusion == "failure"
+    assert not world.fake.called("GET", r"^/user$")
+
+
+def test_a_fork_pull_request_writes_nothing_and_publish_posts_it(world: World) -> None:
+    first = world.commit("base")
+    main = world.commit("main work")
+    world.act("push", world.push_event(main, first))
+    git(world.repo, "checkout", "-q", "-b", "feature")
+    head = world.commit("from a fork")
+    world.fake.add_pull(REPO, 9, head_sha=head, base_sha=main, head_repo="stranger/bot")
+    world.fake.clear_calls()
+    forked = world.act("pull_request", world.pr_event(9, head, main, fork=True), token="fork")
+    assert forked.code == 0, forked.stdout
+    assert world.fake.writes() == []
+    artifact = world.repo / ".driftgate" / "artifact"
+    meta = json.loads((artifact / "meta.json").read_text())
+    assert meta["pr_number"] == 9
+    assert meta["head_sha"] == head
+    assert json.loads((artifact / "report.json").read_text())["verdict"] == "pass"
+    assert "workflow_run" in forked.stdout
+
+    run = json.loads((EVENTS / "workflow_run.fork.json").read_text())
+    run["workflow_run"]["head_sha"] = head
+    published = world.act("workflow_run", run, mode="publish", command="")
+    assert published.code == 0, published.stdout
+    (comment,) = our_comments(world, 9)
+    assert "PASS" in comment.body.upper()
+    (check,) = world.fake.check_runs(REPO, head)
+    assert check.conclusion == "success"
+
+
+def test_publish_refuses_an_artifact_for_another_commit(world: World) -> None:
+    base = world.commit("base")
+    artifact = world.repo / ".driftgate" / "artifact"
+    artifact.mkdir(parents=True)
+    (artifact / "report.json").write_text(json.dumps({"verdict": "pass", "experiments": []}))
+    (artifact / "meta.json").write_text(
+        json.dumps({"repository": REPO, "pr_number": 3, "head_sha": "a" * 40, "pipeline": PIPELINE})
+    )
+    run = json.loads((EVENTS / "workflow_run.fork.json").read_text())
+    run["workflow_run"]["head_sha"] = base
+    refused = world.act("workflow_run", run, mode="publish", command="")
+    assert refused.code == 2
+    assert "refusing to publish" in refused.stdout
+    assert world.fake.writes() == []
+
+
+def test_hostile_names_and_outputs_cannot_break_out(world: World) -> None:
+    first = world.commit("base")
+    main = world.commit("main")
+    hostile = "a|b</details><!-- driftgate:acme/bot:qa -->@octocat"
+    world.env_extra.update(RAW_LABEL=hostile, RAW_BAD="0")
+    world.act("push", world.push_event(main, first))
+    git(world.repo, "checkout", "-q", "-b", "feature")
+    head = world.commit("hostile")
+    world.fake.add_pull(REPO, 11, head_sha=head, base_sha=main)
+    world.env_extra.update(
+        RAW_BAD="30", RAW_OUTPUT="\n| x | y |\n</details>```<script>@octocat #1 -->"
+    )
+    step = world.act("pull_request", world.pr_event(11, head, main))
+    assert step.outputs["verdict"] == "fail"
+    (comment,) = our_comments(world, 11)
+    body = comment.body
+    assert body.count("<!-- driftgate:") == 1  # only the marker github.py wrote
+    assert "@octocat" not in body
+    assert "<script>" not in body
+    assert body.count("<details>") == body.count("</details>")
+
+
+def test_a_twenty_thousand_record_regression_stays_under_the_limits(world: World) -> None:
+    first = world.commit("base")
+    main = world.commit("main")
+    world.env_extra.update(RAW_RECORDS="20000", RAW_BAD="0")
+    world.act("push", world.push_event(main, first))
+    git(world.repo, "checkout", "-q", "-b", "feature")
+    head = world.commit("half wrong")
+    world.fake.add_pull(REPO, 12, head_sha=head, base_sha=main)
+    world.env_extra["RAW_BAD"] = "20000"
+    step = world.act("pull_request", world.pr_event(12, head, main))
+    assert step.outputs["verdict"] == "fail"
+    (comment,) = our_comments(world, 12)
+    assert len(comment.body) <= 65_536
+    (check,) = world.fake.check_runs(REPO, head)
+    assert len(check.output["summary"]) <= 65_535
+    assert len(check.output.get("text") or "") <= 65_535
+    assert len(step.summary.encode()) <= 1024 * 1024
+
+
+def test_a_token_without_checks_falls_back_to_a_status(world: World) -> None:
+    first = world.commit("base")
+    main = world.commit("main")
+    step = world.act("push", world.push_event(main, first), token="no-checks")
+    assert step.code == 0
+    assert world.fake.check_runs(REPO, main) == []
+    (status,) = world.fake.statuses(REPO, main)
+    assert status.context == f"driftgate / {PIPELINE}"
+
+
+def test_bad_inputs_name_the_input(world: World) -> None:
+    world.commit("base")
+    step = world.act("push", {}, **{"fail-on": "sometimes"})
+    assert step.code == 2
+    assert "Value 'sometimes' is not supported for input fail-on" in step.stdout
+    assert "regression, warning, never" in step.stdout
+
+
+def test_a_crashing_script_is_an_error_with_its_output(world: World) -> None:
+    first = world.commit("base")
+    main = world.commit("main")
+    step = world.act(
+        "push",
+        world.push_event(main, first),
+        command=f"{sys.executable} -c \"print('loading'); raise SystemExit('model not found')\"",
+    )
+    assert step.code == 1
+    assert step.outputs["verdict"] == "error"
+    assert "model not found" in step.summary
+    (check,) = world.fake.check_runs(REPO, main)
+    assert check.conclusion == "failure"
+
+
+def test_secrets_are_masked_and_never_printed(world: World) -> None:
+    first = world.commit("base")
+    main = world.commit("main")
+    step = world.act(
+        "push",
+        world.push_event(main, first),
+        command=f"{sys.executable} -c \"import os; print('key', os.environ.get('DD_API_KEY'))\"",
+        **{"store": "embedded", "dd-api-key": "sekret-key-123"},
+    )
+    token = world.fake.token("write")
+    assert f"::add-mask::{token}" in step.stdout
+    assert "::add-mask::sekret-key-123" in step.stdout
+    lines = [line for line in step.stdout.splitlines() if "sekret-key-123" in line]
+    assert lines == ["::add-mask::sekret-key-123"]
