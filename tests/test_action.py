@@ -19,12 +19,12 @@ import pytest
 
 from driftgate.entrypoint import Edges, action_main
 from driftgate.github import GitHubReporter, RetryPolicy, comment_marker, connect
+from tests.events import pull_request_event, push_event, workflow_run_event
 from tests.fakes.github import FakeGitHub
 
 REPO = "acme/bot"
 PIPELINE = "qa"
 RAW = Path(__file__).parent / "scripts" / "raw_experiment.py"
-EVENTS = Path(__file__).parent / "fixtures" / "events"
 
 
 def git(repo: Path, *args: str) -> str:
@@ -103,27 +103,10 @@ class World:
         )
 
     def push_event(self, sha: str, before: str) -> dict[str, Any]:
-        payload = json.loads((EVENTS / "push.main.json").read_text())
-        payload.update(ref="refs/heads/main", before=before, after=sha)
-        payload["repository"].update(full_name=REPO, default_branch="main", name="bot")
-        payload["head_commit"]["id"] = sha
-        return payload
+        return push_event(REPO, sha, before)
 
     def pr_event(self, number: int, head: str, base: str, *, fork: bool = False) -> dict[str, Any]:
-        payload = json.loads(
-            (
-                EVENTS / ("pull_request.fork.json" if fork else "pull_request.same_repo.json")
-            ).read_text()
-        )
-        pr = payload["pull_request"]
-        payload["number"] = pr["number"] = number
-        pr["head"].update(sha=head, ref="feature")
-        pr["base"].update(sha=base, ref="main")
-        pr["base"]["repo"]["full_name"] = REPO
-        payload["repository"].update(full_name=REPO, default_branch="main")
-        if not fork:
-            pr["head"]["repo"]["full_name"] = REPO
-        return payload
+        return pull_request_event(REPO, number, head, base, fork=fork)
 
 
 def _parse_outputs(text: str) -> dict[str, str]:
@@ -229,9 +212,9 @@ def test_a_fork_pull_request_writes_nothing_and_publish_posts_it(world: World) -
     assert json.loads((artifact / "report.json").read_text())["verdict"] == "pass"
     assert "workflow_run" in forked.stdout
 
-    run = json.loads((EVENTS / "workflow_run.fork.json").read_text())
-    run["workflow_run"]["head_sha"] = head
-    published = world.act("workflow_run", run, mode="publish", command="")
+    published = world.act(
+        "workflow_run", workflow_run_event(REPO, head), mode="publish", command=""
+    )
     assert published.code == 0, published.stdout
     (comment,) = our_comments(world, 9)
     assert "PASS" in comment.body.upper()
@@ -247,9 +230,7 @@ def test_publish_refuses_an_artifact_for_another_commit(world: World) -> None:
     (artifact / "meta.json").write_text(
         json.dumps({"repository": REPO, "pr_number": 3, "head_sha": "a" * 40, "pipeline": PIPELINE})
     )
-    run = json.loads((EVENTS / "workflow_run.fork.json").read_text())
-    run["workflow_run"]["head_sha"] = base
-    refused = world.act("workflow_run", run, mode="publish", command="")
+    refused = world.act("workflow_run", workflow_run_event(REPO, base), mode="publish", command="")
     assert refused.code == 2
     assert "refusing to publish" in refused.stdout
     assert world.fake.writes() == []

@@ -3,7 +3,8 @@ public API and nothing of driftgate's.
 
 The "model" is a small simulation so that the example runs offline: it knows most capitals,
 confuses a few famous ones (Sydney for Canberra), and at higher temperatures sometimes
-answers wrongly. Set CAPITALS_MODEL / CAPITALS_TEMPERATURE to change its behaviour.
+answers wrongly. Its randomness is seeded, so every machine sees the same answers. Set
+CAPITALS_MODEL / CAPITALS_TEMPERATURE to change its behaviour.
 
 Run it against driftgate's embedded store (no account needed):
 
@@ -20,6 +21,7 @@ import json
 import os
 import random
 import re
+import threading
 from difflib import SequenceMatcher
 
 from ddtrace.llmobs import EvaluatorResult, LLMObs
@@ -98,12 +100,26 @@ def ask_model(country: str, difficulty: str, rng: random.Random) -> str:
     return answer
 
 
+_calls: dict[str, int] = {}
+_calls_lock = threading.Lock()
+
+
+def _rng(country: str) -> random.Random:
+    """Each call to the simulated model draws from its own seeded stream (the model, the
+    question and how many times it was asked), so the example's "randomness" is the same on
+    every machine while each run still differs from the last, as a real model's would."""
+    with _calls_lock:
+        _calls[country] = _calls.get(country, 0) + 1
+        n = _calls[country]
+    return random.Random(f"{MODEL}:{TEMPERATURE}:{country}:{n}")
+
+
 def task(input_data: dict, config: dict) -> str:
     country = input_data["country"]
     if country == "Atlantis":
         raise ValueError("no such country: Atlantis")
     difficulty = input_data["difficulty"]
-    return ask_model(country, difficulty, random.Random())
+    return ask_model(country, difficulty, _rng(country))
 
 
 def _norm(text: str | None) -> str:

@@ -650,10 +650,10 @@ def _triggering_run_url(env: Mapping[str, str]) -> str | None:
 
 
 def _hand_back(workspace: Path) -> None:
-    """The container runs as root; give what we wrote in the workspace to the workspace's
-    owner, so that later steps (actions/cache, the next checkout's clean) can manage it."""
-    state = workspace / STATE_DIR
-    if os.geteuid() != 0 or not state.exists():
+    """The container runs as root, and so does the user's command: give what was created in
+    the workspace (our store and reports, the script's own files) to the workspace's owner,
+    so that later steps (actions/cache, the next checkout's clean) can manage it."""
+    if os.geteuid() != 0:
         return
     try:
         owner = workspace.stat()
@@ -661,8 +661,11 @@ def _hand_back(workspace: Path) -> None:
         return
     if owner.st_uid == 0:
         return
-    for path in [state, *state.rglob("*")]:
-        try:
-            os.chown(path, owner.st_uid, owner.st_gid, follow_symlinks=False)
-        except OSError:
-            continue
+    for folder, dirs, files in os.walk(workspace):
+        for name in (*dirs, *files):
+            path = os.path.join(folder, name)
+            try:
+                if os.lstat(path).st_uid == 0:
+                    os.chown(path, owner.st_uid, owner.st_gid, follow_symlinks=False)
+            except OSError:
+                continue
