@@ -270,6 +270,10 @@ def test_listing_pages_and_filters(served: Served) -> None:
         found = client.list_experiments(metadata={"tags": ["git.commit.sha:c3"]}, limit=5000)
         assert [e.id for e in found] == [ids[3]]
         assert found[0].commit == "c3"
+        assert client.list_experiments(is_deleted=True) == []
+        served.api.ok("DELETE", f"/api/v2/llm-obs/v1/experiments/{ids[0]}")
+        assert [e.id for e in client.list_experiments(is_deleted=True)] == [ids[0]]
+        assert ids[0] not in [e.id for e in client.list_experiments()]
 
 
 def test_a_store_that_requires_keys(served: Served) -> None:

@@ -223,6 +223,7 @@ class ExperimentsClient:
         project_id: str | None = None,
         dataset_id: str | None = None,
         parent_ids: Sequence[str] = (),
+        is_deleted: bool = False,
         limit: int = 100,
         max_results: int | None = None,
     ) -> list[ExperimentInfo]:
@@ -241,6 +242,8 @@ class ExperimentsClient:
                 params.append((key, value))
         if metadata is not None:
             params.append(("filter[metadata]", json.dumps(metadata, separators=(",", ":"))))
+        if is_deleted:
+            params.append(("filter[is_deleted]", "true"))
         single_page = experiment is not None or metadata is not None
         found: list[ExperimentInfo] = []
         cursor: str | None = None
