@@ -41,7 +41,7 @@ def test_defaults_without_any_file(tmp_path: Path) -> None:
         "fail",
     )
     assert config.policy("quality", "score").min_effect == percent(2)
-    assert config.policy("f1", "summary").level == "warn"
+    assert config.policy("f1", "summary").level == "off"  # reported, gated only on request
     budgets = config.budgets
     assert (budgets.errors.max_increase, budgets.errors.level) == (absolute(0.02), "fail")
     assert (budgets.tokens.max_increase, budgets.tokens.level) == (percent(20), "warn")

@@ -277,9 +277,12 @@ def test_summary_evaluators_are_descriptive() -> None:
     assert (m.kind, m.method, m.p_value, m.ci_low) == ("summary", "descriptive", None, None)
     assert m.baseline == pytest.approx(0.81)
     assert m.delta == pytest.approx(-0.11)
-    assert (m.verdict, m.gate, m.level) == ("regressed", "warn", "warn")
+    # Reported, but not gated unless the config gives it a level.
+    assert (m.verdict, m.gate, m.level) == ("regressed", "pass", "off")
     assert (m.n_baseline, m.n_candidate) == (2, 1)
-    assert report.verdict == "warn"
+    assert report.verdict == "pass"
+    warned = compare(base, cand, parse_config({"metrics": {"f1": {"level": "warn"}}}))
+    assert (metric(warned, "f1").gate, warned.verdict) == ("warn", "warn")
     coverage = {c.label: c for c in report.evaluators}
     assert coverage["label"].source == "summary" and not coverage["label"].compared
     assert any("summary evaluator 'label'" in w for w in report.warnings)
