@@ -9,106 +9,35 @@ other tools use: fail when a metric's mean drops by more than a fixed 2 or 5 poi
 
 Each simulated experiment has two gated evaluators ("correct", a pass/fail; "quality", a
 0..1 score), plus task errors, tokens, cost and latency, so the false-alarm figures include
-every metric that could fail the gate.
+every metric that could fail the gate. Scoring and tables are in benchmarks/scoring.py,
+shared with benchmarks/simulate_store.py (the same pairs through the store and the command).
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
-from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from driftgate.compare import compare
 from driftgate.config import GateConfig, MetricRule
+from scoring import Cell, Outcome, Rates, Tally, drop_table, margin, null_table, percent
 from synthetic import Scenario, make_pair
 
 SIZES = (100, 400, 1000, 2000)
 RUNS = (1, 3, 5)
 DROPS = (0.02, 0.05, 0.10)
-NAIVE_THRESHOLDS = (0.02, 0.05)
-GATED = ("correct", "quality")
-DEFAULTS = GateConfig()
-
-
-@dataclass(frozen=True, slots=True)
-class Cell:
-    """One row of a table: a scenario repeated `reps` times with consecutive seeds."""
-
-    scenario: Scenario
-    reps: int
-    metric: str | None  # the metric that truly dropped, None for no change
-    config: GateConfig = DEFAULTS
-
-
-@dataclass(frozen=True, slots=True)
-class Rates:
-    fail: float  # driftgate: the experiment failed the gate (any metric)
-    alarm: float  # driftgate: failed or warned
-    caught: float  # driftgate: the dropped metric failed the gate
-    naive: tuple[float, ...]  # per naive threshold: fired (on any metric / the dropped one)
 
 
 def run_cell(cell: Cell) -> Rates:
-    config = cell.config
-    fails = alarms = caught = 0
-    naive = [0] * len(NAIVE_THRESHOLDS)
+    tally = Tally(cell.metric)
     for rep in range(cell.reps):
         scenario = replace(cell.scenario, seed=cell.scenario.seed + rep)
         baseline, candidate = make_pair(scenario)
-        report = compare(baseline, candidate, config)
-        fails += report.verdict == "fail"
-        alarms += report.verdict in ("fail", "warn")
-        by_name = {m.name: m for m in report.metrics}
-        if cell.metric is not None:
-            caught += by_name[cell.metric].gate == "fail"
-        watched = [cell.metric] if cell.metric is not None else list(GATED)
-        drops = [-(by_name[name].delta or 0.0) for name in watched]
-        for i, threshold in enumerate(NAIVE_THRESHOLDS):
-            naive[i] += any(drop > threshold for drop in drops)
-    n = cell.reps
-    return Rates(fails / n, alarms / n, caught / n, tuple(k / n for k in naive))
-
-
-def _percent(value: float) -> str:
-    return f"{value * 100:.1f}%"
-
-
-def _margin(reps: int, rate: float = 0.05) -> str:
-    return f"±{1.96 * math.sqrt(rate * (1 - rate) / reps) * 100:.1f} pts"
-
-
-def null_table(results: Iterable[tuple[Cell, Rates]]) -> list[str]:
-    lines = [
-        "| records | runs | driftgate fails | driftgate fails or warns "
-        "| naive 2-pt rule fails | naive 5-pt rule fails |",
-        "|---:|---:|---:|---:|---:|---:|",
-    ]
-    for cell, r in results:
-        s = cell.scenario
-        lines.append(
-            f"| {s.records} | {s.runs} | {_percent(r.fail)} | {_percent(r.alarm)} "
-            f"| {_percent(r.naive[0])} | {_percent(r.naive[1])} |"
-        )
-    return lines
-
-
-def drop_table(results: Iterable[tuple[Cell, Rates]]) -> list[str]:
-    lines = [
-        "| drop | records | runs | driftgate catches | naive 2-pt rule | naive 5-pt rule |",
-        "|---:|---:|---:|---:|---:|---:|",
-    ]
-    for cell, r in results:
-        s = cell.scenario
-        drop = s.pass_drop or s.score_drop
-        lines.append(
-            f"| {drop * 100:.0f} pts | {s.records} | {s.runs} | {_percent(r.caught)} "
-            f"| {_percent(r.naive[0])} | {_percent(r.naive[1])} |"
-        )
-    return lines
+        tally.add(Outcome.of_report(compare(baseline, candidate, cell.config)))
+    return tally.rates()
 
 
 def cells(reps_null: int, reps_drop: int) -> dict[str, list[Cell]]:
@@ -181,7 +110,7 @@ def main() -> int:
 
     out = [
         f"No change ({args.reps_null} experiments per row; a 5% rate is measured to "
-        f"{_margin(args.reps_null)}): share of experiments failing the gate.",
+        f"{margin(args.reps_null)}): share of experiments failing the gate.",
         "",
         *null_table(results["null"]),
         "",
@@ -205,8 +134,8 @@ def main() -> int:
     ]
     for (cell, null), (_, drop) in zip(results["flips_null"], results["flips"], strict=True):
         out.append(
-            f"| {cell.scenario.flip_rate:.0%} | {_percent(null.fail)} | {_percent(drop.caught)} "
-            f"| {_percent(null.naive[0])} | {_percent(drop.naive[0])} |"
+            f"| {cell.scenario.flip_rate:.0%} | {percent(null.fail)} | {percent(drop.caught)} "
+            f"| {percent(null.naive[0])} | {percent(drop.naive[0])} |"
         )
     out += [
         "",
@@ -222,7 +151,7 @@ def main() -> int:
         gated, results["family_null"], results["family_drop"], strict=True
     ):
         out.append(
-            f"| {label} | {cell.scenario.runs} | {_percent(null.fail)} | {_percent(drop.caught)} |"
+            f"| {label} | {cell.scenario.runs} | {percent(null.fail)} | {percent(drop.caught)} |"
         )
     print("\n".join(out))
     print(f"\n({time.perf_counter() - started:.0f} s)", file=sys.stderr)
