@@ -184,7 +184,7 @@ def _backend(
 ) -> Iterator[tuple[ExperimentsClient, str | None]]:
     """The experiments client, and the embedded store's URL when one was started here."""
     from driftgate.datadog import ExperimentsClient, backend_from_env
-    from driftgate.store.server import BackgroundStore
+    from driftgate.flow import embedded_backend
 
     db = args.db or (str(DEFAULT_DB) if args.local else None)
     if db is None:
@@ -198,11 +198,8 @@ def _backend(
         with ExperimentsClient(backend) as client:
             yield client, None
         return
-    Path(db).parent.mkdir(parents=True, exist_ok=True)
-    with BackgroundStore(db) as store:
-        local = backend_from_env({"DD_LLMOBS_OVERRIDE_ORIGIN": store.url})
-        with ExperimentsClient(local) as client:
-            yield client, store.url
+    with embedded_backend(Path(db)) as (client, url):
+        yield client, url
 
 
 def _local_report_context(pipeline: str, backend: str) -> ReportContext:
@@ -269,12 +266,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from driftgate.flow import Gate, GateResult, compare_refs
+    from driftgate.flow import EMBEDDED, Gate, GateResult, compare_refs
     from driftgate.report import render_terminal
 
     config = _config(args)
     with _backend(args, os.environ) as (client, store_url):
-        backend_name = "the embedded store" if store_url else client.backend.describe()
+        backend_name = EMBEDDED if store_url else client.backend.describe()
         gate = Gate(client, config, _progress, client.backend.experiment_url)
         report = compare_refs(
             gate,
@@ -305,7 +302,7 @@ def _command(parts: Sequence[str]) -> list[str] | str:
 def _run(args: argparse.Namespace) -> int:
     from driftgate.context import build_context, command_env
     from driftgate.discover import WaitPolicy
-    from driftgate.flow import Gate, RunPlan, local_ancestors, run_and_gate
+    from driftgate.flow import EMBEDDED, Gate, RunPlan, local_ancestors, run_and_gate
     from driftgate.git import GitRepo
     from driftgate.report import ReportContext, render_terminal
     from driftgate.store.clients import client_env
@@ -342,7 +339,7 @@ def _run(args: argparse.Namespace) -> int:
         shown = command if isinstance(command, str) else shlex.join(command)
         _progress(f"running {shown} at {ctx.head_sha[:12]} ({ctx.branch or 'detached'})")
         result = run_and_gate(gate, ctx, plan, local_ancestors(git), _echo)
-        backend_name = "the embedded store" if store_url else client.backend.describe()
+        backend_name = EMBEDDED if store_url else client.backend.describe()
     rctx = ReportContext(
         repository=ctx.repository,
         pipeline=args.pipeline,

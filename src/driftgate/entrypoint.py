@@ -29,9 +29,11 @@ from driftgate.context import CIContext, ContextError, build_context, command_en
 from driftgate.datadog import BackendError, ExperimentsClient, backend_from_env
 from driftgate.discover import WaitPolicy
 from driftgate.flow import (
+    EMBEDDED,
     Gate,
     GateResult,
     RunPlan,
+    embedded_backend,
     local_ancestors,
     result_from_json,
     run_and_gate,
@@ -55,7 +57,6 @@ from driftgate.report import (
 )
 from driftgate.runner import run_command
 from driftgate.store.clients import client_env
-from driftgate.store.server import BackgroundStore
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_BACKEND = 0, 1, 2, 3
 STATE_DIR = ".driftgate"
@@ -218,16 +219,12 @@ def _backend(
         with ExperimentsClient(backend) as client:
             yield client, extra, backend.describe()
         return
-    db = workspace / STATE_DIR / "store.db"
-    db.parent.mkdir(parents=True, exist_ok=True)
     cmds.notice(
         f"using the embedded store ({STATE_DIR}/store.db in the workspace); persist it with "
         "actions/cache so that pull requests find the base branch's baselines"
     )
-    with BackgroundStore(str(db)) as store:
-        local = backend_from_env({"DD_LLMOBS_OVERRIDE_ORIGIN": store.url})
-        with ExperimentsClient(local) as client:
-            yield client, client_env(store.url, {}), "the embedded store"
+    with embedded_backend(workspace / STATE_DIR / "store.db") as (client, url):
+        yield client, client_env(url, {}), EMBEDDED
 
 
 def _run_url(env: Mapping[str, str]) -> str | None:

@@ -5,7 +5,8 @@ edges (client, git, output) and call in here; nothing here parses arguments or e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,11 +17,12 @@ from driftgate.compare import compare, error_report, experiment_ref, no_baseline
 from driftgate.compare.report import Report, Verdict
 from driftgate.config import GateConfig
 from driftgate.context import CIContext
-from driftgate.datadog import ExperimentsClient
+from driftgate.datadog import ExperimentsClient, backend_from_env
 from driftgate.discover import WaitPolicy, find_experiments, for_commit, wait_until_finished
 from driftgate.git import GitError, GitRepo
 from driftgate.models import ExperimentInfo
 from driftgate.runner import CommandResult, run_command
+from driftgate.store.server import BackgroundStore
 
 # Worst first: the overall verdict of several experiments is the worst of theirs.
 SEVERITY: tuple[Verdict, ...] = ("error", "fail", "warn", "no_baseline", "pass")
@@ -216,6 +218,20 @@ def run_and_gate(
         )
         reports.append(_gate_one(gate, candidate, None, choice))
     return GateResult(reports, result, how, notes)
+
+
+EMBEDDED = "the embedded store"
+
+
+@contextmanager
+def embedded_backend(db: Path) -> Iterator[tuple[ExperimentsClient, str]]:
+    """The embedded store on `db`, served in this process for as long as the block runs, and
+    a client on it; yields the client and the store's URL (for the user's command)."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with BackgroundStore(str(db)) as store:
+        local = backend_from_env({"DD_LLMOBS_OVERRIDE_ORIGIN": store.url})
+        with ExperimentsClient(local) as client:
+            yield client, store.url
 
 
 def local_ancestors(git: GitRepo) -> Callable[[CIContext], list[str]]:
