@@ -135,3 +135,30 @@ def drop_table(results: Iterable[tuple[Cell, Rates]]) -> list[str]:
             f"| {percent(r.naive[0])} | {percent(r.naive[1])} |"
         )
     return lines
+
+
+def main_tables(
+    null: Iterable[tuple[Cell, Rates]],
+    pass_drops: Iterable[tuple[Cell, Rates]],
+    score_drops: Iterable[tuple[Cell, Rates]],
+    reps: int,
+    reps_null: int,
+) -> list[str]:
+    """The three tables both simulations print: no change, pass-rate drops, score drops."""
+    return [
+        f"No change ({reps_null} experiments per row; a 5% rate is measured to "
+        f"{margin(reps_null)}): share of experiments failing the gate.",
+        "",
+        *null_table(null),
+        "",
+        f"A true drop in the pass rate of `correct` ({reps} experiments per row): share "
+        "caught (driftgate: `correct` fails the gate; naive: its observed drop exceeds the "
+        "threshold).",
+        "",
+        *drop_table(pass_drops),
+        "",
+        f"A true drop in the mean of the score `quality` (0..1; a point is 0.01; {reps} "
+        "experiments per row).",
+        "",
+        *drop_table(score_drops),
+    ]

@@ -23,7 +23,7 @@ from dataclasses import replace
 
 from driftgate.compare import compare
 from driftgate.config import GateConfig, MetricRule
-from scoring import Cell, Outcome, Rates, Tally, drop_table, margin, null_table, percent
+from scoring import Cell, Outcome, Rates, Tally, main_tables, percent
 from synthetic import Scenario, make_pair
 
 SIZES = (100, 400, 1000, 2000)
@@ -109,21 +109,7 @@ def main() -> int:
         results[name].append((cell, rate))
 
     out = [
-        f"No change ({args.reps_null} experiments per row; a 5% rate is measured to "
-        f"{margin(args.reps_null)}): share of experiments failing the gate.",
-        "",
-        *null_table(results["null"]),
-        "",
-        f"A true drop in the pass rate of `correct` ({args.reps} experiments per row): share "
-        "caught (driftgate: `correct` fails the gate; naive: its observed drop exceeds the "
-        "threshold).",
-        "",
-        *drop_table(results["pass"]),
-        "",
-        f"A true drop in the mean of the score `quality` (0..1; a point is 0.01; {args.reps} "
-        "experiments per row).",
-        "",
-        *drop_table(results["score"]),
+        *main_tables(results["null"], results["pass"], results["score"], args.reps, args.reps_null),
         "",
         "Sensitivity to how often records flip between identical runs (400 records, 1 run): "
         "false alarms with no change, and a 5-point pass-rate drop caught.",

@@ -47,7 +47,7 @@ from driftgate import cli
 from driftgate.compare import compare
 from driftgate.models import ExperimentData, SummaryEvaluation
 from driftgate.store.server import BackgroundStore
-from scoring import Cell, Outcome, Rates, Tally, drop_table, margin, null_table
+from scoring import Cell, Outcome, Rates, Tally, main_tables
 from synthetic import Scenario, make_pair
 
 HERE = Path(__file__).resolve().parent
@@ -624,23 +624,7 @@ def main() -> int:
     def tabled(name: str) -> list[tuple[Cell, Rates]]:
         return [(c, rates[id(c)][0]) for c in groups[name]]
 
-    tables = [
-        f"No change ({args.reps_null} experiments per row; a 5% rate is measured to "
-        f"{margin(args.reps_null)}): share of experiments failing the gate.",
-        "",
-        *null_table(tabled("null")),
-        "",
-        f"A true drop in the pass rate of `correct` ({args.reps} experiments per row): share "
-        "caught (driftgate: `correct` fails the gate; naive: its observed drop exceeds the "
-        "threshold).",
-        "",
-        *drop_table(tabled("pass")),
-        "",
-        f"A true drop in the mean of the score `quality` (0..1; a point is 0.01; {args.reps} "
-        "experiments per row).",
-        "",
-        *drop_table(tabled("score")),
-    ]
+    tables = main_tables(tabled("null"), tabled("pass"), tabled("score"), args.reps, args.reps_null)
     # Identical figures on every pair make identical tables; this says so of the tables too.
     identical = all(store == memory for store, memory in rates.values())
     # The smallest disagreeing pair is the one to debug first.
