@@ -324,3 +324,20 @@ def test_secrets_are_masked_and_never_printed(world: World) -> None:
     assert "::add-mask::sekret-key-123" in step.stdout
     lines = [line for line in step.stdout.splitlines() if "sekret-key-123" in line]
     assert lines == ["::add-mask::sekret-key-123"]
+
+
+def test_a_token_that_may_not_write_gets_the_permissions_block(world: World) -> None:
+    first = world.commit("base")
+    main = world.commit("main")
+    world.act("push", world.push_event(main, first))
+    git(world.repo, "checkout", "-q", "-b", "feature")
+    head = world.commit("same repository, workflow without write permissions")
+    world.fake.add_pull(REPO, 13, head_sha=head, base_sha=main)
+    step = world.act("pull_request", world.pr_event(13, head, main), token="fork")
+    assert step.code == 0  # the verdict decides the exit; the report is still everywhere else
+    assert step.outputs["verdict"] == "pass"
+    assert "::error title=driftgate%3A permissions::" in step.stdout
+    assert "pull-requests: write" in step.summary
+    assert "checks: write" in step.summary
+    assert "driftgate" in step.summary  # the report itself reached the job summary
+    assert world.fake.comments(REPO, 13) == []
