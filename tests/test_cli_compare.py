@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from driftgate import cli, datadog
+from driftgate import cli, datadog, outcome
 from driftgate.store.app import create_app
 from driftgate.store.db import Store
 from driftgate.store.server import BackgroundServer
@@ -124,7 +124,7 @@ def test_a_regression_fails_with_the_json_contract(
     baseline = served.record("capitals", [ALL_PASS])
     candidate = served.record("capitals", [HALF_FAIL])
     code, report = compare_json(capsys, "--candidate", candidate, "--baseline", baseline)
-    assert code == cli.EXIT_GATE_FAILED
+    assert code == outcome.EXIT_GATE_FAILED
     assert set(report) >= CONTRACT_TOP
     assert report["verdict"] == "fail"
     assert set(report["candidate"]) >= CONTRACT_REF
@@ -159,7 +159,7 @@ def test_no_change_passes(served: Served, capsys: pytest.CaptureFixture[str]) ->
     baseline = served.record("capitals", [HALF_FAIL])
     candidate = served.record("capitals", [HALF_FAIL])
     code, report = compare_json(capsys, "--candidate", candidate, "--baseline", baseline)
-    assert code == cli.EXIT_OK
+    assert code == outcome.EXIT_OK
     assert report["verdict"] == "pass"
     correct = by_name(report)["correct"]
     assert (correct["delta"], correct["p_value"]) == (0.0, 1.0)
@@ -188,7 +188,7 @@ def test_id_at_n_selects_one_run_on_either_side(
     code, report = compare_json(
         capsys, "--candidate", f"{candidate}@3", "--baseline", f"{baseline}@1"
     )
-    assert code == cli.EXIT_GATE_FAILED
+    assert code == outcome.EXIT_GATE_FAILED
     assert (report["candidate"]["id"], report["candidate"]["run"]) == (candidate, 3)
     assert (report["baseline"]["id"], report["baseline"]["run"]) == (baseline, 1)
     correct = by_name(report)["correct"]
@@ -198,13 +198,13 @@ def test_id_at_n_selects_one_run_on_either_side(
     code, report = compare_json(
         capsys, "--candidate", f"{candidate}@1", "--baseline", f"{baseline}@1"
     )
-    assert code == cli.EXIT_OK
+    assert code == outcome.EXIT_OK
     correct = by_name(report)["correct"]
     assert (correct["baseline"], correct["candidate"], correct["gate"]) == (1.0, 1.0, "pass")
 
     # All runs on both sides: each record averaged over its runs, 1/3 -> 2/3.
     code, report = compare_json(capsys, "--candidate", candidate, "--baseline", baseline)
-    assert code == cli.EXIT_OK
+    assert code == outcome.EXIT_OK
     correct = by_name(report)["correct"]
     assert correct["baseline"] == pytest.approx(1 / 3)
     assert correct["candidate"] == pytest.approx(2 / 3)
@@ -220,7 +220,7 @@ def test_a_bad_run_suffix_is_a_usage_error(
     refs = {"--candidate": experiment, "--baseline": experiment}
     refs[side] += suffix
     code, out, err = compare(capsys, *[a for pair in refs.items() for a in pair])
-    assert code == cli.EXIT_USAGE
+    assert code == outcome.EXIT_USAGE
     assert out == ""
     assert f"{experiment}{suffix}" in err
     assert "the run after @ must be a number from 1" in err
@@ -232,7 +232,7 @@ def test_a_run_the_experiment_does_not_have_names_the_runs_it_has(
 ) -> None:
     experiment = served.record("capitals", [ALL_PASS, ALL_PASS])
     code, _, err = compare(capsys, "--candidate", f"{experiment}@5", "--baseline", experiment)
-    assert code == cli.EXIT_BACKEND
+    assert code == outcome.EXIT_BACKEND
     assert "has no run 5 (it has 2 runs: use @1 to @2)" in err
 
 
@@ -244,7 +244,7 @@ def test_an_unknown_id_is_named(
     missing = "00000000-0000-4000-8000-00000000dead"
     refs = {"--candidate": experiment, "--baseline": experiment, side: missing}
     code, out, err = compare(capsys, *[a for pair in refs.items() for a in pair])
-    assert code == cli.EXIT_BACKEND
+    assert code == outcome.EXIT_BACKEND
     assert out == ""
     assert f"experiment {missing!r} does not exist" in err
 
@@ -253,7 +253,7 @@ def test_markdown_is_a_readable_table(served: Served, capsys: pytest.CaptureFixt
     baseline = served.record("capitals", [ALL_PASS])
     candidate = served.record("capitals", [HALF_FAIL])
     code, out, _ = compare(capsys, "--candidate", candidate, "--baseline", baseline)
-    assert code == cli.EXIT_GATE_FAILED
+    assert code == outcome.EXIT_GATE_FAILED
     lines = out.splitlines()
     assert lines[0].startswith("## driftgate: FAIL (capitals")
     header = "| metric | baseline | candidate | delta | interval | p | verdict | gate |"
@@ -299,7 +299,7 @@ def test_a_malformed_config_names_the_file_and_key(
     config = tmp_path / "gate.toml"
     config.write_text(text)
     code, out, err = compare(capsys, "--candidate", "c", "--baseline", "b", "--config", str(config))
-    assert code == cli.EXIT_USAGE
+    assert code == outcome.EXIT_USAGE
     assert out == ""
     assert err.startswith(f"driftgate: error: {config}: ")
     assert key in err
@@ -316,7 +316,7 @@ def test_a_malformed_config_in_a_real_terminal_is_one_line(served: Served, tmp_p
         cwd=tmp_path,
         DD_LLMOBS_OVERRIDE_ORIGIN=served.url,
     )
-    assert proc.returncode == cli.EXIT_USAGE, proc.stderr
+    assert proc.returncode == outcome.EXIT_USAGE, proc.stderr
     assert proc.stdout == ""
     assert "Traceback" not in proc.stderr
     [line] = proc.stderr.splitlines()
@@ -334,7 +334,7 @@ def test_the_config_file_in_the_working_directory_is_used(
     candidate = served.record("capitals", [HALF_FAIL])
     (tmp_path / "driftgate.toml").write_text('[metrics."*"]\nlevel = "warn"\n')
     code, report = compare_json(capsys, "--candidate", candidate, "--baseline", baseline)
-    assert code == cli.EXIT_OK  # a warning does not fail the command
+    assert code == outcome.EXIT_OK  # a warning does not fail the command
     assert report["verdict"] == "warn"
     assert by_name(report)["correct"]["gate"] == "warn"
 
@@ -359,7 +359,7 @@ def test_rate_limits_and_server_errors_are_survived(
         Fault(500, b'{"errors": ["Internal Server Error"]}'),
     )
     code, report = compare_json(capsys, "--candidate", candidate, "--baseline", baseline)
-    assert code == cli.EXIT_GATE_FAILED
+    assert code == outcome.EXIT_GATE_FAILED
     assert report["verdict"] == "fail"
     assert by_name(report)["correct"]["n"] == RECORDS
     statuses = [status for _, _, status in served.flaky.seen]
@@ -384,7 +384,7 @@ def test_refused_keys_exit_3_naming_the_variables_never_the_keys(
         DD_API_KEY=API_SECRET,
         DD_APP_KEY=APP_SECRET,
     )
-    assert proc.returncode == cli.EXIT_BACKEND
+    assert proc.returncode == outcome.EXIT_BACKEND
     assert proc.stdout == ""
     assert "HTTP 401" in proc.stderr
     assert "DD_API_KEY" in proc.stderr
@@ -407,7 +407,7 @@ def test_a_store_that_requires_other_keys_is_refused_without_echoing_them(
         monkeypatch.chdir(tmp_path)
         code, out, err = compare(capsys, "--candidate", "some-id", "--baseline", "other-id")
     store.close()
-    assert code == cli.EXIT_BACKEND
+    assert code == outcome.EXIT_BACKEND
     assert "HTTP 403" in err
     assert "DD_API_KEY" in err
     assert "DD_APP_KEY" in err

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import signal
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -15,16 +14,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from driftgate import __version__
+from driftgate.outcome import (
+    EXIT_BACKEND,
+    EXIT_OK,
+    EXIT_USAGE,
+    FAIL_ON,
+    exit_code,
+)
 
 if TYPE_CHECKING:
     from driftgate.config import GateConfig
     from driftgate.datadog import ExperimentsClient
-    from driftgate.report import ReportContext
 
-EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_BACKEND = 0, 1, 2, 3
 DEFAULT_DB = Path(".driftgate") / "store.db"
 DEFAULT_REPORT_DIR = Path(".driftgate") / "report"
-FAIL_ON = ("regression", "warning", "never")
 
 
 class UsageError(Exception):
@@ -202,29 +205,6 @@ def _backend(
         yield client, url
 
 
-def _local_report_context(pipeline: str, backend: str) -> ReportContext:
-    from driftgate.report import ReportContext
-
-    return ReportContext(
-        repository=None,
-        pipeline=pipeline,
-        head_sha=None,
-        base_branch=None,
-        pr_number=None,
-        run_url=None,
-        backend=backend,
-    )
-
-
-def _exit_for(verdict: str, fail_on: str) -> int:
-    if verdict == "error":
-        return EXIT_GATE_FAILED
-    if fail_on == "never":
-        return EXIT_OK
-    failing = {"fail", "warn"} if fail_on == "warning" else {"fail"}
-    return EXIT_GATE_FAILED if verdict in failing else EXIT_OK
-
-
 # -- commands -----------------------------------------------------------------------------------
 
 
@@ -266,7 +246,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from driftgate.flow import EMBEDDED, Gate, GateResult, compare_refs
+    from driftgate.flow import EMBEDDED, Gate, GateResult, compare_refs, report_context
     from driftgate.report import render_terminal
 
     config = _config(args)
@@ -284,8 +264,8 @@ def _compare(args: argparse.Namespace) -> int:
         print(json.dumps(report.model_dump(mode="json"), indent=2))
     else:
         pipeline = args.pipeline or "default"
-        print(render_terminal(GateResult([report]), _local_report_context(pipeline, backend_name)))
-    return _exit_for(report.verdict, "regression")
+        print(render_terminal(GateResult([report]), report_context(None, pipeline, backend_name)))
+    return exit_code(report.verdict, "regression")
 
 
 def _command(parts: Sequence[str]) -> list[str] | str:
@@ -302,9 +282,17 @@ def _command(parts: Sequence[str]) -> list[str] | str:
 def _run(args: argparse.Namespace) -> int:
     from driftgate.context import build_context, command_env
     from driftgate.discover import WaitPolicy
-    from driftgate.flow import EMBEDDED, Gate, RunPlan, local_ancestors, run_and_gate
+    from driftgate.flow import (
+        EMBEDDED,
+        Gate,
+        RunPlan,
+        local_ancestors,
+        report_context,
+        run_and_gate,
+    )
     from driftgate.git import GitRepo
-    from driftgate.report import ReportContext, render_terminal
+    from driftgate.report import render_terminal
+    from driftgate.runner import display
     from driftgate.store.clients import client_env
 
     command = _command(args.cmd)
@@ -336,27 +324,17 @@ def _run(args: argparse.Namespace) -> int:
             secrets=secrets,
         )
         gate = Gate(client, config, _progress, client.backend.experiment_url)
-        shown = command if isinstance(command, str) else shlex.join(command)
-        _progress(f"running {shown} at {ctx.head_sha[:12]} ({ctx.branch or 'detached'})")
+        _progress(f"running {display(command)} at {ctx.head_sha[:12]} ({ctx.branch or 'detached'})")
         result = run_and_gate(gate, ctx, plan, local_ancestors(git), _echo)
         backend_name = EMBEDDED if store_url else client.backend.describe()
-    rctx = ReportContext(
-        repository=ctx.repository,
-        pipeline=args.pipeline,
-        head_sha=ctx.head_sha,
-        base_branch=ctx.base_branch,
-        pr_number=ctx.pr_number,
-        run_url=None,
-        backend=backend_name,
-    )
-    text = render_terminal(result, rctx)
+    text = render_terminal(result, report_context(ctx, args.pipeline, backend_name))
     report_dir = Path(args.report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     (report_dir / "report.md").write_text(text)
     (report_dir / "report.json").write_text(json.dumps(result.as_json(), indent=2) + "\n")
     print("\n" + text)
     _progress(f"verdict {result.verdict}; reports in {report_dir}")
-    return _exit_for(result.verdict, args.fail_on)
+    return exit_code(result.verdict, args.fail_on)
 
 
 def _action(args: argparse.Namespace) -> int:

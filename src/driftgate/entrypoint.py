@@ -35,6 +35,7 @@ from driftgate.flow import (
     RunPlan,
     embedded_backend,
     local_ancestors,
+    report_context,
     result_from_json,
     run_and_gate,
 )
@@ -47,6 +48,14 @@ from driftgate.github import (
     RetryPolicy,
     connect,
 )
+from driftgate.outcome import (
+    EXIT_BACKEND,
+    EXIT_OK,
+    EXIT_USAGE,
+    FAIL_ON,
+    conclusion_for,
+    exit_code,
+)
 from driftgate.report import (
     ReportContext,
     render_check,
@@ -58,11 +67,9 @@ from driftgate.report import (
 from driftgate.runner import run_command
 from driftgate.store.clients import client_env
 
-EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_BACKEND = 0, 1, 2, 3
 STATE_DIR = ".driftgate"
 REPORT_DIR = f"{STATE_DIR}/report"
 ARTIFACT_DIR = f"{STATE_DIR}/artifact"
-FAIL_ON = ("regression", "warning", "never")
 COMMENT_MODES = ("always", "on-change", "on-regression", "off")
 STORES = ("auto", "datadog", "embedded")
 MODES = ("gate", "publish")
@@ -150,23 +157,6 @@ def choose_activity(ctx: CIContext) -> Activity:
     if ctx.pr_number is not None and ctx.is_pull_request:
         return "pull_request"
     return "record"
-
-
-def conclusion_for(verdict: str, fail_on: str) -> Literal["success", "failure", "neutral"]:
-    if verdict == "error":
-        return "failure"
-    if verdict == "no_baseline":
-        return "neutral"
-    if fail_on == "never":
-        return "neutral" if verdict == "fail" else "success"
-    failing = {"fail", "warn"} if fail_on == "warning" else {"fail"}
-    return "failure" if verdict in failing else "success"
-
-
-def exit_for(verdict: str, fail_on: str) -> int:
-    if verdict == "error":
-        return EXIT_GATE_FAILED
-    return EXIT_GATE_FAILED if conclusion_for(verdict, fail_on) == "failure" else EXIT_OK
 
 
 @dataclass
@@ -319,7 +309,7 @@ def _gate(edges: Edges, inputs: ActionInputs, cmds: Commands, workspace: Path) -
             gate = Gate(client, config, progress, client.backend.experiment_url)
             with cmds.group(f"experiment: {inputs.command}"), cmds.stop_commands():
                 result = run_and_gate(gate, ctx, plan, local_ancestors(git), echo)
-    rctx = _report_context(env, ctx, inputs.pipeline, backend_name)
+    rctx = report_context(ctx, inputs.pipeline, backend_name, _run_url(env))
     _write_reports(workspace, result, rctx)
     _summary(env, render_summary(result, rctx))
     outputs = _outputs(result, workspace)
@@ -337,21 +327,7 @@ def _gate(edges: Edges, inputs: ActionInputs, cmds: Commands, workspace: Path) -
     if env.get("GITHUB_OUTPUT"):
         actions.set_outputs(env["GITHUB_OUTPUT"], outputs)
     echo(f"driftgate: verdict {result.verdict}")
-    return exit_for(result.verdict, inputs.fail_on)
-
-
-def _report_context(
-    env: Mapping[str, str], ctx: CIContext, pipeline: str, backend: str
-) -> ReportContext:
-    return ReportContext(
-        repository=ctx.repository,
-        pipeline=pipeline,
-        head_sha=ctx.head_sha,
-        base_branch=ctx.base_branch,
-        pr_number=ctx.pr_number,
-        run_url=_run_url(env),
-        backend=backend,
-    )
+    return exit_code(result.verdict, inputs.fail_on)
 
 
 def _write_reports(workspace: Path, result: GateResult, rctx: ReportContext) -> None:

@@ -21,8 +21,8 @@ from driftgate.datadog import ExperimentsClient, backend_from_env
 from driftgate.discover import WaitPolicy, find_experiments, for_commit, wait_until_finished
 from driftgate.git import GitError, GitRepo
 from driftgate.models import ExperimentInfo
+from driftgate.report import ReportContext
 from driftgate.runner import CommandResult, run_command
-from driftgate.store.server import BackgroundStore
 
 # Worst first: the overall verdict of several experiments is the worst of theirs.
 SEVERITY: tuple[Verdict, ...] = ("error", "fail", "warn", "no_baseline", "pass")
@@ -223,10 +223,29 @@ def run_and_gate(
 EMBEDDED = "the embedded store"
 
 
+def report_context(
+    ctx: CIContext | None, pipeline: str, backend: str, run_url: str | None = None
+) -> ReportContext:
+    """What the report says about where it ran; without a context (compare), only the
+    pipeline and the backend."""
+    return ReportContext(
+        repository=ctx.repository if ctx else None,
+        pipeline=pipeline,
+        head_sha=ctx.head_sha if ctx else None,
+        base_branch=ctx.base_branch if ctx else None,
+        pr_number=ctx.pr_number if ctx else None,
+        run_url=run_url,
+        backend=backend,
+    )
+
+
 @contextmanager
 def embedded_backend(db: Path) -> Iterator[tuple[ExperimentsClient, str]]:
     """The embedded store on `db`, served in this process for as long as the block runs, and
     a client on it; yields the client and the store's URL (for the user's command)."""
+    # Imported here: a gate that reads Datadog never needs the HTTP server's modules.
+    from driftgate.store.server import BackgroundStore
+
     db.parent.mkdir(parents=True, exist_ok=True)
     with BackgroundStore(str(db)) as store:
         local = backend_from_env({"DD_LLMOBS_OVERRIDE_ORIGIN": store.url})
