@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from driftgate.store.clients import client_env
 from driftgate.store.server import BackgroundStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,18 +22,10 @@ def store(tmp_path: Path) -> Iterator[BackgroundStore]:
 
 
 def ddtrace_env(url: str, **extra: str) -> dict[str, str]:
-    """What a ddtrace script needs to record into the store at `url`, offline."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DD_", "DRIFTGATE_"))}
-    env.update(
-        DD_LLMOBS_OVERRIDE_ORIGIN=url,
-        DD_API_KEY="test-api-key",
-        DD_APP_KEY="test-app-key",
-        DD_APM_TRACING_ENABLED="false",
-        DD_INSTRUMENTATION_TELEMETRY_ENABLED="false",
-        DD_REMOTE_CONFIGURATION_ENABLED="false",
-    )
-    env.update(extra)
-    return env
+    """What a ddtrace script needs to record into the store at `url`, offline: the same
+    environment driftgate gives a command, over a parent without DD_*/DRIFTGATE_* settings."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DD_", "DRIFTGATE_"))}
+    return {**client_env(url, base), **extra}
 
 
 def run_script(script: Path, *args: str, env: dict[str, str], timeout: float = 120) -> str:

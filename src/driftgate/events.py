@@ -18,6 +18,7 @@ from driftgate.models import (
     MetricType,
     SummaryEvaluation,
 )
+from driftgate.tags import tag_value
 
 TEXT_LIMIT = 300
 _TYPES: dict[str, MetricType] = {
@@ -46,14 +47,6 @@ def short_text(value: Any, limit: int = TEXT_LIMIT) -> str:
 def _metric_type(raw: Any) -> MetricType:
     # An unknown type is read as a score, the SDK's most common type.
     return _TYPES.get(raw, "score") if isinstance(raw, str) else "score"
-
-
-def _tag(tags: Iterable[Any], key: str) -> str | None:
-    prefix = key + ":"
-    for tag in tags:
-        if isinstance(tag, str) and tag.startswith(prefix):
-            return tag[len(prefix) :]
-    return None
 
 
 def _int(value: Any, default: int) -> int:
@@ -165,14 +158,14 @@ class ExperimentDataBuilder:
 
     def add_span(self, span: Mapping[str, Any]) -> None:
         tags = span.get("tags") or []
-        run = _int(_tag(tags, "run_iteration"), 1)
+        run = _int(tag_value(tags, "run_iteration"), 1)
         if self.run is not None and run != self.run:
             return
         meta = span.get("meta") or {}
         metrics = span.get("metrics") or {}
         key = (
-            _tag(tags, "dataset_record_canonical_id")
-            or _tag(tags, "dataset_record_id")
+            tag_value(tags, "dataset_record_canonical_id")
+            or tag_value(tags, "dataset_record_id")
             or str(span.get("span_id", ""))
         )
         message = _error_text(meta.get("error"))
@@ -201,7 +194,7 @@ class ExperimentDataBuilder:
         if not label:
             return
         run = _int(
-            metric.get("run_iteration") or _tag(metric.get("tags") or [], "run_iteration"), 1
+            metric.get("run_iteration") or tag_value(metric.get("tags") or [], "run_iteration"), 1
         )
         if self.run is not None and run != self.run:
             return

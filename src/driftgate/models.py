@@ -16,6 +16,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from driftgate.tags import tag_value
+
 MetricType = Literal["boolean", "score", "categorical", "json"]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -51,8 +53,7 @@ class ExperimentInfo(BaseModel):
 
     def tag(self, key: str) -> str | None:
         """The value of the first `key:value` tag, from `metadata.tags`."""
-        prefix = key + ":"
-        return next((t[len(prefix) :] for t in self.tags if t.startswith(prefix)), None)
+        return tag_value(self.tags, key)
 
     @property
     def commit(self) -> str | None:

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import numpy.typing as npt
 from scipy import special
@@ -149,18 +151,18 @@ def _categorical_shift(
     notes = ["categories without an assessment have no better or worse: reported, not gated"]
     if policy.level != "off":
         notes.append("to gate it, give the evaluator an assessment or set pass_values in a rule")
+    reported = Measurement(
+        name=label,
+        kind="categorical",
+        direction="none",
+        level="off",
+        tolerance=absolute(0),
+        inference=no_test("chi_square", n_base + n_cand),
+        n_baseline=n_base,
+        n_candidate=n_cand,
+    )
     if n_base == 0 or n_cand == 0:
-        return Measurement(
-            name=label,
-            kind="categorical",
-            direction="none",
-            level="off",
-            tolerance=absolute(0),
-            inference=no_test("chi_square", n_base + n_cand),
-            n_baseline=n_base,
-            n_candidate=n_cand,
-            notes=(*notes, "no categories on one side"),
-        )
+        return replace(reported, notes=(*notes, "no categories on one side"))
     base_share = base_counts / n_base
     cand_share = cand_counts / n_cand
     shift = float(np.abs(base_share - cand_share).sum() / 2)
@@ -181,19 +183,7 @@ def _categorical_shift(
         f"{names[int(np.argmax(cand_counts))]!r}; {shift:.1%} of records would have to change "
         "category to turn one distribution into the other"
     )
-    return Measurement(
-        name=label,
-        kind="categorical",
-        direction="none",
-        level="off",
-        tolerance=absolute(0),
-        inference=no_test("chi_square", n_base + n_cand),
-        n_baseline=n_base,
-        n_candidate=n_cand,
-        notes=tuple(notes),
-        distribution=distribution,
-        shift=(shift, p),
-    )
+    return replace(reported, notes=tuple(notes), distribution=distribution, shift=(shift, p))
 
 
 def _policy_kind(metric_type: str) -> EvaluatorKind:

@@ -24,6 +24,7 @@ import orjson
 
 from driftgate.store.aggregate import EvalRow, SummaryRow, aggregate
 from driftgate.store.errors import BadRequest, Busy, Conflict, NotFound
+from driftgate.tags import tag_value
 
 SCHEMA_VERSION = 1
 TERMINAL_STATUSES = frozenset({"completed", "failed", "interrupted"})
@@ -168,14 +169,6 @@ def clamp_limit(raw: str | None, default: int) -> int:
     if limit < 1:
         raise BadRequest(f"page[limit] must be at least 1, got {limit}")
     return min(limit, MAX_PAGE_LIMIT)
-
-
-def tag_value(tags: Sequence[Any], key: str) -> str | None:
-    prefix = key + ":"
-    for tag in tags:
-        if isinstance(tag, str) and tag.startswith(prefix):
-            return tag[len(prefix) :]
-    return None
 
 
 _SPAN_TAGS = frozenset({"experiment_id", "dataset_record_id", "run_iteration"})
@@ -539,7 +532,8 @@ class Store:
     def dataset_import(
         self, dataset_id: str, rows: Sequence[dict[str, Any]], deduplicate: bool
     ) -> int:
-        """Bulk upload (CSV): the rows become a new version; answers how many were added."""
+        """Bulk upload (CSV): the rows become a new version; answers how many rows were
+        acknowledged (duplicates of live records included)."""
         acks = self.dataset_batch_update(None, dataset_id, rows, [], [], deduplicate, True)
         return len(acks)
 
