@@ -22,7 +22,7 @@ from dataclasses import fields
 import numpy as np
 
 from driftgate.compare import compare
-from driftgate.models import ExperimentData
+from driftgate.experiments.models import ExperimentData
 from synthetic import Scenario, make_pair
 
 MB = 1024 * 1024

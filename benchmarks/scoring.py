@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from driftgate.compare.report import Report
+from driftgate.compare.schema import Report
 from driftgate.config import GateConfig
 from synthetic import Scenario
 

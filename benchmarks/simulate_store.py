@@ -45,7 +45,7 @@ import orjson
 
 from driftgate import cli
 from driftgate.compare import compare
-from driftgate.models import ExperimentData, SummaryEvaluation
+from driftgate.experiments.models import ExperimentData, SummaryEvaluation
 from driftgate.store.server import BackgroundStore
 from scoring import Cell, Outcome, Rates, Tally, main_tables
 from synthetic import Scenario, make_pair

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from driftgate.models import EvaluatorColumn, ExperimentData, ExperimentInfo, FloatArray
+from driftgate.experiments.models import EvaluatorColumn, ExperimentData, ExperimentInfo, FloatArray
 
 SCORE_NOISE_CONCENTRATION = 20.0  # per-run Beta around the record's mean: sd ~ 0.1
 PRICE_PER_TOKEN = 2e-6

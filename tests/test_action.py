@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from driftgate.entrypoint import Edges, action_main
-from driftgate.github import GitHubReporter, RetryPolicy, comment_marker, connect
+from driftgate.action.github import GitHubReporter, RetryPolicy, comment_marker, connect
+from driftgate.action.main import Edges, action_main
 from tests.events import pull_request_event, push_event, workflow_run_event
 from tests.fakes.github import FakeGitHub
 

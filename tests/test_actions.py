@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from driftgate.actions import (
+from driftgate.action.workflow import (
     SUMMARY_LIMIT,
     Commands,
     InputError,
@@ -95,7 +95,7 @@ def test_get_input_reads_hyphenated_names_trimmed() -> None:
 def test_hyphenated_inputs_survive_a_real_process_environment() -> None:
     # The runner execs the container's entrypoint with such names; so does this.
     code = (
-        "import os, sys; from driftgate.actions import get_input; "
+        "import os, sys; from driftgate.action.workflow import get_input; "
         "sys.stdout.write(get_input(os.environ, 'fail-on'))"
     )
     env = {**os.environ, "INPUT_FAIL-ON": "never"}

@@ -8,10 +8,15 @@ from typing import Any
 
 import pytest
 
-from driftgate.baseline import resolve, split_run
-from driftgate.datadog import ExperimentsClient, backend_from_env
-from driftgate.discover import DiscoveryError, WaitPolicy, find_experiments, wait_until_finished
-from driftgate.models import ExperimentInfo
+from driftgate.experiments.baseline import resolve, split_run
+from driftgate.experiments.client import ExperimentsClient, backend_from_env
+from driftgate.experiments.discover import (
+    DiscoveryError,
+    WaitPolicy,
+    find_experiments,
+    wait_until_finished,
+)
+from driftgate.experiments.models import ExperimentInfo
 from driftgate.store.server import BackgroundStore
 from tests.storeapi import Api
 

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from driftgate import cli, datadog, outcome
+from driftgate import cli, outcome
+from driftgate.experiments import client as datadog
 from driftgate.store.app import create_app
 from driftgate.store.db import Store
 from driftgate.store.server import BackgroundServer

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from driftgate.context import (
+from driftgate.ci.context import (
     SUPPORTED_EVENTS,
     CIContext,
     ContextError,
@@ -27,7 +27,7 @@ from driftgate.context import (
     read_event_payload,
     tags,
 )
-from driftgate.git import DubiousOwnership, GitError, GitRepo, NoCommits, UnknownRevision
+from driftgate.ci.git import DubiousOwnership, GitError, GitRepo, NoCommits, UnknownRevision
 
 EVENTS = Path(__file__).parent / "fixtures" / "events"
 

@@ -11,7 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
-from driftgate.datadog import (
+from driftgate.experiments.client import (
     AuthError,
     Backend,
     BackendError,

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from driftgate.datadog import ExperimentsClient, backend_from_env
-from driftgate.models import ExperimentInfo
+from driftgate.experiments.client import ExperimentsClient, backend_from_env
+from driftgate.experiments.models import ExperimentInfo
 from driftgate.store.server import BackgroundStore
 
 SCRIPT = Path(__file__).parent / "scripts" / "arith_experiment.py"

@@ -1,4 +1,4 @@
-"""driftgate.git against real git, in throwaway repositories under tmp_path."""
+"""driftgate.ci.git against real git, in throwaway repositories under tmp_path."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from driftgate import git
-from driftgate.git import (
+from driftgate.ci import git
+from driftgate.ci.git import (
     DubiousOwnership,
     GitError,
     GitRepo,

@@ -1,4 +1,4 @@
-"""driftgate.github with the real PyGithub against the GitHub fake, over HTTP."""
+"""driftgate.action.github with the real PyGithub against the GitHub fake, over HTTP."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from github import Auth, Github, GithubRetry
 
-from driftgate.github import (
+from driftgate.action.github import (
     COMMENT_LIMIT,
     CannotWrite,
     CheckResult,

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from driftgate.runner import display, run_command
+from driftgate.ci.runner import display, run_command
 
 PY = sys.executable
 

@@ -24,7 +24,7 @@ from driftgate.outcome import (
 
 if TYPE_CHECKING:
     from driftgate.config import GateConfig
-    from driftgate.datadog import ExperimentsClient
+    from driftgate.experiments.client import ExperimentsClient
 
 DEFAULT_DB = Path(".driftgate") / "store.db"
 DEFAULT_REPORT_DIR = Path(".driftgate") / "report"
@@ -186,8 +186,8 @@ def _backend(
     args: argparse.Namespace, env: Mapping[str, str]
 ) -> Iterator[tuple[ExperimentsClient, str | None]]:
     """The experiments client, and the embedded store's URL when one was started here."""
-    from driftgate.datadog import ExperimentsClient, backend_from_env
-    from driftgate.flow import embedded_backend
+    from driftgate.experiments.client import ExperimentsClient, backend_from_env
+    from driftgate.session import embedded_backend
 
     db = args.db or (str(DEFAULT_DB) if args.local else None)
     if db is None:
@@ -246,8 +246,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from driftgate.flow import EMBEDDED, Gate, GateResult, compare_refs, report_context
     from driftgate.report import render_terminal
+    from driftgate.session import EMBEDDED, Gate, GateResult, compare_refs, report_context
 
     config = _config(args)
     with _backend(args, os.environ) as (client, store_url):
@@ -280,9 +280,12 @@ def _command(parts: Sequence[str]) -> list[str] | str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from driftgate.context import build_context, command_env
-    from driftgate.discover import WaitPolicy
-    from driftgate.flow import (
+    from driftgate.ci.context import build_context, command_env
+    from driftgate.ci.git import GitRepo
+    from driftgate.ci.runner import display
+    from driftgate.experiments.discover import WaitPolicy
+    from driftgate.report import render_terminal
+    from driftgate.session import (
         EMBEDDED,
         Gate,
         RunPlan,
@@ -290,9 +293,6 @@ def _run(args: argparse.Namespace) -> int:
         report_context,
         run_and_gate,
     )
-    from driftgate.git import GitRepo
-    from driftgate.report import render_terminal
-    from driftgate.runner import display
     from driftgate.store.clients import client_env
 
     command = _command(args.cmd)
@@ -338,13 +338,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _action(args: argparse.Namespace) -> int:
-    from driftgate.entrypoint import Edges, action_main
+    from driftgate.action.main import Edges, action_main
 
     return action_main(Edges(os.environ, sys.stdout))
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from driftgate.entrypoint import Edges, action_main
+    from driftgate.action.main import Edges, action_main
 
     env = dict(os.environ)
     env["INPUT_MODE"] = "publish"
@@ -361,11 +361,11 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from driftgate.baseline import RefError
+    from driftgate.ci.context import ContextError
+    from driftgate.ci.git import GitError
     from driftgate.config import ConfigError
-    from driftgate.context import ContextError
-    from driftgate.datadog import BackendError
-    from driftgate.git import GitError
+    from driftgate.experiments.baseline import RefError
+    from driftgate.experiments.client import BackendError
 
     args = _parser().parse_args(argv)
     commands = {

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from driftgate.models import (
+from driftgate.experiments.models import (
     EvaluatorColumn,
     ExperimentData,
     ExperimentInfo,

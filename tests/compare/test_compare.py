@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from driftgate.compare import compare, no_baseline_report
-from driftgate.compare.report import Metric, Report
+from driftgate.compare.schema import Metric, Report
 from driftgate.config import parse_config
-from driftgate.models import SummaryEvaluation
+from driftgate.experiments.models import SummaryEvaluation
 from tests.compare.builders import column, experiment, keys, pass_fail
 
 

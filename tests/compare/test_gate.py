@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from driftgate.compare.gate import (
+from driftgate.compare.measure import Measurement
+from driftgate.compare.rules import (
     Adjusted,
     adjusted_p_values,
     decide,
@@ -12,7 +13,6 @@ from driftgate.compare.gate import (
     judge_all,
     overall,
 )
-from driftgate.compare.measure import Measurement
 from driftgate.compare.stats import Inference
 from driftgate.config import absolute, percent
 

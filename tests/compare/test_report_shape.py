@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from driftgate.compare import compare, error_report, no_baseline_report
-from driftgate.compare.report import Report
+from driftgate.compare.schema import Report
 from tests.compare.builders import column, experiment, keys
 
 TOP_LEVEL = {"verdict", "candidate", "baseline", "baseline_reason", "metrics", "records"}

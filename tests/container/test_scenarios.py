@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from driftgate.github import comment_marker
+from driftgate.action.github import comment_marker
 from tests.container.harness import Result, run_action
 from tests.events import pull_request_event, push_event
 from tests.fakes.github import FakeGitHub

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from driftgate.ci.runner import CommandResult
 from driftgate.compare import compare, error_report, no_baseline_report
-from driftgate.compare.report import Report
-from driftgate.flow import GateResult
-from driftgate.models import EvaluatorColumn, ExperimentData
+from driftgate.compare.schema import Report
+from driftgate.experiments.models import EvaluatorColumn, ExperimentData
 from driftgate.report import ReportContext
-from driftgate.runner import CommandResult
+from driftgate.session import GateResult
 from tests.compare.builders import column, experiment, keys
 
 N = 40

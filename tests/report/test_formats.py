@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from driftgate.compare.report import Metric
+from driftgate.compare.schema import Metric
 from driftgate.report import formats
 
 

@@ -7,9 +7,8 @@ import re
 
 import pytest
 
-from driftgate import github
+from driftgate.action import github
 from driftgate.compare import compare, error_report
-from driftgate.flow import GateResult
 from driftgate.report import (
     ReportContext,
     render_check,
@@ -19,6 +18,7 @@ from driftgate.report import (
     status_description,
 )
 from driftgate.report.escape import ZWSP
+from driftgate.session import GateResult
 from tests.compare.builders import column, experiment, keys
 from tests.report.markdown import assert_well_formed, fences, outside_code, tables
 from tests.report.scenarios import HEAD_SHA, command

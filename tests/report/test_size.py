@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from driftgate import actions, github
+from driftgate.action import github, workflow
 from driftgate.compare import compare
-from driftgate.compare.report import FlippedRecord, Metric, MetricChange, Records
-from driftgate.flow import GateResult
+from driftgate.compare.schema import FlippedRecord, Metric, MetricChange, Records
 from driftgate.report import render_check, render_comment, render_summary, status_description
 from driftgate.report.escape import md_text
 from driftgate.report.render import DEFAULT_FULL_REPORT_NOTE, utf16_length
+from driftgate.session import GateResult
 from tests.compare.builders import column, experiment, keys
 from tests.report.markdown import assert_well_formed
 from tests.report.scenarios import CONTEXT, HEAD_SHA, command, fail_report
@@ -120,7 +120,7 @@ def test_check_fits(huge: GateResult) -> None:
 
 def test_job_summary_fits_a_mebibyte(huge: GateResult) -> None:
     text = render_summary(huge, CONTEXT)
-    assert len(text.encode("utf-8")) <= actions.SUMMARY_LIMIT
+    assert len(text.encode("utf-8")) <= workflow.SUMMARY_LIMIT
     assert text.startswith("## ❌ driftgate · answers: failed\n")
     assert NOTE in text
     # Richer than the comment: many more of the records are there.
@@ -158,7 +158,7 @@ def test_hundreds_of_experiments_are_cut_by_the_renderer_not_github() -> None:
     assert "This report was cut to fit GitHub's size limit." in body
     assert_well_formed(body)
     summary = render_summary(result, CONTEXT)
-    assert len(summary.encode("utf-8")) <= actions.SUMMARY_LIMIT
+    assert len(summary.encode("utf-8")) <= workflow.SUMMARY_LIMIT
 
 
 def test_a_small_report_is_not_cut() -> None:

@@ -8,11 +8,11 @@ from importlib import resources
 import jinja2
 import pytest
 
-from driftgate import actions, github
-from driftgate.flow import GateResult
+from driftgate.action import github, workflow
 from driftgate.report import ReportContext, render_comment, render_summary
 from driftgate.report import render as render_module
 from driftgate.report.render import environment
+from driftgate.session import GateResult
 from tests.report.scenarios import CONTEXT, fail_result
 
 SURFACES = {"comment", "check_summary", "check_text", "summary", "terminal"}
@@ -44,7 +44,7 @@ def test_limits_agree_with_github_and_actions() -> None:
     assert render_module.CHECK_TEXT_LIMIT == github.CHECK_TEXT_LIMIT
     assert render_module.CHECK_TITLE_LIMIT == github.CHECK_TITLE_LIMIT
     assert render_module.STATUS_DESCRIPTION_LIMIT == github.STATUS_DESCRIPTION_LIMIT
-    assert render_module.SUMMARY_LIMIT == actions.SUMMARY_LIMIT
+    assert render_module.SUMMARY_LIMIT == workflow.SUMMARY_LIMIT
 
 
 def test_rendering_is_pure_and_repeatable() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from driftgate.flow import GateResult
 from driftgate.report import render_terminal
+from driftgate.session import GateResult
 from tests.report.markdown import fences, tables
 from tests.report.scenarios import (
     LOCAL_CONTEXT,

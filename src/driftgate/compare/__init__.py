@@ -4,7 +4,7 @@ No I/O here: the caller fetches the experiments and the configuration, and write
 """
 
 from driftgate.compare.engine import compare, error_report, experiment_ref, no_baseline_report
-from driftgate.compare.report import Metric, Records, Report
+from driftgate.compare.schema import Metric, Records, Report
 
 __all__ = [
     "Metric",

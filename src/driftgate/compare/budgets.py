@@ -18,7 +18,7 @@ from driftgate.compare.measure import Findings, Measurement, compare_column
 from driftgate.compare.pairing import Alignment
 from driftgate.compare.stats import no_test
 from driftgate.config import Budget, GateConfig
-from driftgate.models import ExperimentData, FloatArray
+from driftgate.experiments.models import ExperimentData, FloatArray
 
 NS_PER_SECOND = 1e9
 

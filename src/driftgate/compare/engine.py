@@ -6,14 +6,14 @@ import numpy as np
 
 from driftgate.compare.budgets import budget_metrics
 from driftgate.compare.evaluators import evaluator_metrics
-from driftgate.compare.gate import judge_all, overall
 from driftgate.compare.measure import Findings
 from driftgate.compare.pairing import Alignment, align
 from driftgate.compare.records import record_changes
-from driftgate.compare.report import ExperimentRef, Metric, Records, Report
+from driftgate.compare.rules import judge_all, overall
+from driftgate.compare.schema import ExperimentRef, Metric, Records, Report
 from driftgate.compare.summaries import summary_metrics
 from driftgate.config import GateConfig
-from driftgate.models import ExperimentData, ExperimentInfo
+from driftgate.experiments.models import ExperimentData, ExperimentInfo
 
 MAX_CONFIG_KEYS_NAMED = 5
 

@@ -20,10 +20,10 @@ from scipy import special
 
 from driftgate.compare.measure import Findings, Measurement, compare_column
 from driftgate.compare.pairing import Alignment, Codes
-from driftgate.compare.report import EvaluatorCoverage
+from driftgate.compare.schema import EvaluatorCoverage
 from driftgate.compare.stats import no_test
 from driftgate.config import EvaluatorKind, GateConfig, MetricPolicy, absolute
-from driftgate.models import EvaluatorColumn, ExperimentData, FloatArray
+from driftgate.experiments.models import EvaluatorColumn, ExperimentData, FloatArray
 
 NUMERIC = ("boolean", "score")
 Categories = npt.NDArray[np.int64]

@@ -13,12 +13,12 @@ from typing import Literal
 import numpy as np
 
 from driftgate.compare.pairing import Alignment, enough_pairs, record_means
-from driftgate.compare.report import EvaluatorCoverage, Level, MetricDirection, MetricKind
+from driftgate.compare.schema import EvaluatorCoverage, Level, MetricDirection, MetricKind
 from driftgate.compare.stats import Inference, no_test
 from driftgate.compare.stats_paired import paired_test
 from driftgate.compare.stats_unpaired import unpaired_test
 from driftgate.config import Tolerance
-from driftgate.models import FloatArray
+from driftgate.experiments.models import FloatArray
 
 Family = Literal["quality", "budgets"]
 

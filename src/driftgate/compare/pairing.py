@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from driftgate.models import BoolArray, ExperimentData, FloatArray
+from driftgate.experiments.models import BoolArray, ExperimentData, FloatArray
 
 # Below this share of records in both runs, a paired test would rest on a minority of the
 # data chosen by whatever made the others go missing; compare the runs as independent samples.

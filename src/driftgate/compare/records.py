@@ -14,9 +14,9 @@ import numpy as np
 
 from driftgate.compare.measure import Measurement
 from driftgate.compare.pairing import Alignment, first_rows
-from driftgate.compare.report import FlippedRecord, MetricChange, Records
-from driftgate.events import short_text
-from driftgate.models import BoolArray, ExperimentData
+from driftgate.compare.schema import FlippedRecord, MetricChange, Records
+from driftgate.experiments.events import short_text
+from driftgate.experiments.models import BoolArray, ExperimentData
 
 MAX_IDS = 200
 MAX_FLIPPED = 20

@@ -32,7 +32,7 @@ from driftgate.compare.stats import (
     no_test,
     two_sided_quantile,
 )
-from driftgate.models import FloatArray
+from driftgate.experiments.models import FloatArray
 
 
 def mcnemar_exact(n_worse: int, n_better: int) -> tuple[float, float]:

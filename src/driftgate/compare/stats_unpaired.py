@@ -19,7 +19,7 @@ from scipy import special
 
 from driftgate.compare.stats import Inference, no_test, two_sided_quantile
 from driftgate.compare.stats_paired import t_interval
-from driftgate.models import FloatArray
+from driftgate.experiments.models import FloatArray
 
 
 def agresti_caffo_interval(

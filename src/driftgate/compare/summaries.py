@@ -13,10 +13,10 @@ from collections import defaultdict
 from typing import Any
 
 from driftgate.compare.measure import Findings, Measurement
-from driftgate.compare.report import EvaluatorCoverage
+from driftgate.compare.schema import EvaluatorCoverage
 from driftgate.compare.stats import no_test
 from driftgate.config import GateConfig
-from driftgate.models import SummaryEvaluation
+from driftgate.experiments.models import SummaryEvaluation
 
 
 def _number(value: Any) -> float | None:

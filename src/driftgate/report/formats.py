@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from driftgate.compare.report import Metric, MetricVerdict, Verdict
+from driftgate.compare.schema import Metric, MetricVerdict, Verdict
 from driftgate.report.escape import Md
 
 __all__ = [

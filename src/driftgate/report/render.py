@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from pydantic import BaseModel, ConfigDict
 
-from driftgate.compare.report import Metric
+from driftgate.compare.schema import Metric
 from driftgate.report import escape, formats
 from driftgate.report.escape import Md
 from driftgate.report.view import Detail, ExperimentView, ResultView, build, top_categories
 
 if TYPE_CHECKING:
-    from driftgate.flow import GateResult
+    from driftgate.session import GateResult
 
 __all__ = [
     "CHECK_DETAILS",

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from driftgate.compare.report import (
+from driftgate.compare.schema import (
     EvaluatorCoverage,
     ExperimentRef,
     FlippedRecord,
@@ -22,8 +22,8 @@ from driftgate.compare.report import (
 
 if TYPE_CHECKING:
     # Types only: importing the flow at run time would pull in the HTTP client and git.
-    from driftgate.flow import GateResult
-    from driftgate.runner import CommandResult
+    from driftgate.ci.runner import CommandResult
+    from driftgate.session import GateResult
 
 __all__ = [
     "BUDGET_KINDS",

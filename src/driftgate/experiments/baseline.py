@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from driftgate.datadog import ExperimentsClient
-from driftgate.models import ExperimentInfo
+from driftgate.experiments.client import ExperimentsClient
+from driftgate.experiments.models import ExperimentInfo
 
 MAX_LISTED = 5000
 

@@ -20,8 +20,8 @@ import httpx
 from pydantic import SecretStr, ValidationError
 
 from driftgate import __version__
-from driftgate.events import ExperimentDataBuilder
-from driftgate.models import ExperimentData, ExperimentInfo
+from driftgate.experiments.events import ExperimentDataBuilder
+from driftgate.experiments.models import ExperimentData, ExperimentInfo
 
 DEFAULT_SITE = "datadoghq.com"
 _APP_SUBDOMAIN_SITES = frozenset({"datadoghq.com", "datadoghq.eu", "ddog-gov.com"})

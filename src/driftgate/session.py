@@ -12,17 +12,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from driftgate import baseline as baselines
+from driftgate.ci.context import CIContext
+from driftgate.ci.git import GitError, GitRepo
+from driftgate.ci.runner import CommandResult, run_command
 from driftgate.compare import compare, error_report, experiment_ref, no_baseline_report
-from driftgate.compare.report import Report, Verdict
+from driftgate.compare.schema import Report, Verdict
 from driftgate.config import GateConfig
-from driftgate.context import CIContext
-from driftgate.datadog import ExperimentsClient, backend_from_env
-from driftgate.discover import WaitPolicy, find_experiments, for_commit, wait_until_finished
-from driftgate.git import GitError, GitRepo
-from driftgate.models import ExperimentInfo
+from driftgate.experiments import baseline as baselines
+from driftgate.experiments.client import ExperimentsClient, backend_from_env
+from driftgate.experiments.discover import (
+    WaitPolicy,
+    find_experiments,
+    for_commit,
+    wait_until_finished,
+)
+from driftgate.experiments.models import ExperimentInfo
 from driftgate.report import ReportContext
-from driftgate.runner import CommandResult, run_command
 
 # Worst first: the overall verdict of several experiments is the worst of theirs.
 SEVERITY: tuple[Verdict, ...] = ("error", "fail", "warn", "no_baseline", "pass")

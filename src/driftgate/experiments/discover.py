@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from driftgate.datadog import BackendError, ExperimentsClient
-from driftgate.models import ExperimentInfo
+from driftgate.experiments.client import BackendError, ExperimentsClient
+from driftgate.experiments.models import ExperimentInfo
 
 TERMINAL = frozenset({"completed", "failed", "interrupted"})
 # Clocks of the CI machine and of the backend disagree a little; a run is "since the command

@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from driftgate.compare.measure import Family, Measurement
-from driftgate.compare.report import Gate, Metric, MetricVerdict, Verdict
+from driftgate.compare.schema import Gate, Metric, MetricVerdict, Verdict
 from driftgate.compare.stats import holm, minimum_detectable_effect
 
 # The false-alarm budget alpha is split between the families of tests. Quality is what the

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from driftgate.models import (
+from driftgate.experiments.models import (
     EvaluatorColumn,
     ExperimentData,
     ExperimentInfo,

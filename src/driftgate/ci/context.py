@@ -2,7 +2,7 @@
 
 Built by pure functions from what the caller hands in: the environment (a mapping), the
 parsed GitHub event payload (a dict) and a git reader (the `GitReader` protocol;
-`driftgate.git.GitRepo` in production, a fake in tests). Only `read_event_payload` touches
+`driftgate.ci.git.GitRepo` in production, a fake in tests). Only `read_event_payload` touches
 the file system, and `build_context` is the one place that picks the source.
 
 Which commit, per event (GitHub's rules, see the Actions reference):
@@ -48,7 +48,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
-from driftgate.git import GitError, NoCommits
+from driftgate.ci.git import GitError, NoCommits
 
 PR_EVENTS = ("pull_request", "pull_request_target")
 BRANCH_EVENTS = ("push", "workflow_dispatch", "schedule")

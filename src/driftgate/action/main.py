@@ -20,27 +20,8 @@ from typing import Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from driftgate import actions
-from driftgate.actions import Commands, InputError
-from driftgate.baseline import RefError, split_run
-from driftgate.compare import error_report
-from driftgate.config import ConfigError, load_config
-from driftgate.context import CIContext, ContextError, build_context, command_env
-from driftgate.datadog import BackendError, ExperimentsClient, backend_from_env
-from driftgate.discover import WaitPolicy
-from driftgate.flow import (
-    EMBEDDED,
-    Gate,
-    GateResult,
-    RunPlan,
-    embedded_backend,
-    local_ancestors,
-    report_context,
-    result_from_json,
-    run_and_gate,
-)
-from driftgate.git import GitError, GitRepo
-from driftgate.github import (
+from driftgate.action import workflow
+from driftgate.action.github import (
     CannotWrite,
     CommentOutcome,
     GitHubError,
@@ -48,6 +29,15 @@ from driftgate.github import (
     RetryPolicy,
     connect,
 )
+from driftgate.action.workflow import Commands, InputError
+from driftgate.ci.context import CIContext, ContextError, build_context, command_env
+from driftgate.ci.git import GitError, GitRepo
+from driftgate.ci.runner import run_command
+from driftgate.compare import error_report
+from driftgate.config import ConfigError, load_config
+from driftgate.experiments.baseline import RefError, split_run
+from driftgate.experiments.client import BackendError, ExperimentsClient, backend_from_env
+from driftgate.experiments.discover import WaitPolicy
 from driftgate.outcome import (
     EXIT_BACKEND,
     EXIT_OK,
@@ -64,7 +54,17 @@ from driftgate.report import (
     render_terminal,
     status_description,
 )
-from driftgate.runner import run_command
+from driftgate.session import (
+    EMBEDDED,
+    Gate,
+    GateResult,
+    RunPlan,
+    embedded_backend,
+    local_ancestors,
+    report_context,
+    result_from_json,
+    run_and_gate,
+)
 from driftgate.store.clients import client_env
 
 STATE_DIR = ".driftgate"
@@ -110,8 +110,8 @@ class ActionInputs(BaseModel):
 
 
 def read_inputs(env: Mapping[str, str]) -> ActionInputs:
-    get = actions.get_input
-    mode = actions.get_choice_input(env, "mode", MODES, default="gate")
+    get = workflow.get_input
+    mode = workflow.get_choice_input(env, "mode", MODES, default="gate")
     command = get(env, "command", required=mode == "gate") or None
     pipeline = get(env, "pipeline", default="default")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", pipeline):
@@ -134,18 +134,18 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         config=get(env, "config") or None,
         baseline_branch=get(env, "baseline-branch") or None,
         baseline_experiment_id=baseline_id,
-        fail_on=actions.get_choice_input(env, "fail-on", FAIL_ON, default="regression"),
-        comment=actions.get_choice_input(env, "comment", COMMENT_MODES, default="always"),
-        check=actions.get_bool_input(env, "check", default=True),
-        github_token=actions.get_secret_input(env, "github-token"),
+        fail_on=workflow.get_choice_input(env, "fail-on", FAIL_ON, default="regression"),
+        comment=workflow.get_choice_input(env, "comment", COMMENT_MODES, default="always"),
+        check=workflow.get_bool_input(env, "check", default=True),
+        github_token=workflow.get_secret_input(env, "github-token"),
         api_url=get(env, "api-url", default=env.get("GITHUB_API_URL") or "https://api.github.com"),
-        dd_api_key=actions.get_secret_input(env, "dd-api-key"),
-        dd_app_key=actions.get_secret_input(env, "dd-app-key"),
+        dd_api_key=workflow.get_secret_input(env, "dd-api-key"),
+        dd_app_key=workflow.get_secret_input(env, "dd-app-key"),
         dd_site=get(env, "dd-site") or None,
         dd_project=get(env, "dd-project") or None,
-        timeout_minutes=actions.get_number_input(env, "timeout-minutes", default=30, minimum=0.01),
-        wait_minutes=actions.get_number_input(env, "wait-minutes", default=10, minimum=0),
-        store=actions.get_choice_input(env, "store", STORES, default="auto"),
+        timeout_minutes=workflow.get_number_input(env, "timeout-minutes", default=30, minimum=0.01),
+        wait_minutes=workflow.get_number_input(env, "wait-minutes", default=10, minimum=0),
+        store=workflow.get_choice_input(env, "store", STORES, default="auto"),
         artifact=get(env, "artifact", default=ARTIFACT_DIR),
     )
 
@@ -325,7 +325,7 @@ def _gate(edges: Edges, inputs: ActionInputs, cmds: Commands, workspace: Path) -
         target = Target(ctx.repository, ctx.head_sha, pr)
         outputs.update(_publish(edges, inputs, cmds, target, result, rctx))
     if env.get("GITHUB_OUTPUT"):
-        actions.set_outputs(env["GITHUB_OUTPUT"], outputs)
+        workflow.set_outputs(env["GITHUB_OUTPUT"], outputs)
     echo(f"driftgate: verdict {result.verdict}")
     return exit_code(result.verdict, inputs.fail_on)
 
@@ -339,7 +339,7 @@ def _write_reports(workspace: Path, result: GateResult, rctx: ReportContext) -> 
 
 def _summary(env: Mapping[str, str], markdown: str) -> None:
     if env.get("GITHUB_STEP_SUMMARY"):
-        actions.append_summary(env["GITHUB_STEP_SUMMARY"], markdown)
+        workflow.append_summary(env["GITHUB_STEP_SUMMARY"], markdown)
 
 
 def _outputs(result: GateResult, workspace: Path) -> dict[str, str]:
@@ -594,7 +594,7 @@ def publish_main(edges: Edges, inputs: ActionInputs) -> int:
     outputs = _publish(edges, publish_inputs, cmds, target, result, rctx)
     outputs["verdict"] = result.verdict
     if env.get("GITHUB_OUTPUT"):
-        actions.set_outputs(env["GITHUB_OUTPUT"], outputs)
+        workflow.set_outputs(env["GITHUB_OUTPUT"], outputs)
     return EXIT_OK
 
 
