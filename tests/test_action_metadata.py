@@ -11,7 +11,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
 # The Action's package: its inputs are read and its outputs written somewhere in it.
-ENTRYPOINT = "\n".join(p.read_text() for p in sorted((ROOT / "src" / "driftgate" / "action").glob("*.py")))
+ENTRYPOINT = "\n".join(
+    p.read_text() for p in sorted((ROOT / "src" / "driftgate" / "action").glob("*.py"))
+)
 README = (ROOT / "README.md").read_text()
 
 

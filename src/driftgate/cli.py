@@ -1,4 +1,5 @@
-"""The `driftgate` command: parses arguments, builds the objects, calls them. No logic here."""
+"""The `driftgate` command: parses arguments, builds a request, calls the session (or the
+store's server, the Action, the demo), prints. No gate logic here."""
 
 from __future__ import annotations
 
@@ -7,31 +8,23 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from driftgate import __version__
-from driftgate.outcome import (
-    EXIT_BACKEND,
-    EXIT_OK,
-    EXIT_USAGE,
-    FAIL_ON,
-    exit_code,
-)
+from driftgate.errors import DriftgateError, UsageError
+from driftgate.result import EXIT_OK, FAIL_ON, exit_code
 
 if TYPE_CHECKING:
-    from driftgate.config import GateConfig
-    from driftgate.experiments.client import ExperimentsClient
+    from driftgate.session import StoreChoice
 
 DEFAULT_DB = Path(".driftgate") / "store.db"
 DEFAULT_REPORT_DIR = Path(".driftgate") / "report"
 
 
-class UsageError(Exception):
-    """A mistake of the user's (exit 2); the message says what to change."""
+_LOCAL_FIX = "pass --local for the embedded store"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -153,6 +146,9 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument(
         "--artifact", default=".driftgate/artifact", help="the downloaded artifact folder"
     )
+    publish.add_argument(
+        "--api-url", help="GitHub's API (default: $GITHUB_API_URL, else https://api.github.com)"
+    )
 
     demo = sub.add_parser(
         "demo",
@@ -164,45 +160,39 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-# -- shared wiring ------------------------------------------------------------------------------
+# -- the terminal as the session's log -----------------------------------------------------
 
 
 def _progress(message: str) -> None:
     print(f"driftgate: {message}", file=sys.stderr, flush=True)
 
 
-def _echo(line: str) -> None:
-    print(line, flush=True)
+class TerminalLog:
+    """The command's output on stdout, the gate's words on stderr."""
+
+    def line(self, text: str) -> None:
+        print(text, flush=True)
+
+    def progress(self, message: str) -> None:
+        _progress(message)
+
+    def notice(self, message: str) -> None:
+        _progress(message)
+
+    def error(self, message: str, title: str) -> None:
+        _progress(f"{title.removeprefix('driftgate: ')}: {message}")
+
+    def section(self, title: str) -> AbstractContextManager[object]:
+        return nullcontext()
 
 
-def _config(args: argparse.Namespace) -> GateConfig:
-    from driftgate.config import load_config
+def _store(args: argparse.Namespace) -> tuple[StoreChoice, Path]:
+    """`--local` or `--db`: the embedded store; else where ddtrace would record."""
+    db = Path(args.db or DEFAULT_DB)
+    return ("embedded" if args.local or args.db else "datadog"), db
 
-    return load_config(args.config, directory=Path.cwd())
 
-
-@contextmanager
-def _backend(
-    args: argparse.Namespace, env: Mapping[str, str]
-) -> Iterator[tuple[ExperimentsClient, str | None]]:
-    """The experiments client, and the embedded store's URL when one was started here."""
-    from driftgate.experiments.client import ExperimentsClient, backend_from_env
-    from driftgate.session import embedded_backend
-
-    db = args.db or (str(DEFAULT_DB) if args.local else None)
-    if db is None:
-        backend = backend_from_env(env)
-        if backend.is_datadog and backend.api_key is None:
-            raise UsageError(
-                "no experiments backend: set DD_API_KEY and DD_APP_KEY (and DD_SITE) for "
-                "Datadog, DD_LLMOBS_OVERRIDE_ORIGIN for a running driftgate store, or pass "
-                "--local for the embedded store"
-            )
-        with ExperimentsClient(backend) as client:
-            yield client, None
-        return
-    with embedded_backend(Path(db)) as (client, url):
-        yield client, url
+# -- commands -----------------------------------------------------------------------------------
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -247,25 +237,26 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from driftgate.report import render_terminal
-    from driftgate.session import EMBEDDED, Gate, GateResult, compare_refs, report_context
+    from driftgate.session import CompareRequest, compare_experiments
 
-    config = _config(args)
-    with _backend(args, os.environ) as (client, store_url):
-        backend_name = EMBEDDED if store_url else client.backend.describe()
-        gate = Gate(client, config, _progress, client.backend.experiment_url)
-        report = compare_refs(
-            gate,
-            args.candidate,
-            args.baseline,
-            base_branch=args.base_branch,
-            pipeline=args.pipeline,
-        )
+    store, db = _store(args)
+    request = CompareRequest(
+        candidate=args.candidate,
+        baseline=args.baseline,
+        directory=Path.cwd(),
+        db=db,
+        store=store,
+        config=args.config,
+        pipeline=args.pipeline,
+        base_branch=args.base_branch,
+        backend_fix=_LOCAL_FIX,
+    )
+    result, rctx = compare_experiments(request, os.environ, TerminalLog())
     if args.format == "json":
-        print(json.dumps(report.model_dump(mode="json"), indent=2))
+        print(json.dumps(result.reports[0].model_dump(mode="json"), indent=2))
     else:
-        pipeline = args.pipeline or "default"
-        print(render_terminal(GateResult([report]), report_context(None, pipeline, backend_name)))
-    return exit_code(report.verdict, "regression")
+        print(render_terminal(result, rctx))
+    return exit_code(result.verdict, "regression")
 
 
 def _command(parts: Sequence[str]) -> list[str] | str:
@@ -280,61 +271,30 @@ def _command(parts: Sequence[str]) -> list[str] | str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from driftgate.ci.context import build_context, command_env
-    from driftgate.ci.git import GitRepo
-    from driftgate.ci.runner import display
-    from driftgate.experiments.discover import WaitPolicy
-    from driftgate.report import render_terminal
-    from driftgate.session import (
-        EMBEDDED,
-        Gate,
-        RunPlan,
-        local_ancestors,
-        report_context,
-        run_and_gate,
-    )
-    from driftgate.store.clients import client_env
+    from driftgate.session import RunRequest, run_gate
 
-    command = _command(args.cmd)
-    config = _config(args)
+    store, db = _store(args)
     workspace = Path.cwd()
-    git = GitRepo(workspace)
-    ctx = build_context(
-        os.environ,
-        git,
-        workspace=str(workspace),
-        now=datetime.now(UTC),
+    request = RunRequest(
+        command=_command(args.cmd),
+        pipeline=args.pipeline,
+        workspace=workspace,
+        workdir=workspace,
+        report_dir=Path(args.report_dir),
+        timeout_s=args.timeout * 60,
+        wait_s=args.wait * 60,
+        store=store,
+        db=db,
+        config=args.config,
         base_branch=args.base_branch,
+        baseline=args.baseline,
+        secrets=[os.environ.get(k, "") for k in ("DD_API_KEY", "DD_APP_KEY")],
+        backend_fix=_LOCAL_FIX,
     )
-    for note in ctx.notes:
-        _progress(note)
-    with _backend(args, os.environ) as (client, store_url):
-        env = {**os.environ, **command_env(ctx, args.pipeline)}
-        if store_url:
-            env = client_env(store_url, env)
-        secrets = [os.environ.get(k, "") for k in ("DD_API_KEY", "DD_APP_KEY")]
-        plan = RunPlan(
-            command=command,
-            cwd=workspace,
-            env=env,
-            pipeline=args.pipeline,
-            timeout_s=args.timeout * 60,
-            wait=WaitPolicy(timeout_s=args.wait * 60),
-            explicit_baseline=args.baseline,
-            secrets=secrets,
-        )
-        gate = Gate(client, config, _progress, client.backend.experiment_url)
-        _progress(f"running {display(command)} at {ctx.head_sha[:12]} ({ctx.branch or 'detached'})")
-        result = run_and_gate(gate, ctx, plan, local_ancestors(git), _echo)
-        backend_name = EMBEDDED if store_url else client.backend.describe()
-    text = render_terminal(result, report_context(ctx, args.pipeline, backend_name))
-    report_dir = Path(args.report_dir)
-    report_dir.mkdir(parents=True, exist_ok=True)
-    (report_dir / "report.md").write_text(text)
-    (report_dir / "report.json").write_text(json.dumps(result.as_json(), indent=2) + "\n")
-    print("\n" + text)
-    _progress(f"verdict {result.verdict}; reports in {report_dir}")
-    return exit_code(result.verdict, args.fail_on)
+    outcome = run_gate(request, os.environ, TerminalLog())
+    print("\n" + outcome.terminal)
+    _progress(f"verdict {outcome.result.verdict}; reports in {request.report_dir}")
+    return exit_code(outcome.result.verdict, args.fail_on)
 
 
 def _action(args: argparse.Namespace) -> int:
@@ -344,14 +304,17 @@ def _action(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from driftgate.action.main import Edges, action_main
+    from pydantic import SecretStr
 
-    env = dict(os.environ)
-    env["INPUT_MODE"] = "publish"
-    env.setdefault("INPUT_ARTIFACT", args.artifact)
-    if not env.get("INPUT_GITHUB-TOKEN") and env.get("GITHUB_TOKEN"):
-        env["INPUT_GITHUB-TOKEN"] = env["GITHUB_TOKEN"]
-    return action_main(Edges(env, sys.stdout))
+    from driftgate.action.main import Edges, publish_main
+
+    token = os.environ.get("INPUT_GITHUB-TOKEN") or os.environ.get("GITHUB_TOKEN")
+    return publish_main(
+        Edges(os.environ, sys.stdout),
+        args.artifact,
+        SecretStr(token) if token else None,
+        args.api_url,
+    )
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -361,12 +324,6 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from driftgate.ci.context import ContextError
-    from driftgate.ci.git import GitError
-    from driftgate.config import ConfigError
-    from driftgate.experiments.baseline import RefError
-    from driftgate.experiments.client import BackendError
-
     args = _parser().parse_args(argv)
     commands = {
         "serve": _serve,
@@ -378,12 +335,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         return commands[args.command](args)
-    except (UsageError, ConfigError, ContextError, GitError, RefError) as exc:
+    except DriftgateError as exc:
         print(f"driftgate: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except BackendError as exc:
-        print(f"driftgate: error: {exc}", file=sys.stderr)
-        return EXIT_BACKEND
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130
 

@@ -20,6 +20,8 @@ from typing import Any, Literal, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from driftgate.errors import UsageError
+
 Level = Literal["fail", "warn", "off"]
 Direction = Literal["higher", "lower"]
 EvaluatorKind = Literal["boolean", "score", "categorical", "summary"]
@@ -32,7 +34,7 @@ _PERCENT = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*%\s*$")
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-class ConfigError(Exception):
+class ConfigError(UsageError):
     """An invalid configuration (exit 2). The message says where, what, and what is allowed."""
 
 

@@ -1,23 +1,33 @@
-"""The gate's flow, given its edges: compare two experiments, or run a command and gate what
-it recorded (find, wait, resolve the baseline, compare). The CLI and the Action build the
-edges (client, git, output) and call in here; nothing here parses arguments or environment.
+"""The gate session: everything between an entry point's inputs and its surfaces.
+
+`driftgate run`, `driftgate compare` and the Action's gate all run through here. Given a
+request (what to run and gate, and where) and a `Log` (where the command's output and the
+gate's progress go), a session builds the CI context, opens the one experiments backend,
+runs the setup and the experiment command with the commit and branch in their environment,
+finds what the command recorded, waits for it to finish, resolves each baseline, compares,
+and writes report.json and report.md. The adapters (`cli.py`, `action/main.py`) parse their
+arguments or inputs, call in here, and put the result on their own surfaces.
+
+Errors a user can act on are `errors.UsageError` (exit 2) or `errors.BackendError` (exit 3),
+raised to the adapter, which prints the message.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Literal, Protocol, get_args
 
-from driftgate.ci.context import CIContext
+from driftgate.ci.context import CIContext, build_context, command_env
 from driftgate.ci.git import GitError, GitRepo
-from driftgate.ci.runner import CommandResult, run_command
+from driftgate.ci.runner import display, run_command
 from driftgate.compare import compare, error_report, experiment_ref, no_baseline_report
-from driftgate.compare.schema import Report, Verdict
-from driftgate.config import GateConfig
+from driftgate.compare.schema import Report
+from driftgate.config import GateConfig, load_config
+from driftgate.errors import UsageError
 from driftgate.experiments import baseline as baselines
 from driftgate.experiments.client import ExperimentsClient, backend_from_env
 from driftgate.experiments.discover import (
@@ -27,205 +37,218 @@ from driftgate.experiments.discover import (
     wait_until_finished,
 )
 from driftgate.experiments.models import ExperimentInfo
-from driftgate.report import ReportContext
+from driftgate.report import render_terminal
+from driftgate.result import GateResult, ReportContext
 
-# Worst first: the overall verdict of several experiments is the worst of theirs.
-SEVERITY: tuple[Verdict, ...] = ("error", "fail", "warn", "no_baseline", "pass")
+__all__ = [
+    "EMBEDDED",
+    "STATE_DIR",
+    "STORES",
+    "Backend",
+    "CompareRequest",
+    "Log",
+    "NoBackend",
+    "RunOutcome",
+    "RunRequest",
+    "StoreChoice",
+    "compare_experiments",
+    "open_backend",
+    "run_gate",
+]
+
+StoreChoice = Literal["auto", "datadog", "embedded"]
+STORES: tuple[StoreChoice, ...] = get_args(StoreChoice)
+
+STATE_DIR = ".driftgate"
+"""Under the checkout's root: the embedded store's file and the reports."""
+EMBEDDED = "the embedded store"
 ANCESTOR_LIMIT = 200
+_OVERRIDE = "DD_LLMOBS_OVERRIDE_ORIGIN"
 
 
-def worst(verdicts: Sequence[Verdict]) -> Verdict:
-    for verdict in SEVERITY:
-        if verdict in verdicts:
-            return verdict
-    return "pass"
+class Log(Protocol):
+    """Where a session says what happens. The CLI prints; the Action writes workflow
+    commands (notices, errors, folded groups)."""
+
+    def line(self, text: str) -> None:
+        """A line of the user's command's own output."""
+
+    def progress(self, message: str) -> None:
+        """What the gate is doing."""
+
+    def notice(self, message: str) -> None:
+        """A fallback taken or a degraded state: worth a reader's attention."""
+
+    def error(self, message: str, title: str) -> None:
+        """Something failed; the report says it too."""
+
+    def section(self, title: str) -> AbstractContextManager[object]:
+        """The output of one command (setup, the experiment), as a unit."""
+
+
+# ------------------------------------------------------------------------------ the backend
+
+
+class NoBackend(UsageError):
+    """Datadog was chosen (or ddtrace would choose it) but no key is given."""
 
 
 @dataclass(frozen=True)
-class GateResult:
-    """What one `driftgate run` found: a report per experiment the command recorded."""
-
-    reports: list[Report]
-    command: CommandResult | None = None
-    found_how: str = ""
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def verdict(self) -> Verdict:
-        return worst([r.verdict for r in self.reports]) if self.reports else "error"
-
-    def as_json(self) -> dict[str, Any]:
-        """The first experiment's report at the top level (the documented contract), the
-        overall verdict, every experiment's report under `experiments`, and the command."""
-        first = self.reports[0].model_dump(mode="json") if self.reports else {}
-        out: dict[str, Any] = {
-            **first,
-            "verdict": self.verdict,
-            "experiments": [r.model_dump(mode="json") for r in self.reports],
-            "found": self.found_how,
-            "notes": self.notes,
-        }
-        if self.command is not None:
-            c = self.command
-            out["command"] = {
-                "command": c.command,
-                "exit_code": c.exit_code,
-                "timed_out": c.timed_out,
-                "duration_s": round(c.duration_s, 3),
-                "started_at": c.started_at.isoformat(),
-                "tail": c.tail,
-            }
-        return out
-
-
-def result_from_json(data: Mapping[str, Any]) -> GateResult:
-    """A `GateResult` back from its JSON (`as_json`): how the fork-safe publish step reads
-    what the pull request's read-only run left, re-validated field by field."""
-    reports = [Report.model_validate(r) for r in data.get("experiments") or []]
-    command = None
-    raw = data.get("command")
-    if isinstance(raw, Mapping):
-        command = CommandResult(
-            command=str(raw.get("command", "")),
-            exit_code=raw.get("exit_code") if isinstance(raw.get("exit_code"), int) else None,
-            timed_out=bool(raw.get("timed_out")),
-            started_at=datetime.fromisoformat(str(raw.get("started_at"))),
-            duration_s=float(raw.get("duration_s") or 0.0),
-            tail=str(raw.get("tail") or ""),
-        )
-    notes = [str(n) for n in data.get("notes") or []]
-    return GateResult(reports, command, str(data.get("found") or ""), notes)
-
-
-@dataclass
-class Gate:
-    """The edges the flow needs."""
+class Backend:
+    """The experiments backend of one session."""
 
     client: ExperimentsClient
-    config: GateConfig
-    progress: Callable[[str], None]
-    experiment_url: Callable[[str], str | None] = lambda _id: None
+    command_env: dict[str, str]
+    """What the user's command needs, over the parent's environment, to record into the
+    same backend (the embedded store's address and placeholder keys); empty for Datadog."""
+    name: str
+    """For the report: "Datadog (datadoghq.com)", "the embedded store", ..."""
+    embedded: bool
+
+    def experiment_url(self, experiment_id: str) -> str | None:
+        return self.client.backend.experiment_url(experiment_id)
 
 
-def compare_refs(
-    gate: Gate,
-    candidate_ref: str,
-    baseline_ref: str | None,
-    *,
-    ancestors: Sequence[str] = (),
-    base_branch: str | None = None,
-    pipeline: str | None = None,
-) -> Report:
-    """`driftgate compare`: refs are experiment ids, optionally `ID@RUN`."""
-    cand_id, cand_run = baselines.split_run(candidate_ref)
-    candidate = gate.client.get_experiment(cand_id)
-    choice = baselines.resolve(
-        gate.client,
-        candidate,
-        explicit=baseline_ref,
-        ancestors=ancestors,
-        base_branch=base_branch,
-        pipeline=pipeline,
+@contextmanager
+def open_backend(
+    choice: StoreChoice, env: Mapping[str, str], db: Path, *, fix: str
+) -> Iterator[Backend]:
+    """The one place the backend is chosen, for every entry point.
+
+    `embedded`: the store on `db`, served in this process while the block runs. `datadog`:
+    where ddtrace would record (`DD_LLMOBS_OVERRIDE_ORIGIN` wins, as it does for ddtrace;
+    else Datadog, which needs `DD_API_KEY`). `auto`: Datadog or the override when either is
+    configured, else the embedded store. `fix` ends the error when keys are missing: how
+    this entry point chooses the embedded store instead.
+    """
+    override = env.get(_OVERRIDE, "").strip()
+    embedded = choice == "embedded" or (
+        choice == "auto" and not override and not env.get("DD_API_KEY")
     )
-    return _gate_one(gate, candidate, cand_run, choice)
+    if not embedded:
+        backend = backend_from_env(env)
+        if backend.is_datadog and backend.api_key is None:
+            raise NoBackend(
+                "no experiments backend: set DD_API_KEY and DD_APP_KEY (and DD_SITE) for "
+                f"Datadog, DD_LLMOBS_OVERRIDE_ORIGIN for a running driftgate store, or {fix}"
+            )
+        with ExperimentsClient(backend) as client:
+            yield Backend(client, {}, backend.describe(), embedded=False)
+        return
+    # Imported here: a gate that reads Datadog never needs the HTTP server's modules.
+    from driftgate.store.clients import client_env
+    from driftgate.store.server import BackgroundStore
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with BackgroundStore(str(db)) as store:
+        local = backend_from_env({_OVERRIDE: store.url})
+        with ExperimentsClient(local) as client:
+            yield Backend(client, client_env(store.url, env), EMBEDDED, embedded=True)
 
 
-def _gate_one(
-    gate: Gate, candidate: ExperimentInfo, run: int | None, choice: baselines.BaselineChoice
-) -> Report:
-    cand_url = gate.experiment_url(candidate.id)
-    if candidate.status == "interrupted":
-        return error_report(
-            f"the experiment {candidate.name or candidate.id} was interrupted before it "
-            "finished: nothing trustworthy to compare",
-            candidate=experiment_ref(candidate, url=cand_url),
-            baseline_reason=choice.reason,
-        )
-    gate.progress(f"reading {candidate.name or candidate.id}")
-    cand_data = gate.client.experiment_data(candidate.id, run)
-    if choice.experiment is None:
-        return no_baseline_report(
-            cand_data, gate.config, baseline_reason=choice.reason, candidate_url=cand_url
-        )
-    gate.progress(f"reading the baseline {choice.experiment.name or choice.experiment.id}")
-    base_data = gate.client.experiment_data(choice.experiment.id, choice.run)
-    return compare(
-        base_data,
-        cand_data,
-        gate.config,
-        baseline_reason=choice.reason,
-        baseline_url=gate.experiment_url(choice.experiment.id),
-        candidate_url=cand_url,
-    )
+# ------------------------------------------------------------------------------ requests
 
 
 @dataclass(frozen=True)
-class RunPlan:
+class RunRequest:
+    """`driftgate run` and the Action's gate: run a command, then gate what it recorded."""
+
     command: Sequence[str] | str
-    cwd: Path
-    env: Mapping[str, str]
     pipeline: str
+    workspace: Path
+    """The checkout's root: the context's workspace, and where the embedded store lives."""
+    workdir: Path
+    """Where the commands run and the configuration is looked for."""
+    report_dir: Path
     timeout_s: float | None
-    wait: WaitPolicy
-    explicit_baseline: str | None = None
+    wait_s: float
+    store: StoreChoice = "auto"
+    db: Path | None = None
+    """The embedded store's file; default `<workspace>/.driftgate/store.db`."""
+    config: str | None = None
+    base_branch: str | None = None
+    baseline: str | None = None
+    """An explicit baseline (`ID` or `ID@RUN`)."""
+    setup: str | None = None
     secrets: Sequence[str] = ()
+    """Values masked in the command's output."""
+    backend_fix: str = "use the embedded store"
+    run_url: str | None = None
+
+    @property
+    def store_db(self) -> Path:
+        return self.db or self.workspace / STATE_DIR / "store.db"
 
 
-def run_and_gate(
-    gate: Gate,
-    ctx: CIContext,
-    plan: RunPlan,
-    ancestors: Callable[[CIContext], list[str]],
-    echo: Callable[[str], None],
-) -> GateResult:
-    """`driftgate run`: run the command, then gate every experiment it recorded."""
-    # What this commit already has (an earlier run of the same commit) is not this run's.
-    existing = set(for_commit(gate.client, ctx.head_sha)) if ctx.head_sha else set()
-    result = run_command(
-        plan.command,
-        cwd=plan.cwd,
-        env=plan.env,
-        timeout_s=plan.timeout_s,
-        echo=echo,
-        secrets=plan.secrets,
+@dataclass(frozen=True)
+class RunOutcome:
+    ctx: CIContext
+    result: GateResult
+    report: ReportContext
+    terminal: str
+    """The report as plain Markdown (report.md, the terminal)."""
+    embedded: bool
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    """`driftgate compare`: two experiment runs, refs `ID` or `ID@RUN`."""
+
+    candidate: str
+    baseline: str | None
+    directory: Path
+    """Where the configuration is looked for."""
+    db: Path
+    store: StoreChoice = "datadog"
+    config: str | None = None
+    pipeline: str | None = None
+    base_branch: str | None = None
+    backend_fix: str = "use the embedded store"
+
+
+# ------------------------------------------------------------------------------ sessions
+
+
+def run_gate(
+    request: RunRequest,
+    env: Mapping[str, str],
+    log: Log,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> RunOutcome:
+    """The whole gate: context, backend, setup, command, find, wait, baselines, compare,
+    report files."""
+    config = load_config(request.config, directory=request.workdir)
+    git = GitRepo(request.workdir)
+    ctx = build_context(
+        env, git, workspace=str(request.workspace), now=now(), base_branch=request.base_branch
     )
-    notes = list(ctx.notes)
-    if not result.ok:
-        return GateResult(
-            [error_report(f"the experiment command failed: {result.describe_failure()}")],
-            result,
-            notes=notes,
-        )
-    found, how = find_experiments(
-        gate.client, result.experiment_ids, ctx.head_sha, result.started_at, existing
-    )
-    if not found:
-        message = (
-            f"the command finished but recorded no experiment that driftgate can find ({how}); "
-            "print the experiment's URL (ddtrace's experiment.url) or let ddtrace tag the "
-            "commit (DD_GIT_COMMIT_SHA is set for it)"
-        )
-        return GateResult([error_report(message)], result, how, notes)
-    gate.progress(f"found {len(found)} experiment{'s' if len(found) > 1 else ''} ({how})")
-    finished = wait_until_finished(gate.client, found, plan.wait, gate.progress)
-    history = ancestors(ctx)
-    reports = []
-    for candidate in finished:
-        choice = baselines.resolve(
-            gate.client,
-            candidate,
-            explicit=plan.explicit_baseline,
-            ancestors=history,
-            base_branch=ctx.base_branch,
-            pipeline=plan.pipeline,
-            exclude=[e.id for e in finished],
-            on_base_branch=ctx.on_base_branch,
-        )
-        reports.append(_gate_one(gate, candidate, None, choice))
-    return GateResult(reports, result, how, notes)
+    for note in ctx.notes:
+        log.notice(note)
+    with open_backend(request.store, env, request.store_db, fix=request.backend_fix) as backend:
+        run_env = {**env, **backend.command_env, **command_env(ctx, request.pipeline)}
+        # The Action's inputs (tokens among them) are the Action's, not the command's.
+        run_env = {k: v for k, v in run_env.items() if not k.startswith("INPUT_")}
+        gate = _Gate(backend, config, log)
+        result = gate.run(request, ctx, run_env, _ancestors(git, ctx))
+    rctx = report_context(ctx, request.pipeline, backend.name, request.run_url)
+    terminal = render_terminal(result, rctx)
+    request.report_dir.mkdir(parents=True, exist_ok=True)
+    (request.report_dir / "report.json").write_text(result.to_json())
+    (request.report_dir / "report.md").write_text(terminal)
+    return RunOutcome(ctx, result, rctx, terminal, backend.embedded)
 
 
-EMBEDDED = "the embedded store"
+def compare_experiments(
+    request: CompareRequest, env: Mapping[str, str], log: Log
+) -> tuple[GateResult, ReportContext]:
+    """Compare two experiment runs; without an explicit baseline, resolve it from the base
+    branch."""
+    config = load_config(request.config, directory=request.directory)
+    with open_backend(request.store, env, request.db, fix=request.backend_fix) as backend:
+        gate = _Gate(backend, config, log)
+        report = gate.compare(request)
+    rctx = report_context(None, request.pipeline or "default", backend.name)
+    return GateResult(reports=[report]), rctx
 
 
 def report_context(
@@ -244,27 +267,138 @@ def report_context(
     )
 
 
-@contextmanager
-def embedded_backend(db: Path) -> Iterator[tuple[ExperimentsClient, str]]:
-    """The embedded store on `db`, served in this process for as long as the block runs, and
-    a client on it; yields the client and the store's URL (for the user's command)."""
-    # Imported here: a gate that reads Datadog never needs the HTTP server's modules.
-    from driftgate.store.server import BackgroundStore
+@dataclass
+class _Gate:
+    """One session's backend, configuration and log."""
 
-    db.parent.mkdir(parents=True, exist_ok=True)
-    with BackgroundStore(str(db)) as store:
-        local = backend_from_env({"DD_LLMOBS_OVERRIDE_ORIGIN": store.url})
-        with ExperimentsClient(local) as client:
-            yield client, store.url
+    backend: Backend
+    config: GateConfig
+    log: Log
+
+    def run(
+        self,
+        request: RunRequest,
+        ctx: CIContext,
+        run_env: Mapping[str, str],
+        ancestors: Callable[[], list[str]],
+    ) -> GateResult:
+        log, client = self.log, self.backend.client
+        notes = list(ctx.notes)
+        if request.setup:
+            with log.section(f"setup: {request.setup}"):
+                setup = run_command(
+                    request.setup,
+                    cwd=request.workdir,
+                    env=run_env,
+                    timeout_s=request.timeout_s,
+                    echo=log.line,
+                    secrets=request.secrets,
+                )
+            if not setup.ok:
+                # Reported like a failed experiment command, on every surface.
+                message = f"the setup command failed: {setup.describe_failure()}"
+                log.error(message, "driftgate: setup")
+                return GateResult(reports=[error_report(message)], command=setup, notes=notes)
+        # What this commit already has (an earlier run of the same commit) is not this run's.
+        existing = set(for_commit(client, ctx.head_sha)) if ctx.head_sha else set()
+        log.progress(
+            f"running {display(request.command)} at {ctx.head_sha[:12]} "
+            f"({ctx.branch or 'detached'})"
+        )
+        with log.section(f"experiment: {display(request.command)}"):
+            result = run_command(
+                request.command,
+                cwd=request.workdir,
+                env=run_env,
+                timeout_s=request.timeout_s,
+                echo=log.line,
+                secrets=request.secrets,
+            )
+        if not result.ok:
+            message = f"the experiment command failed: {result.describe_failure()}"
+            return GateResult(reports=[error_report(message)], command=result, notes=notes)
+        found, how = find_experiments(
+            client, result.experiment_ids, ctx.head_sha, result.started_at, existing
+        )
+        if not found:
+            message = (
+                "the command finished but recorded no experiment that driftgate can find "
+                f"({how}); print the experiment's URL (ddtrace's experiment.url) or let "
+                "ddtrace tag the commit (DD_GIT_COMMIT_SHA is set for it)"
+            )
+            return GateResult(
+                reports=[error_report(message)], command=result, found_how=how, notes=notes
+            )
+        log.progress(f"found {len(found)} experiment{'s' if len(found) > 1 else ''} ({how})")
+        finished = wait_until_finished(
+            client, found, WaitPolicy(timeout_s=request.wait_s), log.progress
+        )
+        history = ancestors()
+        reports = []
+        for candidate in finished:
+            choice = baselines.resolve(
+                client,
+                candidate,
+                explicit=request.baseline,
+                ancestors=history,
+                base_branch=ctx.base_branch,
+                pipeline=request.pipeline,
+                exclude=[e.id for e in finished],
+                on_base_branch=ctx.on_base_branch,
+            )
+            reports.append(self._gate_one(candidate, None, choice))
+        return GateResult(reports=reports, command=result, found_how=how, notes=notes)
+
+    def compare(self, request: CompareRequest) -> Report:
+        cand_id, cand_run = baselines.split_run(request.candidate)
+        candidate = self.backend.client.get_experiment(cand_id)
+        choice = baselines.resolve(
+            self.backend.client,
+            candidate,
+            explicit=request.baseline,
+            ancestors=(),
+            base_branch=request.base_branch,
+            pipeline=request.pipeline,
+        )
+        return self._gate_one(candidate, cand_run, choice)
+
+    def _gate_one(
+        self, candidate: ExperimentInfo, run: int | None, choice: baselines.BaselineChoice
+    ) -> Report:
+        client, url = self.backend.client, self.backend.experiment_url
+        cand_url = url(candidate.id)
+        if candidate.status == "interrupted":
+            return error_report(
+                f"the experiment {candidate.name or candidate.id} was interrupted before it "
+                "finished: nothing trustworthy to compare",
+                candidate=experiment_ref(candidate, url=cand_url),
+                baseline_reason=choice.reason,
+            )
+        self.log.progress(f"reading {candidate.name or candidate.id}")
+        cand_data = client.experiment_data(candidate.id, run)
+        if choice.experiment is None:
+            return no_baseline_report(
+                cand_data, self.config, baseline_reason=choice.reason, candidate_url=cand_url
+            )
+        self.log.progress(f"reading the baseline {choice.experiment.name or choice.experiment.id}")
+        base_data = client.experiment_data(choice.experiment.id, choice.run)
+        return compare(
+            base_data,
+            cand_data,
+            self.config,
+            baseline_reason=choice.reason,
+            baseline_url=url(choice.experiment.id),
+            candidate_url=cand_url,
+        )
 
 
-def local_ancestors(git: GitRepo) -> Callable[[CIContext], list[str]]:
+def _ancestors(git: GitRepo, ctx: CIContext) -> Callable[[], list[str]]:
     """The commits whose runs may serve as the baseline, newest first: the merge-base and its
     first-parent ancestors; on the base branch itself, the head's ancestors without the head.
     Empty when the checkout lacks the history (a shallow clone): the base branch's newest
-    run is then the fallback."""
+    run is then the fallback. Read after the command ran, as before."""
 
-    def ancestors(ctx: CIContext) -> list[str]:
+    def ancestors() -> list[str]:
         start = ctx.head_sha if ctx.on_base_branch else ctx.merge_base
         if not start:
             return []

@@ -8,12 +8,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from driftgate.ci.runner import CommandResult
 from driftgate.compare import compare, error_report, no_baseline_report
 from driftgate.compare.schema import Report
 from driftgate.experiments.models import EvaluatorColumn, ExperimentData
-from driftgate.report import ReportContext
-from driftgate.session import GateResult
+from driftgate.result import CommandResult, GateResult, ReportContext
 from tests.compare.builders import column, experiment, keys
 
 N = 40
@@ -163,19 +161,21 @@ def no_baseline_result() -> GateResult:
         baseline_reason="no completed run of answers on main or its history yet",
         candidate_url=DATADOG + CAND_ID,
     )
-    return GateResult([report], command(), FOUND)
+    return GateResult(reports=[report], command=command(), found_how=FOUND)
 
 
 def fail_result() -> GateResult:
-    return GateResult([fail_report()], command(tail="experiment: done"), FOUND)
+    return GateResult(
+        reports=[fail_report()], command=command(tail="experiment: done"), found_how=FOUND
+    )
 
 
 def pass_result() -> GateResult:
-    return GateResult([pass_report()], command(), FOUND)
+    return GateResult(reports=[pass_report()], command=command(), found_how=FOUND)
 
 
 def warn_result() -> GateResult:
-    return GateResult([warn_report()], command(), FOUND)
+    return GateResult(reports=[warn_report()], command=command(), found_how=FOUND)
 
 
 CRASH_TAIL = (
@@ -190,13 +190,13 @@ CRASH_TAIL = (
 def crashed_result() -> GateResult:
     cmd = command(1, tail=CRASH_TAIL, duration=3.2)
     message = f"the experiment command failed: {cmd.describe_failure()}"
-    return GateResult([error_report(message)], cmd)
+    return GateResult(reports=[error_report(message)], command=cmd)
 
 
 def timed_out_result() -> GateResult:
     cmd = command(None, timed_out=True, tail="waiting for the model endpoint...", duration=1800.0)
     message = f"the experiment command failed: {cmd.describe_failure()}"
-    return GateResult([error_report(message)], cmd)
+    return GateResult(reports=[error_report(message)], command=cmd)
 
 
 def multi_result() -> GateResult:
@@ -207,7 +207,7 @@ def multi_result() -> GateResult:
             )
         }
     )
-    return GateResult([fail_report(), second], command(), FOUND)
+    return GateResult(reports=[fail_report(), second], command=command(), found_how=FOUND)
 
 
 SCENARIOS = {

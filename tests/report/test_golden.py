@@ -67,7 +67,8 @@ def test_embedded_store_comment_has_no_links_to_experiments(golden: Golden) -> N
         )
         for r in result.reports
     ]
-    text = render_comment(type(result)(local, result.command, result.found_how), LOCAL_CONTEXT)
+    local_result = result.model_copy(update={"reports": local})
+    text = render_comment(local_result, LOCAL_CONTEXT)
     assert "](" not in text  # no link at all: no experiment URL, no run URL
     assert "Candidate answers-102 at `40ac51f` · baseline answers-101 at `a79cf5d`" in text
     assert "Experiments in the embedded store" in text

@@ -10,7 +10,6 @@ import pytest
 from driftgate.action import github
 from driftgate.compare import compare, error_report
 from driftgate.report import (
-    ReportContext,
     render_check,
     render_comment,
     render_summary,
@@ -18,7 +17,7 @@ from driftgate.report import (
     status_description,
 )
 from driftgate.report.escape import ZWSP
-from driftgate.session import GateResult
+from driftgate.result import GateResult, ReportContext
 from tests.compare.builders import column, experiment, keys
 from tests.report.markdown import assert_well_formed, fences, outside_code, tables
 from tests.report.scenarios import HEAD_SHA, command
@@ -74,13 +73,18 @@ def _hostile() -> GateResult:
         candidate_url="javascript:alert(1)",
     )
     return GateResult(
-        [report], command(tail=TAIL), "printed URLs @octocat", ["note </details> @octocat"]
+        reports=[report],
+        command=command(tail=TAIL),
+        found_how="printed URLs @octocat",
+        notes=["note </details> @octocat"],
     )
 
 
 def _error() -> GateResult:
     cmd = command(2, tail=TAIL)
-    return GateResult([error_report(f"failed: {cmd.describe_failure()} @octocat")], cmd)
+    return GateResult(
+        reports=[error_report(f"failed: {cmd.describe_failure()} @octocat")], command=cmd
+    )
 
 
 SURFACES = {

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from driftgate.action import github, workflow
+from driftgate.action import github
 from driftgate.compare import compare
 from driftgate.compare.schema import FlippedRecord, Metric, MetricChange, Records
-from driftgate.report import render_check, render_comment, render_summary, status_description
+from driftgate.report import (
+    limits,
+    render_check,
+    render_comment,
+    render_summary,
+    status_description,
+)
 from driftgate.report.escape import md_text
-from driftgate.report.render import DEFAULT_FULL_REPORT_NOTE, utf16_length
-from driftgate.session import GateResult
+from driftgate.report.limits import utf16_length
+from driftgate.result import DEFAULT_FULL_REPORT_NOTE, GateResult, ReportContext
 from tests.compare.builders import column, experiment, keys
 from tests.report.markdown import assert_well_formed
 from tests.report.scenarios import CONTEXT, HEAD_SHA, command, fail_report
@@ -72,7 +78,7 @@ def _huge() -> GateResult:
         }
     )
     tail = "\n".join(f"line {i} " + "x" * 2_000 for i in range(60))
-    return GateResult([report], command(1, tail=tail), "", [f"note {WIDE}"] * 50)
+    return GateResult(reports=[report], command=command(1, tail=tail), notes=[f"note {WIDE}"] * 50)
 
 
 @pytest.fixture(scope="module")
@@ -80,15 +86,20 @@ def huge() -> GateResult:
     return _huge()
 
 
+def _comment(result: GateResult, ctx: ReportContext = CONTEXT) -> str:
+    """The comment as the Action renders it: within the room github.py's markers leave."""
+    return render_comment(result, ctx, github.comment_room(ctx.repository or "", ctx.pipeline))
+
+
 def _assert_fits_comment(body: str) -> None:
     marker = github.comment_marker(CONTEXT.repository or "", CONTEXT.pipeline)
     composed, truncated = github._compose(marker, HEAD_SHA, body)
     assert not truncated, "github.py had to cut: the renderer's budget is wrong"
-    assert utf16_length(composed) <= github.COMMENT_LIMIT
+    assert utf16_length(composed) <= limits.COMMENT_LIMIT
 
 
 def test_comment_fits_with_headline_and_note(huge: GateResult) -> None:
-    body = render_comment(huge, CONTEXT)
+    body = _comment(huge)
     _assert_fits_comment(body)
     assert body.startswith("## ❌ driftgate · answers: failed\n")
     assert NOTE in body
@@ -97,7 +108,7 @@ def test_comment_fits_with_headline_and_note(huge: GateResult) -> None:
 
 
 def test_comment_stays_compact_even_when_it_would_fit(huge: GateResult) -> None:
-    body = render_comment(huge, CONTEXT)
+    body = _comment(huge)
     rows = [line for line in body.split("\n") if line.startswith("| evaluator_")]
     assert 0 < len(rows) <= 25
     # Regressions first: every row shown is a regression (100 of the 300 are).
@@ -107,20 +118,20 @@ def test_comment_stays_compact_even_when_it_would_fit(huge: GateResult) -> None:
 
 def test_check_fits(huge: GateResult) -> None:
     check = render_check(huge, CONTEXT)
-    assert utf16_length(check.title) <= github.CHECK_TITLE_LIMIT
-    assert utf16_length(check.summary) <= github.CHECK_TEXT_LIMIT
+    assert utf16_length(check.title) <= limits.CHECK_TITLE_LIMIT
+    assert utf16_length(check.summary) <= limits.CHECK_TEXT_LIMIT
     assert check.text is not None
-    assert utf16_length(check.text) <= github.CHECK_TEXT_LIMIT
+    assert utf16_length(check.text) <= limits.CHECK_TEXT_LIMIT
     assert NOTE in check.summary and NOTE in check.text
     assert check.title.startswith("❌ Failed: 100 metrics regressed: evaluator_000")
     assert_well_formed(check.summary)
     assert_well_formed(check.text)
-    assert len(status_description(huge)) <= github.STATUS_DESCRIPTION_LIMIT
+    assert len(status_description(huge)) <= limits.STATUS_DESCRIPTION_LIMIT
 
 
 def test_job_summary_fits_a_mebibyte(huge: GateResult) -> None:
     text = render_summary(huge, CONTEXT)
-    assert len(text.encode("utf-8")) <= workflow.SUMMARY_LIMIT
+    assert len(text.encode("utf-8")) <= limits.SUMMARY_LIMIT
     assert text.startswith("## ❌ driftgate · answers: failed\n")
     assert NOTE in text
     # Richer than the comment: many more of the records are there.
@@ -137,19 +148,19 @@ def test_a_real_20000_record_regression() -> None:
         evaluators=[column("correct", "boolean", [0] * n)],
         outputs=["```</details>@octocat|" * 20] * n,
     )
-    result = GateResult([compare(base, cand)], command())
-    body = render_comment(result, CONTEXT)
+    result = GateResult(reports=[compare(base, cand)], command=command())
+    body = _comment(result)
     _assert_fits_comment(body)
     assert "20,000 records regressed" in body
     assert_well_formed(body)
     check = render_check(result, CONTEXT)
-    assert check.text is not None and utf16_length(check.text) <= github.CHECK_TEXT_LIMIT
+    assert check.text is not None and utf16_length(check.text) <= limits.CHECK_TEXT_LIMIT
 
 
 def test_hundreds_of_experiments_are_cut_by_the_renderer_not_github() -> None:
     report = fail_report()
-    result = GateResult([report] * 150, command())
-    body = render_comment(result, CONTEXT)
+    result = GateResult(reports=[report] * 150, command=command())
+    body = _comment(result)
     _assert_fits_comment(body)
     assert body.startswith("## ❌ driftgate · answers: failed\n\n150 experiments: 150 failed.")
     assert body.rstrip().endswith(
@@ -158,17 +169,17 @@ def test_hundreds_of_experiments_are_cut_by_the_renderer_not_github() -> None:
     assert "This report was cut to fit GitHub's size limit." in body
     assert_well_formed(body)
     summary = render_summary(result, CONTEXT)
-    assert len(summary.encode("utf-8")) <= workflow.SUMMARY_LIMIT
+    assert len(summary.encode("utf-8")) <= limits.SUMMARY_LIMIT
 
 
 def test_a_small_report_is_not_cut() -> None:
-    body = render_comment(GateResult([fail_report()], command()), CONTEXT)
+    body = _comment(GateResult(reports=[fail_report()], command=command()))
     assert "cut to fit" not in body
 
 
 def test_long_names_leave_room_for_the_markers() -> None:
     ctx = CONTEXT.model_copy(update={"pipeline": "p/" + "é:>" * 300})
-    body = render_comment(_huge(), ctx)
+    body = _comment(_huge(), ctx)
     marker = github.comment_marker(ctx.repository or "", ctx.pipeline)
     _, truncated = github._compose(marker, HEAD_SHA, body)
     assert not truncated

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from driftgate.report import render_terminal
-from driftgate.session import GateResult
+from driftgate.result import GateResult
 from tests.report.markdown import fences, tables
 from tests.report.scenarios import (
     LOCAL_CONTEXT,
@@ -79,5 +79,5 @@ def test_no_html_and_no_emoji() -> None:
 
 
 def test_no_reports_at_all() -> None:
-    text = render_terminal(GateResult([]), LOCAL_CONTEXT)
+    text = render_terminal(GateResult(), LOCAL_CONTEXT)
     assert text == "## driftgate: ERROR (no experiment report)\n"

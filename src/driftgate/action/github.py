@@ -24,10 +24,10 @@ Rules kept here, which the README documents:
   comments, so a run that finishes within the moment between our read and our write can
   still be overtaken.) Check runs and statuses belong to their own commit and need no such
   rule.
-- **Limits.** Comment bodies stay within 65,536 characters, check-run summary and text
-  within 65,535, titles within 255, status descriptions within 140: longer text is cut with
-  a note (the full report lives in the job summary and the JSON report), never sent to be
-  refused. Lengths are counted in UTF-16 units, which is safe whichever way GitHub counts.
+- **Limits** (`driftgate.report.limits`): comment bodies, check-run fields, titles and
+  status descriptions longer than GitHub accepts are cut with a note (the full report lives
+  in the job summary and the JSON report), never sent to be refused. The renderer already
+  fits within them (`comment_room` leaves room for the markers): this is the last guard.
 - **Retries** (`RetryPolicy`) cover every method, PATCH included: 429 and secondary rate
   limits (403 with `Retry-After`, a spent quota or the rate-limit message) wait for what
   GitHub asks (`Retry-After`, else `x-ratelimit-reset` when `x-ratelimit-remaining` is 0,
@@ -51,7 +51,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from github import Auth, Github, GithubException
@@ -60,16 +60,22 @@ from github.IssueComment import IssueComment
 from github.Repository import Repository
 from pydantic import SecretStr
 
+from driftgate.report.limits import (
+    CHECK_TEXT_LIMIT,
+    CHECK_TITLE_LIMIT,
+    COMMENT_LIMIT,
+    STATUS_DESCRIPTION_LIMIT,
+    fit_block,
+    fit_line,
+    utf16_length,
+)
+from driftgate.result import Conclusion, StatusState, status_state
+
 __all__ = [
-    "CHECK_TEXT_LIMIT",
-    "CHECK_TITLE_LIMIT",
-    "COMMENT_LIMIT",
-    "STATUS_DESCRIPTION_LIMIT",
     "CannotWrite",
     "CheckResult",
     "CommentOutcome",
     "CommentResult",
-    "Conclusion",
     "GitHubError",
     "GitHubNotFound",
     "GitHubRejected",
@@ -78,33 +84,19 @@ __all__ = [
     "PullRequestInfo",
     "RetryPolicy",
     "StatusResult",
-    "StatusState",
     "StickyComment",
     "check_name",
     "comment_marker",
+    "comment_room",
     "connect",
     "permissions_block",
+    "same_report",
 ]
-
-COMMENT_LIMIT = 65_536
-CHECK_TEXT_LIMIT = 65_535
-CHECK_TITLE_LIMIT = 255
-STATUS_DESCRIPTION_LIMIT = 140
 
 TRUNCATION_NOTE = (
     "\n\n---\n**This report was cut to fit GitHub's size limit.** "
     "The full report is in the job summary and in the JSON report.\n"
 )
-
-Conclusion = Literal["success", "failure", "neutral"]
-StatusState = Literal["success", "failure", "error", "pending"]
-
-# A commit status has no "neutral": no baseline is never a failure, so it shows as success.
-_STATE_FOR: dict[Conclusion, StatusState] = {
-    "success": "success",
-    "failure": "failure",
-    "neutral": "success",
-}
 
 _PULL_REQUESTS = "pull-requests: write"
 _CHECKS = "checks: write"
@@ -367,53 +359,6 @@ def _is_rate_limit_message(message: str) -> bool:
     )
 
 
-# ---------------------------------------------------------------------------- limits
-
-
-def _length(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _prefix(text: str, units: int) -> str:
-    # Cutting the encoding and ignoring a dangling half of a surrogate pair keeps whole
-    # characters only.
-    return text.encode("utf-16-le")[: 2 * max(units, 0)].decode("utf-16-le", errors="ignore")
-
-
-def _closers(text: str) -> str:
-    """What reopens nothing after a cut: an open code fence, open `<details>` blocks."""
-    closing = ""
-    if sum(1 for line in text.splitlines() if line.lstrip().startswith("```")) % 2:
-        closing += "\n```"
-    open_details = text.count("<details") - text.count("</details>")
-    closing += "\n</details>" * max(open_details, 0)
-    return closing
-
-
-def _fit(text: str, limit: int, note: str = TRUNCATION_NOTE) -> tuple[str, bool]:
-    """`text` within `limit`, cut at a line boundary with `note` appended when too long."""
-    if _length(text) <= limit:
-        return text, False
-    budget = limit - _length(note)
-    while True:
-        kept = _prefix(text, budget)
-        newline = kept.rfind("\n")
-        if newline >= len(kept) // 2:
-            kept = kept[:newline]
-        closing = _closers(kept)
-        if _length(kept) + _length(closing) + _length(note) <= limit or budget <= 0:
-            return kept + closing + note, True
-        budget -= _length(closing)
-
-
-def _fit_line(text: str, limit: int) -> tuple[str, bool]:
-    """One line (title, description) within `limit`, ending in an ellipsis when cut."""
-    line = " ".join(text.split())
-    if _length(line) <= limit:
-        return line, False
-    return _prefix(line, limit - 1).rstrip() + "…", True
-
-
 # ---------------------------------------------------------------------------- client
 
 
@@ -497,16 +442,26 @@ class GitHubReporter:
         *,
         head_sha: str,
         create: bool = True,
+        unless_same: bool = False,
     ) -> CommentResult:
         """Write the report for `head_sha` into our comment: update it in place, or create it
         (once) when there is none and `create` is true. Follows the stale-head rule of the
-        module docstring; duplicates of ours left by concurrent first runs are removed."""
+        module docstring; duplicates of ours left by concurrent first runs are removed.
+        `unless_same`: leave a comment that already holds the same report (`same_report`)
+        as it is, whichever commit it names."""
         if not _SHA.fullmatch(head_sha):
             raise ValueError(f"not a commit sha: {head_sha!r}")
         marker = comment_marker(self.repository, pipeline)
         text, truncated = _compose(marker, head_sha, body)
+        if unless_same:
+            ours = self._our_comments(number, pipeline)
+            if ours and same_report(ours[0].body, body):
+                return CommentResult(
+                    CommentOutcome.UNCHANGED, ours[0].html_url, ours[0].id, truncated
+                )
         current = self.pull_request(number)
-        ours = self._our_comments(number, pipeline)
+        if not unless_same:
+            ours = self._our_comments(number, pipeline)
         existing = ours[0] if ours else None
         if existing is not None:
             held = _sticky(existing).head_sha
@@ -595,12 +550,12 @@ class GitHubReporter:
         """The completed check run `driftgate / <pipeline>` on `head_sha` with the report as
         its output; the existing one of that name on that commit is updated (a re-run)."""
         name = check_name(pipeline)
-        fitted_title, cut_title = _fit_line(title, CHECK_TITLE_LIMIT)
-        fitted_summary, cut_summary = _fit(summary, CHECK_TEXT_LIMIT)
+        fitted_title, cut_title = fit_line(title, CHECK_TITLE_LIMIT)
+        fitted_summary, cut_summary = fit_block(summary, CHECK_TEXT_LIMIT, TRUNCATION_NOTE)
         output: dict[str, Any] = {"title": fitted_title, "summary": fitted_summary}
         cut_text = False
         if text is not None:
-            output["text"], cut_text = _fit(text, CHECK_TEXT_LIMIT)
+            output["text"], cut_text = fit_block(text, CHECK_TEXT_LIMIT, TRUNCATION_NOTE)
         truncated = cut_title or cut_summary or cut_text
         extra: dict[str, Any] = {"details_url": details_url} if details_url else {}
 
@@ -647,7 +602,7 @@ class GitHubReporter:
         """The commit status `driftgate / <pipeline>` on `head_sha`. Posting again replaces
         the previous one of that context, so a retried POST is harmless."""
         context = check_name(pipeline)
-        fitted, truncated = _fit_line(description, STATUS_DESCRIPTION_LIMIT)
+        fitted, truncated = fit_line(description, STATUS_DESCRIPTION_LIMIT)
         extra: dict[str, Any] = {"target_url": target_url} if target_url else {}
         commit = self._repo.get_commit(head_sha)
         self._call(
@@ -688,7 +643,7 @@ class GitHubReporter:
                 status = self.publish_status(
                     head_sha,
                     pipeline,
-                    state=_STATE_FOR[conclusion],
+                    state=status_state(conclusion),
                     description=description or title,
                     target_url=details_url,
                 )
@@ -811,13 +766,38 @@ def _sticky(comment: IssueComment) -> StickyComment:
     return StickyComment(comment.id, comment.html_url, body, held[1] if held else None)
 
 
+def _header(marker: str, head_sha: str) -> str:
+    return f"{marker}\n{_head_marker(head_sha)}\n"
+
+
+def comment_room(repository: str, pipeline: str) -> int:
+    """How much of GitHub's comment limit the report may use: the rest is for our two
+    marker lines (sized for the longest commit sha), so that the report is never cut here."""
+    return COMMENT_LIMIT - utf16_length(_header(comment_marker(repository, pipeline), "0" * 64))
+
+
+def same_report(existing: str, body: str) -> bool:
+    """Whether a comment already holds this report (`comment: on-change`). Our marker lines
+    are left out, and so is the report's footer, the `<sub>` line that names the head commit
+    and the workflow run, new on every run."""
+
+    def results(text: str) -> list[str]:
+        return [
+            line
+            for line in text.strip().splitlines()
+            if not line.startswith(("<!-- driftgate", "<sub>"))
+        ]
+
+    return results(existing) == results(body)
+
+
 def _compose(marker: str, head_sha: str, body: str) -> tuple[str, bool]:
     """The comment: our two markers first, then the report, within GitHub's limit. Markers
     the rendered body already holds are dropped, so there is exactly one of each."""
-    header = f"{marker}\n{_head_marker(head_sha)}\n"
+    header = _header(marker, head_sha)
     lines = body.split("\n")
     report = "\n".join(
         line for line in lines if line.strip() != marker and not _HEAD_MARKER.match(line.strip())
     )
-    fitted, truncated = _fit(report, COMMENT_LIMIT - _length(header))
+    fitted, truncated = fit_block(report, COMMENT_LIMIT - utf16_length(header), TRUNCATION_NOTE)
     return header + fitted, truncated

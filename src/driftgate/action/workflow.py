@@ -13,17 +13,19 @@ import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from pydantic import SecretStr
 
-SUMMARY_LIMIT = 1024 * 1024
-"""GitHub refuses a step summary larger than 1 MiB (the whole step, not one write)."""
+from driftgate.errors import UsageError
+from driftgate.report.limits import SUMMARY_LIMIT, UTF8, fit_block
+
+C = TypeVar("C", bound=str)
 
 _OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
-class InputError(ValueError):
+class InputError(UsageError, ValueError):
     """An action input is missing or has a value we do not accept; the message names the
     input and what it may be."""
 
@@ -71,8 +73,8 @@ def get_bool_input(env: Mapping[str, str], name: str, *, default: bool) -> bool:
 
 
 def get_choice_input(
-    env: Mapping[str, str], name: str, choices: Sequence[str], *, default: str | None = None
-) -> str:
+    env: Mapping[str, str], name: str, choices: Sequence[C], *, default: C | None = None
+) -> C:
     """One of `choices` (compared without case, returned as spelled in `choices`)."""
     value = get_input(env, name)
     if not value:
@@ -306,15 +308,6 @@ def set_output(path: str | Path, name: str, value: str) -> None:
 TRUNCATION_NOTE = "The rest is in the report files."
 
 
-def _fit(markdown: str, budget: int) -> str:
-    """The longest prefix of `markdown` within `budget` UTF-8 bytes, cut at a line end when
-    one is near, so a table row or a link is not left half-written."""
-    data = markdown.encode("utf-8")[: max(budget, 0)]
-    text = data.decode("utf-8", errors="ignore")
-    line_end = text.rfind("\n")
-    return text[: line_end + 1] if line_end >= len(text) // 2 else text
-
-
 def append_summary(
     path: str | Path,
     markdown: str,
@@ -328,17 +321,14 @@ def append_summary(
     target = Path(path)
     used = target.stat().st_size if target.exists() else 0
     room = limit - used
-    if len(markdown.encode("utf-8")) <= room:
-        text, cut = markdown, False
-    else:
-        marker = (
-            f"\n\n> [!WARNING]\n> The summary was cut here: GitHub keeps at most {limit:,} "
-            f"bytes of summary per step. {note}\n"
-        )
-        marker_size = len(marker.encode("utf-8"))
+    marker = (
+        f"\n\n> [!WARNING]\n> The summary was cut here: GitHub keeps at most {limit:,} "
+        f"bytes of summary per step. {note}\n"
+    )
+    text, cut = fit_block(markdown, room, marker, UTF8)
+    if cut and room < UTF8.length(marker):
         # When not even the note fits, writing anything would make GitHub drop the summary.
-        text = _fit(markdown, room - marker_size) + marker if room >= marker_size else ""
-        cut = True
+        text = ""
     with target.open("a", encoding="utf-8", newline="") as stream:
         stream.write(text)
     return cut

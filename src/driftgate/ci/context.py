@@ -49,6 +49,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict
 
 from driftgate.ci.git import GitError, NoCommits
+from driftgate.errors import UsageError
 
 PR_EVENTS = ("pull_request", "pull_request_target")
 BRANCH_EVENTS = ("push", "workflow_dispatch", "schedule")
@@ -65,7 +66,7 @@ _OUTSIDE_ACTIONS = (
 )
 
 
-class ContextError(Exception):
+class ContextError(UsageError):
     """The CI context cannot be determined; the message says what is missing and what to do."""
 
 

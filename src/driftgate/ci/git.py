@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from driftgate.errors import UsageError
+
 DEFAULT_TIMEOUT = 30.0
 
 _DUBIOUS = re.compile(r"dubious ownership in repository at '([^']+)'")
@@ -37,7 +39,7 @@ _FETCH_MORE = (
 )
 
 
-class GitError(Exception):
+class GitError(UsageError):
     """A git command failed; the message names the command, the directory and git's words."""
 
     def __init__(self, message: str, command: tuple[str, ...] = (), cwd: str = "") -> None:

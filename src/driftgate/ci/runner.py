@@ -12,40 +12,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from driftgate.result import CommandResult
 
 EXPERIMENT_URL = re.compile(
     r"/llm/experiments/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
 )
 TAIL_LINES = 60
 TERMINATE_GRACE_S = 10.0
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    command: str
-    exit_code: int | None  # None when it had to be stopped (timeout)
-    timed_out: bool
-    started_at: datetime
-    duration_s: float
-    tail: str
-    experiment_ids: list[str] = field(default_factory=list)
-    failed_to_start: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
-
-    def describe_failure(self) -> str:
-        if self.failed_to_start:
-            return self.failed_to_start
-        if self.timed_out:
-            return f"`{self.command}` did not finish within the timeout and was stopped"
-        if self.exit_code is not None and self.exit_code < 0:
-            return f"`{self.command}` was killed by signal {-self.exit_code}"
-        return f"`{self.command}` exited with status {self.exit_code}"
 
 
 def display(command: Sequence[str] | str) -> str:

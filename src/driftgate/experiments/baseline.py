@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from driftgate.errors import UsageError
 from driftgate.experiments.client import ExperimentsClient
 from driftgate.experiments.models import ExperimentInfo
 
@@ -27,7 +28,7 @@ class BaselineChoice:
     run: int | None = None  # a single run chosen with ID@N
 
 
-class RefError(ValueError):
+class RefError(UsageError, ValueError):
     """An experiment reference that cannot be read (a usage error)."""
 
 

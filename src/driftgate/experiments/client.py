@@ -20,6 +20,7 @@ import httpx
 from pydantic import SecretStr, ValidationError
 
 from driftgate import __version__
+from driftgate.errors import BackendError
 from driftgate.experiments.events import ExperimentDataBuilder
 from driftgate.experiments.models import ExperimentData, ExperimentInfo
 
@@ -29,10 +30,6 @@ LIST = "/api/v2/llm-obs/v1/experiments"
 EVENTS_V3 = "/api/v2/llm-obs/v3/experiments/{id}/events"
 EVENTS_UNSTABLE = "/api/unstable/llm-obs/v1/experiments/{id}/events"
 MAX_PAGE = 5000
-
-
-class BackendError(Exception):
-    """The backend could not answer usefully; the message says what to do (exit code 3)."""
 
 
 class NotFoundError(BackendError):

@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from driftgate.experiments.client import BackendError, ExperimentsClient
+from driftgate.errors import BackendError
+from driftgate.experiments.client import ExperimentsClient
 from driftgate.experiments.models import ExperimentInfo
 
 TERMINAL = frozenset({"completed", "failed", "interrupted"})

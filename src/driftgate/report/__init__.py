@@ -8,12 +8,11 @@ package (`templates/*.md.j2`) and pure rendering functions.
 - `status_description`: the commit status's one line.
 
 Every text from experiments, git or the environment is escaped by the filters of
-`escape.py`; every rendering fits its surface's limit by itself (`render.py`).
+`escape.py`; every rendering fits its surface's limit (`limits.py`) by itself (`render.py`).
 """
 
 from driftgate.report.render import (
     CheckOutput,
-    ReportContext,
     check_title,
     render_check,
     render_comment,
@@ -24,7 +23,6 @@ from driftgate.report.render import (
 
 __all__ = [
     "CheckOutput",
-    "ReportContext",
     "check_title",
     "render_check",
     "render_comment",

@@ -2,14 +2,15 @@
 
 Pure: the only I/O is reading the templates shipped in this package.
 
-Size. Each surface has a limit (the comment and the check run's fields in UTF-16 units, as
-`github.py` counts them; the job summary in UTF-8 bytes, as `actions.py` does). The renderer
+Size. Each surface has a limit (`limits.py`: the comment and the check run's fields in UTF-16
+units, the job summary in UTF-8 bytes). The renderer
 tries a ladder of `Detail`s, from rich to bare, and keeps the first rendering that fits;
 what a rendering leaves out is counted in it ("... and 19,990 more records") and a note
 says where the full report is. Only if even the barest rendering is too long (hundreds of
 experiments) is it cut at a line, with the note, here rather than by `github.py`'s last
-guard. The barest rendering holds no `<details>` and no code block, so that cut cannot
-leave one open.
+guard. The comment's limit is the caller's to give: on GitHub, what the markers leave
+(`action.github.comment_room`). The barest rendering holds no `<details>` and no code block,
+so that cut cannot leave one open.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 from pydantic import BaseModel, ConfigDict
@@ -25,69 +26,37 @@ from pydantic import BaseModel, ConfigDict
 from driftgate.compare.schema import Metric
 from driftgate.report import escape, formats
 from driftgate.report.escape import Md
+from driftgate.report.limits import (
+    CHECK_TEXT_LIMIT,
+    CHECK_TITLE_LIMIT,
+    COMMENT_LIMIT,
+    STATUS_DESCRIPTION_LIMIT,
+    SUMMARY_LIMIT,
+    UTF8,
+    UTF16,
+    Unit,
+    fit_block,
+    fit_line,
+)
 from driftgate.report.view import Detail, ExperimentView, ResultView, build, top_categories
-
-if TYPE_CHECKING:
-    from driftgate.session import GateResult
+from driftgate.result import GateResult, ReportContext
 
 __all__ = [
     "CHECK_DETAILS",
     "CHECK_TEXT_DETAILS",
-    "CHECK_TEXT_LIMIT",
-    "CHECK_TITLE_LIMIT",
     "COMMENT_DETAILS",
-    "COMMENT_LIMIT",
-    "STATUS_DESCRIPTION_LIMIT",
     "SUMMARY_DETAILS",
-    "SUMMARY_LIMIT",
     "CheckOutput",
-    "ReportContext",
     "environment",
     "render_check",
     "render_comment",
     "render_summary",
     "render_terminal",
     "status_description",
-    "utf16_length",
 ]
 
-# GitHub's limits, as github.py and actions.py enforce them (a test keeps them equal). They
-# are repeated here so that rendering does not import PyGithub.
-COMMENT_LIMIT = 65_536
-CHECK_TEXT_LIMIT = 65_535
-CHECK_TITLE_LIMIT = 255
-STATUS_DESCRIPTION_LIMIT = 140
-SUMMARY_LIMIT = 1024 * 1024
 # Room left in the step summary for what else the step writes (a warning, a second report).
 SUMMARY_MARGIN = 16 * 1024
-
-DEFAULT_FULL_REPORT_NOTE = (
-    "The full report is in the job summary of the workflow run and in the JSON report "
-    "(report.json, uploaded with the run's artifacts)."
-)
-
-
-class ReportContext(BaseModel):
-    """What the surfaces need besides the results. All of it is escaped where printed,
-    `full_report_note` included."""
-
-    model_config = ConfigDict(frozen=True)
-
-    repository: str | None  # owner/name
-    pipeline: str
-    head_sha: str | None
-    base_branch: str | None
-    pr_number: int | None
-    run_url: str | None  # the workflow run (job summary, logs); None locally
-    backend: str  # "Datadog (datadoghq.com)", "the embedded store"
-    full_report_note: str = DEFAULT_FULL_REPORT_NOTE
-
-    def marker_room(self) -> int:
-        """UTF-16 units github.py's two hidden marker lines take at most: the repository and
-        pipeline are percent-encoded there, which makes one UTF-16 unit at most 9
-        characters (a 3-byte UTF-8 character)."""
-        names = utf16_length(self.repository or "") + utf16_length(self.pipeline)
-        return 200 + 9 * names
 
 
 class CheckOutput(BaseModel):
@@ -128,18 +97,6 @@ SUMMARY_DETAILS: tuple[Detail, ...] = (
 TERMINAL_DETAIL = Detail(
     metrics=None, flipped=20, text=200, name=200, warnings=None, ids=0, tail=60, line=1000
 )
-
-# ---------------------------------------------------------------------------- measures
-
-
-def utf16_length(text: str) -> int:
-    """Length as GitHub may count it (UTF-16 units); github.py counts the same way."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def utf8_length(text: str) -> int:
-    return len(text.encode("utf-8"))
-
 
 # ---------------------------------------------------------------------------- environment
 
@@ -277,59 +234,40 @@ def _note(ctx: ReportContext) -> Md:
     return Md(f"{escape.md_text(ctx.full_report_note)}{where}")
 
 
-def _cut_at_line(text: str, limit: int, measure: Callable[[str], int], tail: str) -> str:
-    """The longest run of whole lines of `text` that fits with `tail` within `limit`."""
-    room = limit - measure(tail)
-    kept: list[str] = []
-    used = 0
-    for line in text.rstrip("\n").split("\n"):
-        size = measure(line) + 1
-        if used + size > room:
-            break
-        kept.append(line)
-        used += size
-    return "\n".join(kept) + tail
-
-
 def _fitted(
     template: str,
     result: GateResult,
     ctx: ReportContext,
     details: Sequence[Detail],
     limit: int,
-    measure: Callable[[str], int],
+    unit: Unit = UTF16,
 ) -> str:
     """The richest rendering of `template` within `limit`; the barest one cut at a line
     when none fits."""
     text = ""
     for detail in details:
         text = _render(template, build(result, detail), ctx)
-        if measure(text) <= limit:
+        if unit.length(text) <= limit:
             return text
     tail = f"\n\n**This report was cut to fit GitHub's size limit.** {_note(ctx)}\n"
-    return _cut_at_line(text, limit, measure, tail)
+    return fit_block(text.rstrip("\n"), limit, tail, unit)[0]
 
 
 # ---------------------------------------------------------------------------- surfaces
 
 
-def render_comment(result: GateResult, ctx: ReportContext) -> str:
-    """The sticky pull request comment: compact, within GitHub's limit with room for the
-    hidden markers github.py puts first."""
-    limit = COMMENT_LIMIT - ctx.marker_room()
-    return _fitted("comment.md.j2", result, ctx, COMMENT_DETAILS, limit, utf16_length)
+def render_comment(result: GateResult, ctx: ReportContext, limit: int = COMMENT_LIMIT) -> str:
+    """The sticky pull request comment: compact, within `limit` (on GitHub, the room the
+    hidden markers leave: `action.github.comment_room`)."""
+    return _fitted("comment.md.j2", result, ctx, COMMENT_DETAILS, limit)
 
 
 def render_check(result: GateResult, ctx: ReportContext) -> CheckOutput:
     """The check run's title, summary (the comment without its records) and text (every
     metric's statistics, the records, the evaluators); text is None when there is nothing
     to compare (no baseline, an error)."""
-    summary = _fitted(
-        "check_summary.md.j2", result, ctx, CHECK_DETAILS, CHECK_TEXT_LIMIT, utf16_length
-    )
-    text = _fitted(
-        "check_text.md.j2", result, ctx, CHECK_TEXT_DETAILS, CHECK_TEXT_LIMIT, utf16_length
-    )
+    summary = _fitted("check_summary.md.j2", result, ctx, CHECK_DETAILS, CHECK_TEXT_LIMIT)
+    text = _fitted("check_text.md.j2", result, ctx, CHECK_TEXT_DETAILS, CHECK_TEXT_LIMIT)
     return CheckOutput(
         title=check_title(result), summary=summary, text=text if text.strip() else None
     )
@@ -338,7 +276,7 @@ def render_check(result: GateResult, ctx: ReportContext) -> CheckOutput:
 def render_summary(result: GateResult, ctx: ReportContext) -> str:
     """The job summary: the full report, within GitHub's 1 MiB per step."""
     limit = SUMMARY_LIMIT - SUMMARY_MARGIN
-    return _fitted("summary.md.j2", result, ctx, SUMMARY_DETAILS, limit, utf8_length)
+    return _fitted("summary.md.j2", result, ctx, SUMMARY_DETAILS, limit, UTF8)
 
 
 def render_terminal(result: GateResult, ctx: ReportContext) -> str:
@@ -389,12 +327,7 @@ def _one_liner(result: GateResult, names: int) -> str:
 
 def _line_within(text: str, limit: int) -> str:
     """One plain line within `limit` UTF-16 units (emoji outside the BMP count two)."""
-    line = escape.plain_line(text)
-    size = limit
-    while utf16_length(line) > limit:
-        line = escape.shorten(escape.plain_line(text), size)
-        size -= 1
-    return line
+    return fit_line(escape.plain_line(text), limit)[0]
 
 
 def check_title(result: GateResult) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from driftgate.compare.schema import (
     EvaluatorCoverage,
@@ -19,11 +19,7 @@ from driftgate.compare.schema import (
     Report,
     Verdict,
 )
-
-if TYPE_CHECKING:
-    # Types only: importing the flow at run time would pull in the HTTP client and git.
-    from driftgate.ci.runner import CommandResult
-    from driftgate.session import GateResult
+from driftgate.result import CommandResult, GateResult
 
 __all__ = [
     "BUDGET_KINDS",

@@ -1,0 +1,110 @@
+"""The Action's inputs (action.yml), read once from the `INPUT_*` variables into a frozen
+model. Every bad value raises `InputError` naming the input and what it may be; secrets are
+`SecretStr`, so no repr, log line or error message prints them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from driftgate.action import workflow
+from driftgate.action.workflow import InputError
+from driftgate.experiments.baseline import RefError, split_run
+from driftgate.result import COMMENT_MODES, FAIL_ON, CommentMode, FailOn
+from driftgate.session import STATE_DIR, STORES, StoreChoice
+
+Mode = Literal["gate", "publish"]
+MODES: tuple[Mode, ...] = get_args(Mode)
+
+ARTIFACT_DIR = f"{STATE_DIR}/artifact"
+PIPELINE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+"""A pipeline name: it names the check run and the sticky comment's marker."""
+
+
+class ActionInputs(BaseModel):
+    """Every input of action.yml, parsed once; secrets never print."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mode: Mode
+    command: str | None
+    pipeline: str
+    setup: str | None
+    working_directory: str
+    config: str | None
+    baseline_branch: str | None
+    baseline_experiment_id: str | None
+    fail_on: FailOn
+    comment: CommentMode
+    check: bool
+    github_token: SecretStr | None = Field(repr=False)
+    api_url: str
+    dd_api_key: SecretStr | None = Field(repr=False)
+    dd_app_key: SecretStr | None = Field(repr=False)
+    dd_site: str | None
+    dd_project: str | None
+    timeout_minutes: float
+    wait_minutes: float
+    store: StoreChoice
+    artifact: str
+
+    @property
+    def secrets(self) -> list[SecretStr]:
+        return [s for s in (self.github_token, self.dd_api_key, self.dd_app_key) if s]
+
+    def datadog_env(self) -> dict[str, str]:
+        """The Datadog inputs as the variables ddtrace and the client read."""
+        env: dict[str, str] = {}
+        if self.dd_api_key:
+            env["DD_API_KEY"] = self.dd_api_key.get_secret_value()
+        if self.dd_app_key:
+            env["DD_APP_KEY"] = self.dd_app_key.get_secret_value()
+        if self.dd_site:
+            env["DD_SITE"] = self.dd_site
+        if self.dd_project:
+            env["DD_LLMOBS_PROJECT_NAME"] = self.dd_project
+        return env
+
+
+def read_inputs(env: Mapping[str, str]) -> ActionInputs:
+    get = workflow.get_input
+    mode = workflow.get_choice_input(env, "mode", MODES, default="gate")
+    command = get(env, "command", required=mode == "gate") or None
+    pipeline = get(env, "pipeline", default="default")
+    if not PIPELINE.fullmatch(pipeline):
+        raise InputError(
+            f"Value '{pipeline}' is not supported for input pipeline; expected letters, digits, "
+            "'.', '_' or '-' (at most 64), starting with a letter or digit"
+        )
+    baseline_id = get(env, "baseline-experiment-id") or None
+    if baseline_id:
+        try:
+            split_run(baseline_id)
+        except RefError as exc:
+            raise InputError(f"Input baseline-experiment-id: {exc}") from None
+    return ActionInputs(
+        mode=mode,
+        command=command,
+        pipeline=pipeline,
+        setup=get(env, "setup") or None,
+        working_directory=get(env, "working-directory", default="."),
+        config=get(env, "config") or None,
+        baseline_branch=get(env, "baseline-branch") or None,
+        baseline_experiment_id=baseline_id,
+        fail_on=workflow.get_choice_input(env, "fail-on", FAIL_ON, default="regression"),
+        comment=workflow.get_choice_input(env, "comment", COMMENT_MODES, default="always"),
+        check=workflow.get_bool_input(env, "check", default=True),
+        github_token=workflow.get_secret_input(env, "github-token"),
+        api_url=get(env, "api-url", default=env.get("GITHUB_API_URL") or "https://api.github.com"),
+        dd_api_key=workflow.get_secret_input(env, "dd-api-key"),
+        dd_app_key=workflow.get_secret_input(env, "dd-app-key"),
+        dd_site=get(env, "dd-site") or None,
+        dd_project=get(env, "dd-project") or None,
+        timeout_minutes=workflow.get_number_input(env, "timeout-minutes", default=30, minimum=0.01),
+        wait_minutes=workflow.get_number_input(env, "wait-minutes", default=10, minimum=0),
+        store=workflow.get_choice_input(env, "store", STORES, default="auto"),
+        artifact=get(env, "artifact", default=ARTIFACT_DIR),
+    )
