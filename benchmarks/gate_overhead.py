@@ -40,10 +40,11 @@ EXPERIMENT = HERE / "scripts" / "ingest_experiment.py"
 RESULTS = HERE / "results" / "gate_overhead.json"
 TARGET_S = 1.5
 
-# Everything `driftgate run` imports on its way (cli.main, _run, _backend, _config).
+# Everything `driftgate run` imports on its way (cli.main, _run, the session, the store).
 IMPORTS = (
     "import driftgate.cli; "
-    "from driftgate import baseline, compare, config, context, datadog, discover, flow, git; "
+    "from driftgate import session; "
+    "from driftgate.experiments import baseline, client; "
     "from driftgate.store import clients, server"
 )
 
@@ -71,23 +72,24 @@ def timed(name, fn):
 
 
 import driftgate.cli as cli
-from driftgate import baseline, compare, config, context, datadog, discover, flow, git
+from driftgate import session
+from driftgate.experiments import baseline, client
 from driftgate.store import clients, server
 
 phases["imports"] = time.perf_counter() - began
-cli._config = timed("config", cli._config)
-context.build_context = timed("context", context.build_context)
+session.load_config = timed("config", session.load_config)
+session.build_context = timed("context", session.build_context)
 server.BackgroundServer.start = timed("store start", server.BackgroundServer.start)
 server.BackgroundStore.stop = timed("store stop", server.BackgroundStore.stop)
-flow.run_command = timed("command", flow.run_command)
-flow.find_experiments = timed("find", flow.find_experiments)
-flow.wait_until_finished = timed("wait", flow.wait_until_finished)
+session.run_command = timed("command", session.run_command)
+session.find_experiments = timed("find", session.find_experiments)
+session.wait_until_finished = timed("wait", session.wait_until_finished)
 baseline.resolve = timed("baseline", baseline.resolve)
-datadog.ExperimentsClient.experiment_data = timed(
-    "read", datadog.ExperimentsClient.experiment_data
+client.ExperimentsClient.experiment_data = timed(
+    "read", client.ExperimentsClient.experiment_data
 )
-flow.compare = timed("compare", flow.compare)
-cli._exit_for = timed("exit code", cli._exit_for)
+session.compare = timed("compare", session.compare)
+cli.exit_code = timed("exit code", cli.exit_code)
 code = cli.main(sys.argv[2:])
 phases["report"] = marks["exit code"] - marks["store stop"]
 phases["began at"] = began

@@ -58,7 +58,7 @@ BATCH = 2000  # spans (or spans' evaluations) per request: ddtrace's writers sen
 SUMMARY = "accuracy"  # a summary evaluator: each run's pass rate of `correct`
 UNSTABLE = "/api/unstable/llm-obs/v1"
 V2 = "/api/v2/llm-obs/v1"
-# Every figure of a metric must match exactly: the contract's (DESIGN.md, "JSON report") and
+# Every figure of a metric must match exactly: the contract's (the README's JSON report) and
 # the additions that come from the same data.
 CHECKED = (
     *("baseline", "candidate", "delta", "ci_low", "ci_high", "p_value", "n", "verdict", "gate"),

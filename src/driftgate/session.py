@@ -38,7 +38,7 @@ from driftgate.experiments.discover import (
 )
 from driftgate.experiments.models import ExperimentInfo
 from driftgate.report import render_terminal
-from driftgate.result import GateResult, ReportContext
+from driftgate.result import CommandResult, GateResult, ReportContext
 
 __all__ = [
     "EMBEDDED",
@@ -284,16 +284,20 @@ class _Gate:
     ) -> GateResult:
         log, client = self.log, self.backend.client
         notes = list(ctx.notes)
-        if request.setup:
-            with log.section(f"setup: {request.setup}"):
-                setup = run_command(
-                    request.setup,
+
+        def run(command: Sequence[str] | str, section: str) -> CommandResult:
+            with log.section(f"{section}: {display(command)}"):
+                return run_command(
+                    command,
                     cwd=request.workdir,
                     env=run_env,
                     timeout_s=request.timeout_s,
                     echo=log.line,
                     secrets=request.secrets,
                 )
+
+        if request.setup:
+            setup = run(request.setup, "setup")
             if not setup.ok:
                 # Reported like a failed experiment command, on every surface.
                 message = f"the setup command failed: {setup.describe_failure()}"
@@ -305,15 +309,7 @@ class _Gate:
             f"running {display(request.command)} at {ctx.head_sha[:12]} "
             f"({ctx.branch or 'detached'})"
         )
-        with log.section(f"experiment: {display(request.command)}"):
-            result = run_command(
-                request.command,
-                cwd=request.workdir,
-                env=run_env,
-                timeout_s=request.timeout_s,
-                echo=log.line,
-                secrets=request.secrets,
-            )
+        result = run(request.command, "experiment")
         if not result.ok:
             message = f"the experiment command failed: {result.describe_failure()}"
             return GateResult(reports=[error_report(message)], command=result, notes=notes)

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import TextIO, TypedDict, TypeVar, Unpack, cast
 
 from pydantic import SecretStr
 
@@ -147,6 +147,21 @@ def format_command(
 # ---------------------------------------------------------------------------- commands
 
 
+class Where(TypedDict, total=False):
+    """An annotation's title and place in a file."""
+
+    title: str
+    file: str
+    line: int
+    end_line: int
+    col: int
+    end_column: int
+
+
+# The runner's spelling of the properties whose Python names differ.
+_PROPERTY = {"end_line": "endLine", "end_column": "endColumn"}
+
+
 class Commands:
     """Workflow commands, written to `stream` (the step's stdout)."""
 
@@ -162,69 +177,21 @@ class Commands:
         self._stream.write(format_command(command, message, properties) + "\n")
         self._stream.flush()
 
-    def _annotation(
-        self,
-        level: str,
-        message: str,
-        title: str | None,
-        file: str | None,
-        line: int | None,
-        end_line: int | None,
-        col: int | None,
-        end_column: int | None,
-    ) -> None:
-        self.issue(
-            level,
-            message,
-            {
-                "title": title,
-                "file": file,
-                "line": line,
-                "endLine": end_line,
-                "col": col,
-                "endColumn": end_column,
-            },
-        )
+    def _annotation(self, level: str, message: str, where: Where) -> None:
+        # In the runner's documented order, whatever order the caller named them in.
+        given = cast("dict[str, str | int]", where)
+        properties = {_PROPERTY.get(k, k): given[k] for k in Where.__annotations__ if k in given}
+        self.issue(level, message, properties)
 
-    def error(
-        self,
-        message: str,
-        *,
-        title: str | None = None,
-        file: str | None = None,
-        line: int | None = None,
-        end_line: int | None = None,
-        col: int | None = None,
-        end_column: int | None = None,
-    ) -> None:
+    def error(self, message: str, **where: Unpack[Where]) -> None:
         """An error annotation (at most 10 per step are shown)."""
-        self._annotation("error", message, title, file, line, end_line, col, end_column)
+        self._annotation("error", message, where)
 
-    def warning(
-        self,
-        message: str,
-        *,
-        title: str | None = None,
-        file: str | None = None,
-        line: int | None = None,
-        end_line: int | None = None,
-        col: int | None = None,
-        end_column: int | None = None,
-    ) -> None:
-        self._annotation("warning", message, title, file, line, end_line, col, end_column)
+    def warning(self, message: str, **where: Unpack[Where]) -> None:
+        self._annotation("warning", message, where)
 
-    def notice(
-        self,
-        message: str,
-        *,
-        title: str | None = None,
-        file: str | None = None,
-        line: int | None = None,
-        end_line: int | None = None,
-        col: int | None = None,
-        end_column: int | None = None,
-    ) -> None:
-        self._annotation("notice", message, title, file, line, end_line, col, end_column)
+    def notice(self, message: str, **where: Unpack[Where]) -> None:
+        self._annotation("notice", message, where)
 
     def debug(self, message: str) -> None:
         self.issue("debug", message)

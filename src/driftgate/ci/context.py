@@ -673,8 +673,9 @@ def tags(ctx: CIContext, pipeline: str) -> dict[str, str]:
 
 
 def command_env(ctx: CIContext, pipeline: str) -> dict[str, str]:
-    """The variables added to the user's command's environment (DESIGN.md). The caller merges
-    them over the parent's environment, plus the store's variables when it uses one."""
+    """The variables added to the user's command's environment (the README's "What the command
+    receives"). The caller merges them over the parent's environment, plus the store's
+    variables when it uses one."""
     if not pipeline:
         raise ValueError("the pipeline name must not be empty")
     env = {

@@ -13,11 +13,11 @@ from typing import Literal
 import numpy as np
 
 from driftgate.compare.pairing import Alignment, enough_pairs, record_means
-from driftgate.compare.schema import EvaluatorCoverage, Level, MetricDirection, MetricKind
+from driftgate.compare.schema import EvaluatorCoverage, MetricDirection, MetricKind
 from driftgate.compare.stats import Inference, no_test
 from driftgate.compare.stats_paired import paired_test
 from driftgate.compare.stats_unpaired import unpaired_test
-from driftgate.config import Tolerance
+from driftgate.config import Level, Tolerance
 from driftgate.experiments.models import FloatArray
 
 Family = Literal["quality", "budgets"]

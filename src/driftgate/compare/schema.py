@@ -1,4 +1,5 @@
-"""The comparison report: the JSON contract of DESIGN.md ("JSON report") as pydantic models.
+"""The comparison report: the JSON contract (the README's "Exit codes and the JSON report") as
+pydantic models.
 
 Contract fields keep their names and meanings; the others are additions a consumer may
 ignore. Numbers are in the metric's own unit: pass rates as fractions 0..1, scores on their
@@ -11,13 +12,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from driftgate.config import Level
+
 Verdict = Literal["pass", "warn", "fail", "no_baseline", "error"]
 MetricKind = Literal[
     "boolean", "score", "categorical", "summary", "errors", "tokens", "cost", "latency"
 ]
 MetricVerdict = Literal["regressed", "improved", "unchanged", "inconclusive"]
 Gate = Literal["fail", "warn", "pass"]
-Level = Literal["fail", "warn", "off"]
 # "none": categories without an assessment have no better or worse.
 MetricDirection = Literal["higher", "lower", "none"]
 

@@ -29,7 +29,7 @@ from driftgate.ci.context import (
 )
 from driftgate.ci.git import DubiousOwnership, GitError, GitRepo, NoCommits, UnknownRevision
 
-EVENTS = Path(__file__).parent / "fixtures" / "events"
+EVENTS = Path(__file__).parents[1] / "fixtures" / "events"
 
 REPO = "acme-ai/support-bot"
 RUN_ID = "11990001234"

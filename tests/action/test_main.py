@@ -24,7 +24,7 @@ from tests.fakes.github import FakeGitHub
 
 REPO = "acme/bot"
 PIPELINE = "qa"
-RAW = Path(__file__).parent / "scripts" / "raw_experiment.py"
+RAW = Path(__file__).parents[1] / "scripts" / "raw_experiment.py"
 
 
 def git(repo: Path, *args: str) -> str:

@@ -1,4 +1,5 @@
-"""The JSON report keeps the contract of DESIGN.md ("JSON report"), and renders as text."""
+"""The JSON report keeps its contract (the README's "Exit codes and the JSON report"), and
+renders as text."""
 
 from __future__ import annotations
 

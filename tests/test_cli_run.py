@@ -31,7 +31,7 @@ SCRIPT = Path(__file__).parent / "scripts" / "arith_experiment.py"
 PIPELINE = "arith"
 FOUND_BY_URL = "the experiment URLs the command printed"
 FOUND_BY_COMMIT = "experiments created since the command started for commit "
-# DESIGN.md's JSON report: the keys a consumer of report.json may rely on.
+# The README's JSON report: the keys a consumer of report.json may rely on.
 REPORT_KEYS = {"verdict", "candidate", "baseline", "baseline_reason", "metrics", "records"}
 METRIC_KEYS = {
     "name",
