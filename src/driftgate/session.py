@@ -5,7 +5,7 @@ request (what to run and gate, and where) and a `Log` (where the command's outpu
 gate's progress go), a session builds the CI context, opens the one experiments backend,
 runs the setup and the experiment command with the commit and branch in their environment,
 finds what the command recorded, waits for it to finish, resolves each baseline, compares,
-and writes report.json and report.md. The adapters (`cli.py`, `action/main.py`) parse their
+and writes report.json and report.md. The adapters (`cli/`, `action/main.py`) parse their
 arguments or inputs, call in here, and put the result on their own surfaces.
 
 Errors a user can act on are `errors.UsageError` (exit 2) or `errors.BackendError` (exit 3),

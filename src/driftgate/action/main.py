@@ -9,8 +9,7 @@ comment and the check run when the token may write, the artifact folder when it 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,33 +53,6 @@ class Edges:
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
-class ActionLog:
-    """A session's log as workflow commands: notices and errors become annotations, and
-    the output of the user's commands is folded into a group in which workflow commands
-    are ignored (it is text we do not control)."""
-
-    def __init__(self, stdout: TextIO, cmds: Commands) -> None:
-        self._stdout, self._cmds = stdout, cmds
-
-    def line(self, text: str) -> None:
-        self._stdout.write(text + "\n")
-        self._stdout.flush()
-
-    def progress(self, message: str) -> None:
-        self.line(f"driftgate: {message}")
-
-    def notice(self, message: str) -> None:
-        self._cmds.notice(message)
-
-    def error(self, message: str, title: str) -> None:
-        self._cmds.error(message, title=title)
-
-    @contextmanager
-    def section(self, title: str) -> Iterator[None]:
-        with self._cmds.group(title), self._cmds.stop_commands():
-            yield
-
-
 def action_main(edges: Edges) -> int:
     env, cmds = edges.env, Commands(edges.stdout)
     try:
@@ -104,7 +76,7 @@ def action_main(edges: Edges) -> int:
         _summary(env, f"## driftgate: error\n\n{exc}\n")
         return exc.exit_code
     finally:
-        _hand_back(workspace)
+        workflow.hand_back(workspace)
 
 
 def _gate(
@@ -136,7 +108,10 @@ def _gate(
         run_url=_run_url(env),
     )
     outcome = run_gate(
-        request, {**env, **inputs.datadog_env()}, ActionLog(edges.stdout, cmds), edges.now
+        request,
+        {**env, **inputs.datadog_env()},
+        workflow.WorkflowLog(edges.stdout, cmds),
+        edges.now,
     )
     if outcome.embedded:
         cmds.notice(
@@ -246,25 +221,3 @@ def _outputs(result: GateResult) -> dict[str, str]:
         # Relative to the workspace: the runner mounts it elsewhere than the container does.
         "report-json": f"{REPORT_DIR}/report.json",
     }
-
-
-def _hand_back(workspace: Path) -> None:
-    """The container runs as root, and so does the user's command: give what was created in
-    the workspace (our store and reports, the script's own files) to the workspace's owner,
-    so that later steps (actions/cache, the next checkout's clean) can manage it."""
-    if os.geteuid() != 0:
-        return
-    try:
-        owner = workspace.stat()
-    except OSError:
-        return
-    if owner.st_uid == 0:
-        return
-    for folder, dirs, files in os.walk(workspace):
-        for name in (*dirs, *files):
-            path = os.path.join(folder, name)
-            try:
-                if os.lstat(path).st_uid == 0:
-                    os.chown(path, owner.st_uid, owner.st_gid, follow_symlinks=False)
-            except OSError:
-                continue

@@ -1,4 +1,5 @@
-"""GitHub Actions I/O: inputs, outputs, the step summary, workflow commands. No decisions.
+"""GitHub Actions I/O: inputs, outputs, the step summary, workflow commands, the session's
+log as workflow commands, and handing the workspace back to its owner. No decisions.
 
 Everything written goes to a path or a stream the caller passes (`GITHUB_OUTPUT`,
 `GITHUB_STEP_SUMMARY`, stdout in production; temporary files in tests), and inputs are read
@@ -8,6 +9,7 @@ from an environment mapping, so nothing here reads globals.
 from __future__ import annotations
 
 import math
+import os
 import re
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -299,3 +301,58 @@ def append_summary(
     with target.open("a", encoding="utf-8", newline="") as stream:
         stream.write(text)
     return cut
+
+
+# ---------------------------------------------------------------------------- the session's log
+
+
+class WorkflowLog:
+    """A gate session's log (`session.Log`) as workflow commands: notices and errors become
+    annotations, and the output of the user's commands is folded into a group in which
+    workflow commands are ignored (it is text we do not control)."""
+
+    def __init__(self, stdout: TextIO, cmds: Commands) -> None:
+        self._stdout, self._cmds = stdout, cmds
+
+    def line(self, text: str) -> None:
+        self._stdout.write(text + "\n")
+        self._stdout.flush()
+
+    def progress(self, message: str) -> None:
+        self.line(f"driftgate: {message}")
+
+    def notice(self, message: str) -> None:
+        self._cmds.notice(message)
+
+    def error(self, message: str, title: str) -> None:
+        self._cmds.error(message, title=title)
+
+    @contextmanager
+    def section(self, title: str) -> Iterator[None]:
+        with self._cmds.group(title), self._cmds.stop_commands():
+            yield
+
+
+# ---------------------------------------------------------------------------- the workspace
+
+
+def hand_back(workspace: Path) -> None:
+    """The container runs as root, and so does the user's command: give what was created in
+    the workspace (our store and reports, the script's own files) to the workspace's owner,
+    so that later steps (actions/cache, the next checkout's clean) can manage it."""
+    if os.geteuid() != 0:
+        return
+    try:
+        owner = workspace.stat()
+    except OSError:
+        return
+    if owner.st_uid == 0:
+        return
+    for folder, dirs, files in os.walk(workspace):
+        for name in (*dirs, *files):
+            path = os.path.join(folder, name)
+            try:
+                if os.lstat(path).st_uid == 0:
+                    os.chown(path, owner.st_uid, owner.st_gid, follow_symlinks=False)
+            except OSError:
+                continue

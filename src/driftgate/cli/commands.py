@@ -1,0 +1,183 @@
+"""The `driftgate` commands: each turns its arguments into a request, calls the session (or
+the store's server, the Action, the demo) and prints. No gate logic here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from driftgate.cli.parser import DEFAULT_DB
+from driftgate.errors import UsageError
+from driftgate.result import EXIT_OK, exit_code
+
+if TYPE_CHECKING:
+    from driftgate.session import StoreChoice
+
+_LOCAL_FIX = "pass --local for the embedded store"
+
+
+# -- the terminal as the session's log -----------------------------------------------------
+
+
+def _progress(message: str) -> None:
+    print(f"driftgate: {message}", file=sys.stderr, flush=True)
+
+
+class TerminalLog:
+    """The command's output on stdout, the gate's words on stderr."""
+
+    def line(self, text: str) -> None:
+        print(text, flush=True)
+
+    def progress(self, message: str) -> None:
+        _progress(message)
+
+    def notice(self, message: str) -> None:
+        _progress(message)
+
+    def error(self, message: str, title: str) -> None:
+        _progress(f"{title.removeprefix('driftgate: ')}: {message}")
+
+    def section(self, title: str) -> AbstractContextManager[object]:
+        return nullcontext()
+
+
+def _store(args: argparse.Namespace) -> tuple[StoreChoice, Path]:
+    """`--local` or `--db`: the embedded store; else where ddtrace would record."""
+    db = Path(args.db or DEFAULT_DB)
+    return ("embedded" if args.local or args.db else "datadog"), db
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+def serve(args: argparse.Namespace) -> int:
+    from driftgate.store.db import Store
+    from driftgate.store.server import bind, serve_forever, url_of
+
+    if args.db != ":memory:":
+        Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on {args.host}:{args.port} ({exc.strerror}); pick another --port, "
+            "or --port 0 for a free one"
+        ) from exc
+    store = Store(args.db)
+    url = url_of(sock)
+
+    def ready() -> None:
+        print(url, flush=True)
+        print(
+            f"driftgate store serving {args.db} at {url}; point ddtrace at it with "
+            f"DD_LLMOBS_OVERRIDE_ORIGIN={url}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
+    # handler it found: make that a clean exit, so that `docker stop` and Ctrl-C exit 0.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_OK))
+    try:
+        serve_forever(store, sock, ready, args.api_key, args.app_key, args.max_body)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def compare(args: argparse.Namespace) -> int:
+    from driftgate.report import render_terminal
+    from driftgate.session import CompareRequest, compare_experiments
+
+    store, db = _store(args)
+    request = CompareRequest(
+        candidate=args.candidate,
+        baseline=args.baseline,
+        directory=Path.cwd(),
+        db=db,
+        store=store,
+        config=args.config,
+        pipeline=args.pipeline,
+        base_branch=args.base_branch,
+        backend_fix=_LOCAL_FIX,
+    )
+    result, rctx = compare_experiments(request, os.environ, TerminalLog())
+    if args.format == "json":
+        print(json.dumps(result.reports[0].model_dump(mode="json"), indent=2))
+    else:
+        print(render_terminal(result, rctx))
+    return exit_code(result.verdict, "regression")
+
+
+def _command(parts: Sequence[str]) -> list[str] | str:
+    parts = list(parts)
+    if parts and parts[0] == "--":
+        parts = parts[1:]
+    if not parts:
+        raise UsageError("no command to run: driftgate run [OPTIONS] -- COMMAND [ARGS...]")
+    if len(parts) == 1 and any(c in parts[0] for c in " \t|&;<>()$`'\"*?"):
+        return parts[0]  # one quoted string: a shell command line
+    return parts
+
+
+def run(args: argparse.Namespace) -> int:
+    from driftgate.session import RunRequest, run_gate
+
+    store, db = _store(args)
+    workspace = Path.cwd()
+    request = RunRequest(
+        command=_command(args.cmd),
+        pipeline=args.pipeline,
+        workspace=workspace,
+        workdir=workspace,
+        report_dir=Path(args.report_dir),
+        timeout_s=args.timeout * 60,
+        wait_s=args.wait * 60,
+        store=store,
+        db=db,
+        config=args.config,
+        base_branch=args.base_branch,
+        baseline=args.baseline,
+        secrets=[os.environ.get(k, "") for k in ("DD_API_KEY", "DD_APP_KEY")],
+        backend_fix=_LOCAL_FIX,
+    )
+    outcome = run_gate(request, os.environ, TerminalLog())
+    print("\n" + outcome.terminal)
+    _progress(f"verdict {outcome.result.verdict}; reports in {request.report_dir}")
+    return exit_code(outcome.result.verdict, args.fail_on)
+
+
+def action(args: argparse.Namespace) -> int:
+    from driftgate.action.main import Edges, action_main
+
+    return action_main(Edges(os.environ, sys.stdout))
+
+
+def publish(args: argparse.Namespace) -> int:
+    from pydantic import SecretStr
+
+    from driftgate.action.main import Edges, publish_main
+
+    token = os.environ.get("INPUT_GITHUB-TOKEN") or os.environ.get("GITHUB_TOKEN")
+    return publish_main(
+        Edges(os.environ, sys.stdout),
+        args.artifact,
+        SecretStr(token) if token else None,
+        args.api_url,
+    )
+
+
+def demo(args: argparse.Namespace) -> int:
+    from driftgate.demo import run_demo
+
+    return run_demo(args.keep)

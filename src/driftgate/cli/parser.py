@@ -1,0 +1,146 @@
+"""The `driftgate` command's arguments: every command, option and help text, in one place."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from driftgate import __version__
+from driftgate.result import FAIL_ON
+
+DEFAULT_DB = Path(".driftgate") / "store.db"
+DEFAULT_REPORT_DIR = Path(".driftgate") / "report"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="driftgate",
+        description="The regression gate for LLM experiments.",
+    )
+    parser.add_argument("--version", action="version", version=f"driftgate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the embedded experiment store (Datadog's experiments API on SQLite)",
+        description="Serve Datadog's LLM Observability experiments API from a SQLite file. "
+        "Point ddtrace at it with DD_LLMOBS_OVERRIDE_ORIGIN=<the printed URL>.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
+    serve.add_argument(
+        "--port", type=int, default=8765, help="port, or 0 for a free one (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--db",
+        default=str(DEFAULT_DB),
+        help="SQLite file, created if missing; ':memory:' keeps nothing (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--api-key",
+        default=os.environ.get("DRIFTGATE_STORE_API_KEY"),
+        help="require this DD-API-KEY (default: $DRIFTGATE_STORE_API_KEY; unset: any)",
+    )
+    serve.add_argument(
+        "--app-key",
+        default=os.environ.get("DRIFTGATE_STORE_APP_KEY"),
+        help="require this DD-APPLICATION-KEY (default: $DRIFTGATE_STORE_APP_KEY; unset: any)",
+    )
+    serve.add_argument(
+        "--max-body",
+        type=int,
+        default=64 * 1024 * 1024,
+        help="largest request body in bytes (default: %(default)s)",
+    )
+
+    def backend_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--local",
+            action="store_true",
+            help=f"use the embedded store in {DEFAULT_DB} (default: Datadog, or "
+            "DD_LLMOBS_OVERRIDE_ORIGIN, as ddtrace chooses)",
+        )
+        p.add_argument("--db", help="use the embedded store in this SQLite file (implies --local)")
+        p.add_argument(
+            "--config", help="gate configuration file (default: driftgate.toml or pyproject.toml)"
+        )
+
+    compare = sub.add_parser(
+        "compare",
+        help="compare two experiment runs and apply the gate",
+        description="Compare a candidate experiment with its baseline record by record. An id "
+        "may name one run of a multi-run experiment: ID@3 is its run 3.",
+    )
+    compare.add_argument("--candidate", required=True, metavar="ID", help="the experiment to gate")
+    compare.add_argument(
+        "--baseline",
+        metavar="ID",
+        help="the experiment to compare with (default: resolved from the base branch)",
+    )
+    compare.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    compare.add_argument("--base-branch", help="base branch for baseline resolution")
+    compare.add_argument("--pipeline", help="pipeline name, for per-run experiment names")
+    backend_options(compare)
+
+    run = sub.add_parser(
+        "run",
+        help="run an experiment command, then gate what it recorded against the baseline",
+        description="Run COMMAND with the commit, branch and pipeline in its environment, find "
+        "the experiments it recorded, resolve each one's baseline, compare and report. A "
+        "single quoted COMMAND is run by the shell.",
+    )
+    run.add_argument(
+        "--pipeline", default="default", help="logical pipeline name (default: %(default)s)"
+    )
+    run.add_argument("--baseline", metavar="ID", help="compare with this experiment (ID or ID@RUN)")
+    run.add_argument("--base-branch", help="the branch baselines come from (default: the repo's)")
+    run.add_argument(
+        "--report-dir",
+        default=str(DEFAULT_REPORT_DIR),
+        help="where report.md and report.json go (default: %(default)s)",
+    )
+    run.add_argument(
+        "--timeout", type=float, default=60.0, metavar="MIN", help="command timeout (default: 60)"
+    )
+    run.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        metavar="MIN",
+        help="how long to wait for experiments to finish (default: 10)",
+    )
+    run.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="regression",
+        help="exit 1 on a failing gate (regression), also on warnings, or never",
+    )
+    backend_options(run)
+    run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
+
+    sub.add_parser(
+        "action",
+        help="the GitHub Action's entrypoint (reads INPUT_* and GITHUB_* from the environment)",
+    )
+    publish = sub.add_parser(
+        "publish",
+        help="post the report a read-only (fork) pull request run left as an artifact",
+        description="Run from a workflow_run workflow after downloading the pull request "
+        "run's artifact: posts its comment and check with this workflow's token. The token "
+        "comes from INPUT_GITHUB-TOKEN or GITHUB_TOKEN.",
+    )
+    publish.add_argument(
+        "--artifact", default=".driftgate/artifact", help="the downloaded artifact folder"
+    )
+    publish.add_argument(
+        "--api-url", help="GitHub's API (default: $GITHUB_API_URL, else https://api.github.com)"
+    )
+
+    demo = sub.add_parser(
+        "demo",
+        help="a pull request gated end to end on the bundled example, offline",
+        description="In a temporary git repository: record the bundled example on main, change "
+        "it on a branch so that an evaluator regresses, and gate the branch like a PR.",
+    )
+    demo.add_argument("--keep", metavar="DIR", help="build the demo repository here and keep it")
+    return parser
