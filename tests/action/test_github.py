@@ -12,7 +12,6 @@ import pytest
 from github import Auth, Github, GithubRetry
 
 from driftgate.action.github import (
-    COMMENT_LIMIT,
     CannotWrite,
     CheckResult,
     CommentOutcome,
@@ -26,7 +25,9 @@ from driftgate.action.github import (
     comment_marker,
     connect,
     permissions_block,
+    same_report,
 )
+from driftgate.report.limits import COMMENT_LIMIT
 from tests.fakes.github import ACTIONS_BOT, NOT_ACCESSIBLE, FakeGitHub, Pull
 
 REPO = "octo/widgets"
@@ -140,6 +141,46 @@ def test_rerun_and_new_push_update_the_same_comment_and_never_ask_who_we_are(
     [new_check] = fake.check_runs(REPO, new_head)
     assert (old_check.conclusion, old_check.output["summary"]) == ("success", "2")
     assert new_check.conclusion == "neutral"
+
+
+def test_on_change_keeps_a_comment_that_holds_the_same_report(
+    fake: FakeGitHub, pull: Pull, sleeps: list[float]
+) -> None:
+    github = reporter(fake, sleeps)
+    first_head = pull.head_sha
+    body = "## driftgate: pass\n\n| metric | delta |\n\n<sub>head {sha} · workflow run {run}</sub>"
+    github.upsert_comment(7, PIPELINE, body.format(sha=first_head, run=1), head_sha=first_head)
+    new_head = fake.push(REPO, 7)
+    fake.clear_calls()
+
+    # The same results for a new push: only the footer (head, run) differs.
+    same = github.upsert_comment(
+        7, PIPELINE, body.format(sha=new_head, run=2), head_sha=new_head, unless_same=True
+    )
+    assert same.outcome is CommentOutcome.UNCHANGED
+    assert fake.writes() == []
+    assert not fake.called("GET", "/repos/octo/widgets/pulls/7")  # one read was enough
+    [stored] = fake.comments(REPO, 7)
+    assert f"<!-- driftgate-head:{first_head} -->" in stored.body
+
+    # Different results are written, markers and all.
+    changed = github.upsert_comment(
+        7, PIPELINE, "## driftgate: fail", head_sha=new_head, unless_same=True
+    )
+    assert changed.outcome is CommentOutcome.UPDATED
+    [stored] = fake.comments(REPO, 7)
+    assert stored.body.splitlines()[1:] == [
+        f"<!-- driftgate-head:{new_head} -->",
+        "## driftgate: fail",
+    ]
+
+
+def test_same_report_ignores_only_markers_and_the_footer() -> None:
+    report = "## driftgate: pass\n\nrow\n\n<sub>head abc · run 1</sub>\n"
+    assert same_report(f"{MARKER}\n<!-- driftgate-head:{'a' * 40} -->\n{report}", report)
+    assert same_report(report, report.replace("run 1", "run 2"))
+    assert not same_report(report, report.replace("row", "another row"))
+    assert not same_report(report, report.replace("pass", "fail"))
 
 
 def test_an_identical_report_is_not_written_again(

@@ -61,6 +61,29 @@ class World:
         return GitHubReporter(client, REPO, RetryPolicy(sleep=lambda _s: None))
 
     def act(self, event: str, payload: dict[str, Any], token: str = "write", **inputs: str) -> Step:
+        env, output, summary = self.environment(event, payload, token, **inputs)
+        stdout = io.StringIO()
+        code = action_main(Edges(env, stdout, github=self.reporter))
+        return self._step(code, stdout.getvalue(), output, summary)
+
+    def publish_command(self, payload: dict[str, Any], token: str = "write") -> Step:
+        """`driftgate publish` as a process, with its arguments and GITHUB_TOKEN."""
+        env, output, summary = self.environment("workflow_run", payload, token)
+        env = {k: v for k, v in env.items() if not k.startswith("INPUT_")}
+        env["GITHUB_TOKEN"] = self.fake.token(token)
+        argv = [sys.executable, "-m", "driftgate.cli", "publish", "--artifact"]
+        argv += [".driftgate/artifact", "--api-url", self.fake.api_url]
+        proc = subprocess.run(argv, cwd=self.repo, env=env, capture_output=True, text=True)
+        return self._step(proc.returncode, proc.stdout + proc.stderr, output, summary)
+
+    def _step(self, code: int, stdout: str, output: Path, summary: Path) -> Step:
+        outputs = _parse_outputs(output.read_text()) if output.exists() else {}
+        return Step(code, stdout, outputs, summary.read_text() if summary.exists() else "")
+
+    def environment(
+        self, event: str, payload: dict[str, Any], token: str = "write", **inputs: str
+    ) -> tuple[dict[str, str], Path, Path]:
+        """What the runner gives the container: the event, the files, the inputs."""
         self.runs += 1
         run_dir = self.tmp / f"run-{self.runs}"
         run_dir.mkdir()
@@ -95,12 +118,7 @@ class World:
             **inputs,
         }
         env.update({f"INPUT_{k.upper()}": v for k, v in values.items()})
-        stdout = io.StringIO()
-        code = action_main(Edges(env, stdout, github=self.reporter))
-        outputs = _parse_outputs(output.read_text()) if output.exists() else {}
-        return Step(
-            code, stdout.getvalue(), outputs, summary.read_text() if summary.exists() else ""
-        )
+        return env, output, summary
 
     def push_event(self, sha: str, before: str) -> dict[str, Any]:
         return push_event(REPO, sha, before)
@@ -220,6 +238,31 @@ def test_a_fork_pull_request_writes_nothing_and_publish_posts_it(world: World) -
     assert "PASS" in comment.body.upper()
     (check,) = world.fake.check_runs(REPO, head)
     assert check.conclusion == "success"
+
+
+def test_driftgate_publish_takes_real_arguments(world: World) -> None:
+    first = world.commit("base")
+    main = world.commit("main work")
+    world.act("push", world.push_event(main, first))
+    git(world.repo, "checkout", "-q", "-b", "feature")
+    head = world.commit("from a fork")
+    world.fake.add_pull(REPO, 9, head_sha=head, base_sha=main, head_repo="stranger/bot")
+    forked = world.act("pull_request", world.pr_event(9, head, main, fork=True), token="fork")
+    assert forked.code == 0, forked.stdout
+    world.fake.clear_calls()
+
+    published = world.publish_command(workflow_run_event(REPO, head))
+    assert published.code == 0, published.stdout
+    assert published.outputs["verdict"] == "pass"
+    (comment,) = our_comments(world, 9)
+    assert published.outputs["comment-url"].endswith(f"#issuecomment-{comment.id}")
+    (check,) = world.fake.check_runs(REPO, head)
+    assert check.conclusion == "success"
+    # The token reaches the log only in the line that tells the runner to mask it.
+    token = world.fake.token("write")
+    assert [line for line in published.stdout.splitlines() if token in line] == [
+        f"::add-mask::{token}"
+    ]
 
 
 def test_publish_refuses_an_artifact_for_another_commit(world: World) -> None:

@@ -177,7 +177,9 @@ def publish_main(
 ) -> int:
     """`driftgate publish`: the same as the Action's `mode: publish`, with arguments."""
     cmds = Commands(edges.stdout)
-    cmds.add_mask(token)
+    if edges.env.get("GITHUB_ACTIONS") == "true":
+        # Only a runner reads this line (and hides the value); a terminal would show it.
+        cmds.add_mask(token)
     api_url = api_url or edges.env.get("GITHUB_API_URL") or "https://api.github.com"
     publisher = _publisher(edges, cmds, token, api_url)
     return publish(edges, publisher, _workspace(edges.env) / artifact, artifact)
