@@ -1,5 +1,5 @@
-"""The store's persistence: one SQLite file (WAL, synchronous=FULL) holding projects, datasets
-with versioned records, experiments, their spans and their evaluation metrics.
+"""The store's persistence over `core.Database`: projects, datasets with versioned records,
+experiments, their spans and their evaluation metrics.
 
 Every public method runs in one transaction, so a method that returns has durably stored
 what it was given. The HTTP layer (`app.py`) validates requests and shapes answers; this
@@ -11,135 +11,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import sqlite3
-import threading
 import time
-import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from driftgate.store.aggregate import EvalRow, SummaryRow, aggregate
-from driftgate.store.errors import BadRequest, Busy, Conflict, NotFound
+from driftgate.store.core import Database, new_hex_id, new_id
+from driftgate.store.core import dumps as _dumps
+from driftgate.store.core import loads as _loads
+from driftgate.store.core import now as _now
+from driftgate.store.errors import BadRequest, Conflict, NotFound
 from driftgate.tags import tag_value
 
-SCHEMA_VERSION = 1
 TERMINAL_STATUSES = frozenset({"completed", "failed", "interrupted"})
 MAX_PAGE_LIMIT = 5000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS projects (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    description TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS datasets (
-    id TEXT PRIMARY KEY,
-    project_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    description TEXT NOT NULL DEFAULT '',
-    current_version INTEGER NOT NULL DEFAULT 0,
-    is_deleted INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS datasets_by_name ON datasets (project_id, name);
--- One row per (record, version range): a change closes the old row at the new version and
--- opens a new one, so every past version stays readable.
-CREATE TABLE IF NOT EXISTS records (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    dataset_id TEXT NOT NULL,
-    id TEXT NOT NULL,
-    canonical_id TEXT NOT NULL,
-    content_key TEXT NOT NULL,
-    input BLOB,
-    expected_output BLOB,
-    metadata BLOB,
-    tags BLOB NOT NULL,
-    version_added INTEGER NOT NULL,
-    version_removed INTEGER,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS records_by_id ON records (dataset_id, id);
-CREATE INDEX IF NOT EXISTS records_by_content ON records (dataset_id, content_key);
-CREATE TABLE IF NOT EXISTS experiments (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    project_id TEXT NOT NULL,
-    dataset_id TEXT NOT NULL,
-    dataset_version INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    experiment TEXT NOT NULL,
-    description TEXT NOT NULL,
-    config BLOB NOT NULL,
-    metadata BLOB NOT NULL,
-    run_count INTEGER NOT NULL,
-    parent_experiment_id TEXT,
-    status TEXT NOT NULL,
-    error TEXT,
-    is_deleted INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    aggregate_data BLOB,
-    aggregate_stale INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS experiments_by_experiment ON experiments (experiment, seq);
-CREATE INDEX IF NOT EXISTS experiments_by_name ON experiments (name, seq);
-CREATE TABLE IF NOT EXISTS spans (
-    experiment_id TEXT NOT NULL,
-    span_id TEXT NOT NULL,
-    trace_id TEXT NOT NULL,
-    is_root INTEGER NOT NULL,
-    record_id TEXT,
-    run_iteration INTEGER NOT NULL,
-    start_ns INTEGER NOT NULL,
-    duration INTEGER NOT NULL,
-    is_error INTEGER NOT NULL,
-    input_tokens REAL,
-    output_tokens REAL,
-    total_tokens REAL,
-    cost REAL,
-    body BLOB NOT NULL,
-    UNIQUE (experiment_id, span_id)
-);
-CREATE INDEX IF NOT EXISTS spans_roots
-    ON spans (experiment_id, is_root, run_iteration, start_ns, span_id);
-CREATE INDEX IF NOT EXISTS spans_by_trace ON spans (experiment_id, trace_id);
-CREATE TABLE IF NOT EXISTS metrics (
-    experiment_id TEXT NOT NULL,
-    source TEXT NOT NULL,
-    span_id TEXT NOT NULL,
-    label TEXT NOT NULL,
-    run_iteration INTEGER NOT NULL,
-    run_id TEXT,
-    metric_type TEXT NOT NULL,
-    timestamp_ms INTEGER NOT NULL,
-    value BLOB,
-    assessment TEXT,
-    has_error INTEGER NOT NULL,
-    body BLOB NOT NULL,
-    UNIQUE (experiment_id, source, span_id, label, run_iteration)
-);
-"""
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def _dumps(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-
-
-def _loads(blob: bytes | None) -> Any:
-    return None if blob is None else orjson.loads(blob)
 
 
 def encode_cursor(*parts: object) -> str:
@@ -223,57 +111,19 @@ class Store:
 
     def __init__(self, path: str = ":memory:") -> None:
         self.path = path
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA busy_timeout = 5000")
-        if path != ":memory:":
-            self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = FULL")
-        self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None:
-            self._db.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
-        elif int(row[0]) > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"{path} was written by a newer driftgate (schema {row[0]}); upgrade driftgate "
-                "or point --db at another file"
-            )
+        self._database = Database(path)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise Busy(
-                    f"the store's database is locked by another writer ({exc}); retry shortly"
-                ) from exc
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            try:
-                self._db.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                self._db.execute("ROLLBACK")
-                raise Busy(f"could not commit ({exc}); retry shortly") from exc
+        self._database.close()
 
     # -- projects ---------------------------------------------------------------------------
 
     def project_create_or_get(self, name: str, description: str = "") -> dict[str, Any]:
-        with self._tx() as db:
+        with self._database.tx() as db:
             row = db.execute("SELECT * FROM projects WHERE name = ?", (name,)).fetchone()
             if row is None:
                 now = _now()
-                pid = str(uuid.uuid4())
+                pid = new_id()
                 db.execute(
                     "INSERT INTO projects (id, name, description, created_at, updated_at) "
                     "VALUES (?, ?, ?, ?, ?)",
@@ -283,11 +133,11 @@ class Store:
             return _project(row)
 
     def projects(self, name: str | None = None) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._database.read() as db:
             if name is None:
-                rows = self._db.execute("SELECT * FROM projects ORDER BY created_at").fetchall()
+                rows = db.execute("SELECT * FROM projects ORDER BY created_at").fetchall()
             else:
-                rows = self._db.execute("SELECT * FROM projects WHERE name = ?", (name,)).fetchall()
+                rows = db.execute("SELECT * FROM projects WHERE name = ?", (name,)).fetchall()
             return [_project(r) for r in rows]
 
     def _require_project(self, db: sqlite3.Connection, project_id: str) -> None:
@@ -305,7 +155,7 @@ class Store:
         existing dataset (records then deduplicate against it) keeps record identities stable
         across runs, which is what pairing a candidate with its baseline needs.
         """
-        with self._tx() as db:
+        with self._database.tx() as db:
             self._require_project(db, project_id)
             row = db.execute(
                 "SELECT * FROM datasets WHERE project_id = ? AND name = ? AND is_deleted = 0 "
@@ -314,7 +164,7 @@ class Store:
             ).fetchone()
             if row is None:
                 now = _now()
-                did = str(uuid.uuid4())
+                did = new_id()
                 db.execute(
                     "INSERT INTO datasets (id, project_id, name, description, created_at, "
                     "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -324,17 +174,17 @@ class Store:
             return _dataset(row)
 
     def datasets(self, project_id: str, name: str | None) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._database.read() as db:
             sql = "SELECT * FROM datasets WHERE project_id = ? AND is_deleted = 0"
             args: list[Any] = [project_id]
             if name is not None:
                 sql += " AND name = ?"
                 args.append(name)
-            rows = self._db.execute(sql + " ORDER BY created_at", args).fetchall()
+            rows = db.execute(sql + " ORDER BY created_at", args).fetchall()
             return [_dataset(r) for r in rows]
 
     def datasets_delete(self, dataset_ids: Sequence[str]) -> int:
-        with self._tx() as db:
+        with self._database.tx() as db:
             cur = db.executemany(
                 "UPDATE datasets SET is_deleted = 1, updated_at = ? WHERE id = ?",
                 [(_now(), d) for d in dataset_ids],
@@ -363,7 +213,7 @@ class Store:
         create_new_version: bool = True,
     ) -> list[dict[str, Any]]:
         """Apply one batch; answer one entry per inserted (or deduplicated) and updated record."""
-        with self._tx() as db:
+        with self._database.tx() as db:
             ds = self._live_dataset(db, project_id, dataset_id)
             current: int = ds["current_version"]
             target = current + 1 if (create_new_version or current == 0) else current
@@ -388,7 +238,7 @@ class Store:
                 )
 
             for i, rec in enumerate(inserts):
-                rid = str(rec.get("id") or uuid.uuid4().hex)
+                rid = str(rec.get("id") or new_hex_id())
                 key = _content_key(
                     rec.get("input"), rec.get("expected_output"), rec.get("metadata")
                 )
@@ -507,8 +357,8 @@ class Store:
         after: str | None,
         limit: int,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        with self._lock:
-            ds = self._live_dataset(self._db, project_id, dataset_id)
+        with self._database.read() as db:
+            ds = self._live_dataset(db, project_id, dataset_id)
             v = ds["current_version"] if version is None else version
             if v > ds["current_version"] or v < 0:
                 raise NotFound(
@@ -523,7 +373,7 @@ class Store:
             for tag in tags:
                 sql += " AND EXISTS (SELECT 1 FROM json_each(records.tags) WHERE value = ?)"
                 args.append(tag)
-            rows = self._db.execute(sql + " ORDER BY seq LIMIT ?", [*args, limit + 1]).fetchall()
+            rows = db.execute(sql + " ORDER BY seq LIMIT ?", [*args, limit + 1]).fetchall()
             more = len(rows) > limit
             rows = rows[:limit]
             cursor = encode_cursor(rows[-1]["seq"]) if more else None
@@ -540,7 +390,7 @@ class Store:
     # -- experiments ------------------------------------------------------------------------
 
     def experiment_create(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        with self._tx() as db:
+        with self._database.tx() as db:
             project_id = attrs["project_id"]
             self._require_project(db, project_id)
             ds = self._live_dataset(db, None, attrs["dataset_id"])
@@ -549,7 +399,7 @@ class Store:
             submitted = attrs["name"]
             name = f"{submitted}-{epoch_ms}" if attrs.get("ensure_unique") else submitted
             version = attrs.get("dataset_version")
-            eid = str(uuid.uuid4())
+            eid = new_id()
             db.execute(
                 "INSERT INTO experiments (id, project_id, dataset_id, dataset_version, name, "
                 "experiment, description, config, metadata, run_count, parent_experiment_id, "
@@ -574,7 +424,7 @@ class Store:
             return self._experiment_attrs(db, eid)
 
     def experiment_patch(self, experiment_id: str, attrs: dict[str, Any]) -> dict[str, Any]:
-        with self._tx() as db:
+        with self._database.tx() as db:
             row = self._experiment_row(db, experiment_id)
             if row["is_deleted"]:
                 raise Conflict(f"experiment {experiment_id!r} was deleted; it cannot change")
@@ -602,7 +452,7 @@ class Store:
             return self._experiment_attrs(db, experiment_id)
 
     def experiments_delete(self, experiment_ids: Sequence[str]) -> None:
-        with self._tx() as db:
+        with self._database.tx() as db:
             for eid in experiment_ids:
                 self._experiment_row(db, eid)
             db.executemany(
@@ -637,8 +487,8 @@ class Store:
         if flt.metadata is None:
             sql += " LIMIT ?"
             args.append(limit + 1)
-        with self._lock:
-            rows = self._db.execute(sql, args).fetchall()
+        with self._database.read() as db:
+            rows = db.execute(sql, args).fetchall()
             if flt.metadata is not None:
                 rows = [r for r in rows if json_contains(_loads(r["metadata"]), flt.metadata)]
             more = len(rows) > limit
@@ -647,22 +497,22 @@ class Store:
                 r["id"] for r in rows if r["aggregate_stale"] and r["status"] in TERMINAL_STATUSES
             ]
         if stale:
-            with self._tx() as db:
+            with self._database.tx() as db:
                 for eid in stale:
                     self._refresh_aggregate(db, eid)
-        with self._lock:
-            out = [self._experiment_attrs(self._db, r["id"]) for r in rows]
+        with self._database.read() as db:
+            out = [self._experiment_attrs(db, r["id"]) for r in rows]
             cursor = None
             if paged and more:
-                seq = self._db.execute(
+                seq = db.execute(
                     "SELECT seq FROM experiments WHERE id = ?", (rows[-1]["id"],)
                 ).fetchone()[0]
                 cursor = encode_cursor(seq)
             return out, cursor
 
     def latest_experiment(self, project_name: str, experiment_name: str) -> str:
-        with self._lock:
-            row = self._db.execute(
+        with self._database.read() as db:
+            row = db.execute(
                 "SELECT e.id FROM experiments e JOIN projects p ON p.id = e.project_id "
                 "WHERE p.name = ? AND (e.experiment = ? OR e.name = ?) AND e.is_deleted = 0 "
                 "ORDER BY e.seq DESC LIMIT 1",
@@ -730,7 +580,7 @@ class Store:
                     orjson.dumps(m),
                 )
             )
-        with self._tx() as db:
+        with self._database.tx() as db:
             self._experiment_row(db, experiment_id)
             # A metric re-posted for the same span and label replaces the older one, as
             # Datadog's readers keep the latest `timestamp_ms`.
@@ -793,7 +643,7 @@ class Store:
             )
         if not rows:
             return 0
-        with self._tx() as db:
+        with self._database.tx() as db:
             db.executemany(
                 "INSERT INTO spans (experiment_id, span_id, trace_id, is_root, record_id, "
                 "run_iteration, start_ns, duration, is_error, input_tokens, output_tokens, "
@@ -821,8 +671,7 @@ class Store:
     ) -> tuple[dict[str, Any], str | None]:
         """Task spans with their evaluations (and their trace's token and cost totals), plus
         the summary evaluations; all runs, ordered by run then start time."""
-        with self._lock:
-            db = self._db
+        with self._database.read() as db:
             self._experiment_row(db, experiment_id)
             sql = (
                 "SELECT span_id, trace_id, run_iteration, start_ns, body FROM spans "
