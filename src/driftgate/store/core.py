@@ -4,8 +4,8 @@ rules every resource module follows to use it.
 Every write goes through `Database.tx()`, one transaction per call, so a method that returns
 has durably stored what it was given (WAL, synchronous=FULL). Reads go through
 `Database.read()`. Both hold the one lock, as the one connection is shared between threads.
-Here too: JSON (de)serialising for BLOB columns, timestamps and ids. Nothing in this module
-knows what a project, dataset or experiment is beyond the tables' definitions.
+Here too: JSON (de)serialising for BLOB columns, timestamps, ids, and `Page`. Nothing in this
+module knows what a project, dataset or experiment is beyond the tables' definitions.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 
@@ -203,3 +204,16 @@ def dumps(value: Any) -> bytes:
 
 def loads(blob: bytes | None) -> Any:
     return None if blob is None else orjson.loads(blob)
+
+
+R = TypeVar("R")
+K = TypeVar("K")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[R, K]):
+    """One page of a keyset-paged listing: its rows, and the key of its last row when more
+    rows follow (pass it as `after` to get the next page), else None."""
+
+    rows: list[R]
+    next_after: K | None
