@@ -438,6 +438,8 @@ def test_agent_proxy_prefix_reaches_the_same_api(api: Api) -> None:
         ),
         ("GET", f"{V2}/experiments?filter[metadata]=nope", b"", 400, "not valid JSON"),
         ("GET", f"{V2}/experiments?page[cursor]=%%%", b"", 400, "page[cursor]"),
+        # Well-formed, but its key is ["x"] where this listing's keys are integers.
+        ("GET", f"{V2}/experiments?page[cursor]=WyJ4Il0", b"", 400, "does not belong"),
         (
             "PATCH",
             f"{UNSTABLE}/experiments/missing",

@@ -1,6 +1,9 @@
 """The store's HTTP face: the paths ddtrace and Datadog's public API use for LLM Observability
 projects, datasets and experiments, answered from a `Store`.
 
+Requests are parsed and validated here (with `wire.py`) into the typed arguments of the
+store's resources; their typed rows go back out as JSON:API through `jsonapi.py`.
+
 Each resource answers under both `/api/unstable/llm-obs/v1` (what ddtrace calls) and
 `/api/v2/llm-obs/v1` (the public API), and under the agent's `/evp_proxy/vN` prefix, so a
 script reaches it whether or not ddtrace thinks an agent is in between.
@@ -24,8 +27,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from driftgate import __version__
-from driftgate.store.db import ExperimentFilter, Store, clamp_limit
+from driftgate.store import jsonapi
+from driftgate.store.datasets import NewRecord
+from driftgate.store.db import Store
 from driftgate.store.errors import BadRequest, PayloadTooLarge, StoreError
+from driftgate.store.experiments import ExperimentFilter
 from driftgate.store.wire import (
     BatchUpdateIn,
     DatasetIn,
@@ -58,11 +64,6 @@ class JSON(Response):
 
 def _error(status: int, title: str, detail: str) -> JSON:
     return JSON({"errors": [{"status": str(status), "title": title, "detail": detail}]}, status)
-
-
-def _resource(kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
-    attrs = dict(attrs)
-    return {"id": attrs.pop("id"), "type": kind, "attributes": attrs}
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -104,65 +105,63 @@ class StoreApp:
 
     async def project_create(self, request: Request) -> Response:
         p = validate(ProjectIn, await self.json_attrs(request))
-        return JSON(
-            {
-                "data": _resource(
-                    "projects", self.store.project_create_or_get(p.name, p.description or "")
-                )
-            }
-        )
+        created = self.store.projects.create_or_get(p.name, p.description or "")
+        return JSON({"data": jsonapi.project(created)})
 
     async def project_list(self, request: Request) -> Response:
-        rows = self.store.projects(request.query_params.get("filter[name]"))
-        return JSON({"data": [_resource("projects", r) for r in rows]})
+        rows = self.store.projects.find(request.query_params.get("filter[name]"))
+        return JSON({"data": [jsonapi.project(r) for r in rows]})
 
     async def dataset_create(self, request: Request) -> Response:
         d = validate(DatasetIn, await self.json_attrs(request))
-        ds = self.store.dataset_create(
+        ds = self.store.datasets.create(
             request.path_params["project_id"], d.name, d.description or ""
         )
-        return JSON({"data": _resource("datasets", ds)})
+        return JSON({"data": jsonapi.dataset(ds)})
 
     async def dataset_list(self, request: Request) -> Response:
-        rows = self.store.datasets(
+        rows = self.store.datasets.find(
             request.path_params["project_id"], request.query_params.get("filter[name]")
         )
-        return JSON({"data": [_resource("datasets", r) for r in rows]})
+        return JSON({"data": [jsonapi.dataset(r) for r in rows]})
 
     async def dataset_batch_update(self, request: Request) -> Response:
-        attrs = await self.json_attrs(request)
-        b = validate(BatchUpdateIn, attrs)
-        acks = self.store.dataset_batch_update(
+        b = validate(BatchUpdateIn, await self.json_attrs(request))
+        acks = self.store.datasets.batch_update(
             request.path_params["project_id"],
             request.path_params["dataset_id"],
-            [r.model_dump() for r in b.insert_records],
-            [r.model_dump(exclude_none=True) for r in b.update_records],
+            [r.new_record() for r in b.insert_records],
+            [r.change() for r in b.update_records],
             b.delete_records,
             b.deduplicate,
             b.create_new_version,
         )
-        return JSON({"data": acks})
+        return JSON({"data": [jsonapi.record_ack(a) for a in acks]})
 
     async def dataset_records(self, request: Request) -> Response:
         q = request.query_params
         version = q.get("filter[version]")
         if version is not None and not version.lstrip("-").isdigit():
             raise BadRequest(f"filter[version] must be an integer, got {version!r}")
-        rows, after = self.store.dataset_records(
+        limit = jsonapi.clamp_limit(q.get("page[limit]"), 1000)
+        page = self.store.datasets.records(
             request.path_params["project_id"],
             request.path_params["dataset_id"],
             int(version) if version else None,
             q.getlist("filter[tags]"),
-            q.get("page[cursor]"),
-            clamp_limit(q.get("page[limit]"), 1000),
+            jsonapi.seq_after(q.get("page[cursor]")),
+            limit,
         )
         return JSON(
-            {"data": [_resource("dataset_records", r) for r in rows], "meta": {"after": after}}
+            {
+                "data": [jsonapi.record(r) for r in page.rows],
+                "meta": {"after": jsonapi.seq_cursor(page.next_after)},
+            }
         )
 
     async def datasets_delete(self, request: Request) -> Response:
         d = validate(DatasetsDeleteIn, await self.json_attrs(request))
-        self.store.datasets_delete(d.dataset_ids)
+        self.store.datasets.delete(d.dataset_ids)
         return JSON({"data": [{"id": i, "type": "datasets"} for i in d.dataset_ids]})
 
     async def dataset_upload(self, request: Request) -> Response:
@@ -178,12 +177,12 @@ class StoreApp:
         for n, line in enumerate(csv.DictReader(io.StringIO(text)), start=2):
             try:
                 rows.append(
-                    {
-                        "id": line.get("id") or None,
-                        "input": orjson.loads(line["input"]),
-                        "expected_output": _json_cell(line.get("expected_output")),
-                        "metadata": _json_cell(line.get("metadata")) or None,
-                    }
+                    NewRecord(
+                        id=line.get("id") or None,
+                        input=orjson.loads(line["input"]),
+                        expected_output=_json_cell(line.get("expected_output")),
+                        metadata=_json_cell(line.get("metadata")) or None,
+                    )
                 )
             except (KeyError, orjson.JSONDecodeError) as exc:
                 raise BadRequest(
@@ -191,31 +190,37 @@ class StoreApp:
                     f"metadata ({exc})"
                 ) from exc
         dedupe = request.query_params.get("deduplicate", "true").lower() != "false"
-        added = self.store.dataset_import(request.path_params["dataset_id"], rows, dedupe)
+        added = self.store.datasets.import_rows(request.path_params["dataset_id"], rows, dedupe)
         return JSON({"data": {"type": "datasets", "attributes": {"records": added}}})
 
     async def experiment_create(self, request: Request) -> Response:
         e = validate(ExperimentIn, await self.json_attrs(request))
-        return JSON(
-            {"data": _resource("experiments", self.store.experiment_create(e.model_dump()))}
+        created = self.store.experiments.create(
+            project_id=e.project_id,
+            dataset_id=e.dataset_id,
+            name=e.name,
+            ensure_unique=e.ensure_unique,
+            dataset_version=e.dataset_version,
+            description=e.description or "",
+            config=e.config,
+            metadata=e.metadata,
+            run_count=e.run_count or 1,
+            parent_experiment_id=e.parent_experiment_id,
         )
+        return JSON({"data": jsonapi.experiment(created)})
 
     async def experiment_patch(self, request: Request) -> Response:
         p = validate(ExperimentPatchIn, await self.json_attrs(request))
-        changes = {k: getattr(p, k) for k in p.model_fields_set if k in type(p).model_fields}
-        for key in ("status", "name"):
-            if changes.get(key, "") is None:
-                raise BadRequest(f"data.attributes.{key} cannot be null")
-        attrs = self.store.experiment_patch(request.path_params["experiment_id"], changes)
-        return JSON({"data": _resource("experiments", attrs)})
+        patched = self.store.experiments.patch(request.path_params["experiment_id"], p.changes())
+        return JSON({"data": jsonapi.experiment(patched)})
 
     async def experiment_delete(self, request: Request) -> Response:
-        self.store.experiments_delete([request.path_params["experiment_id"]])
+        self.store.experiments.delete([request.path_params["experiment_id"]])
         return Response(status_code=204)
 
     async def experiments_delete(self, request: Request) -> Response:
         d = validate(ExperimentsDeleteIn, await self.json_attrs(request))
-        self.store.experiments_delete(d.experiment_ids)
+        self.store.experiments.delete(d.experiment_ids)
         return Response(status_code=204)
 
     async def experiment_list(self, request: Request) -> Response:
@@ -243,16 +248,18 @@ class StoreApp:
                 "page[cursor] is not supported with filter[experiment] or filter[metadata] "
                 "(Datadog does not page these queries); ask for up to 5000 with page[limit]"
             )
-        rows, after = self.store.experiments(flt, clamp_limit(q.get("page[limit]"), 100), cursor)
+        limit = jsonapi.clamp_limit(q.get("page[limit]"), 100)
+        page = self.store.experiments.find(flt, jsonapi.seq_after(cursor), limit)
+        after = jsonapi.seq_cursor(page.next_after)
         meta = {"after": after} if after else {}
-        return JSON({"data": [_resource("experiments", r) for r in rows], "meta": meta})
+        return JSON({"data": [jsonapi.experiment(r) for r in page.rows], "meta": meta})
 
     async def experiment_events_post(self, request: Request) -> Response:
         attrs = await self.json_attrs(request)
         e = validate(EventsIn, attrs)
         eid = request.path_params["experiment_id"]
         if e.spans:
-            self.store.add_spans(
+            self.store.events.add_spans(
                 [
                     {**raw, "span_id": s.span_id}
                     for raw, s in zip(attrs["spans"], e.spans, strict=True)
@@ -263,38 +270,38 @@ class StoreApp:
             for raw, m in zip(attrs.get("metrics") or [], e.metrics, strict=True)
         ]
         if metrics:
-            self.store.add_metrics(eid, metrics, e.tags)
+            self.store.events.add_metrics(eid, metrics, e.tags)
         return Response(status_code=202)
 
     async def experiment_events_get(self, request: Request) -> Response:
         eid = request.path_params["experiment_id"]
-        data, _ = self.store.events(eid)
-        return JSON({"data": {"id": eid, "type": "experiment_events", "attributes": data}})
+        page = self.store.events.read(eid)
+        return JSON({"data": jsonapi.experiment_events(eid, page)})
 
     async def experiment_events_by_name(self, request: Request) -> Response:
         q = request.query_params
         project, name = q.get("filter[project_name]"), q.get("filter[experiment_name]")
         if not project or not name:
             raise BadRequest("filter[project_name] and filter[experiment_name] are both required")
-        eid = self.store.latest_experiment(project, name)
-        data, _ = self.store.events(eid)
-        return JSON({"data": {"id": eid, "type": "experiment_events", "attributes": data}})
+        eid = self.store.experiments.latest_id(project, name)
+        page = self.store.events.read(eid)
+        return JSON({"data": jsonapi.experiment_events(eid, page)})
 
     async def experiment_events_paged(self, request: Request) -> Response:
         q = request.query_params
         eid = request.path_params["experiment_id"]
-        data, after = self.store.events(
-            eid, q.get("page[cursor]"), clamp_limit(q.get("page[limit]"), 1000)
-        )
+        limit = jsonapi.clamp_limit(q.get("page[limit]"), 1000)
+        page = self.store.events.read(eid, jsonapi.span_after(q.get("page[cursor]")), limit)
+        after = jsonapi.span_cursor(page.next_after)
         return JSON(
             {
-                "data": {"id": eid, "type": "experiment_events", "attributes": data},
+                "data": jsonapi.experiment_events(eid, page),
                 "meta": {"after": after} if after else {},
             }
         )
 
     async def span_intake(self, request: Request) -> Response:
-        self.store.add_spans(span_events(parse_json(await self.body(request))))
+        self.store.events.add_spans(span_events(parse_json(await self.body(request))))
         return JSON({}, 202)
 
     def routes(self) -> list[Route]:

@@ -1,5 +1,6 @@
 """What the store accepts on the wire: JSON:API envelopes and the attribute models of each
-request, tolerant of keys we do not know (Datadog and ddtrace add fields over time)."""
+request, tolerant of keys we do not know (Datadog and ddtrace add fields over time), and the
+typed arguments of the store's resources that some of them become."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Annotated, Any, Literal, TypeVar
 import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
+from driftgate.store.datasets import NewRecord, RecordChange
 from driftgate.store.errors import BadRequest
+from driftgate.store.experiments import ExperimentChanges
 
 
 def _to_str(value: Any) -> Any:
@@ -40,6 +43,15 @@ class RecordIn(_Tolerant):
     metadata: dict[str, Any] | None = None
     tags: list[str] | None = None
 
+    def new_record(self) -> NewRecord:
+        return NewRecord(
+            id=self.id,
+            input=self.input,
+            expected_output=self.expected_output,
+            metadata=self.metadata,
+            tags=self.tags or (),
+        )
+
 
 class TagOperations(_Tolerant):
     add: list[str] | None = None
@@ -53,6 +65,18 @@ class RecordUpdateIn(_Tolerant):
     expected_output: Any = None
     metadata: dict[str, Any] | None = None
     tag_operations: TagOperations | None = None
+
+    def change(self) -> RecordChange:
+        ops = self.tag_operations or TagOperations()
+        return RecordChange(
+            id=self.id,
+            input=self.input,
+            expected_output=self.expected_output,
+            metadata=self.metadata,
+            set_tags=ops.set,
+            add_tags=ops.add or (),
+            remove_tags=ops.remove or (),
+        )
 
 
 class BatchUpdateIn(_Tolerant):
@@ -85,6 +109,25 @@ class ExperimentPatchIn(_Tolerant):
     metadata: dict[str, Any] | None = None
     name: str | None = Field(default=None, min_length=1)
     description: str | None = None
+
+    def changes(self) -> ExperimentChanges:
+        """The attributes the request gave; a null status or name is refused."""
+        given = self.model_fields_set
+        for key in ("status", "name"):
+            if key in given and getattr(self, key) is None:
+                raise BadRequest(f"data.attributes.{key} cannot be null")
+        changes: ExperimentChanges = {}
+        if self.status is not None:
+            changes["status"] = self.status
+        if self.name is not None:
+            changes["name"] = self.name
+        if "error" in given:
+            changes["error"] = self.error
+        if "description" in given:
+            changes["description"] = self.description
+        if "metadata" in given:
+            changes["metadata"] = self.metadata
+        return changes
 
 
 class ExperimentsDeleteIn(_Tolerant):

@@ -1,0 +1,219 @@
+"""The store's SQLite file: the connection, the schema (created or checked at open), and the
+rules every resource module follows to use it.
+
+Every write goes through `Database.tx()`, one transaction per call, so a method that returns
+has durably stored what it was given (WAL, synchronous=FULL). Reads go through
+`Database.read()`. Both hold the one lock, as the one connection is shared between threads.
+Here too: JSON (de)serialising for BLOB columns, timestamps, ids, and `Page`. Nothing in this
+module knows what a project, dataset or experiment is beyond the tables' definitions.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import orjson
+
+from driftgate.store.errors import Busy
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS projects (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS datasets (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    current_version INTEGER NOT NULL DEFAULT 0,
+    is_deleted INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS datasets_by_name ON datasets (project_id, name);
+-- One row per (record, version range): a change closes the old row at the new version and
+-- opens a new one, so every past version stays readable.
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    dataset_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    canonical_id TEXT NOT NULL,
+    content_key TEXT NOT NULL,
+    input BLOB,
+    expected_output BLOB,
+    metadata BLOB,
+    tags BLOB NOT NULL,
+    version_added INTEGER NOT NULL,
+    version_removed INTEGER,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_by_id ON records (dataset_id, id);
+CREATE INDEX IF NOT EXISTS records_by_content ON records (dataset_id, content_key);
+CREATE TABLE IF NOT EXISTS experiments (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    project_id TEXT NOT NULL,
+    dataset_id TEXT NOT NULL,
+    dataset_version INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    experiment TEXT NOT NULL,
+    description TEXT NOT NULL,
+    config BLOB NOT NULL,
+    metadata BLOB NOT NULL,
+    run_count INTEGER NOT NULL,
+    parent_experiment_id TEXT,
+    status TEXT NOT NULL,
+    error TEXT,
+    is_deleted INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    aggregate_data BLOB,
+    aggregate_stale INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS experiments_by_experiment ON experiments (experiment, seq);
+CREATE INDEX IF NOT EXISTS experiments_by_name ON experiments (name, seq);
+CREATE TABLE IF NOT EXISTS spans (
+    experiment_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    is_root INTEGER NOT NULL,
+    record_id TEXT,
+    run_iteration INTEGER NOT NULL,
+    start_ns INTEGER NOT NULL,
+    duration INTEGER NOT NULL,
+    is_error INTEGER NOT NULL,
+    input_tokens REAL,
+    output_tokens REAL,
+    total_tokens REAL,
+    cost REAL,
+    body BLOB NOT NULL,
+    UNIQUE (experiment_id, span_id)
+);
+CREATE INDEX IF NOT EXISTS spans_roots
+    ON spans (experiment_id, is_root, run_iteration, start_ns, span_id);
+CREATE INDEX IF NOT EXISTS spans_by_trace ON spans (experiment_id, trace_id);
+CREATE TABLE IF NOT EXISTS metrics (
+    experiment_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    label TEXT NOT NULL,
+    run_iteration INTEGER NOT NULL,
+    run_id TEXT,
+    metric_type TEXT NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    value BLOB,
+    assessment TEXT,
+    has_error INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    UNIQUE (experiment_id, source, span_id, label, run_iteration)
+);
+"""
+
+
+class Database:
+    """One SQLite file, or `:memory:`. Thread-safe: one connection behind a lock."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA busy_timeout = 5000")
+        if path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.execute("PRAGMA synchronous = FULL")
+        self._conn.executescript(_SCHEMA)
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            self._conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{path} was written by a newer driftgate (schema {row[0]}); upgrade driftgate "
+                "or point --db at another file"
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for reads only, while no other thread uses it."""
+        with self._lock:
+            yield self._conn
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: committed when the block ends, rolled back if it raises.
+
+        BEGIN IMMEDIATE takes the write lock up front, so a second process on the same file
+        fails here (after the busy timeout) rather than halfway through the block.
+        """
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise Busy(
+                    f"the store's database is locked by another writer ({exc}); retry shortly"
+                ) from exc
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                self._conn.execute("ROLLBACK")
+                raise Busy(f"could not commit ({exc}); retry shortly") from exc
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def new_hex_id() -> str:
+    return uuid.uuid4().hex
+
+
+def dumps(value: Any) -> bytes:
+    # Sorted keys: equal JSON values get equal bytes, which content keys rely on.
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def loads(blob: bytes | None) -> Any:
+    return None if blob is None else orjson.loads(blob)
+
+
+R = TypeVar("R")
+K = TypeVar("K")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[R, K]):
+    """One page of a keyset-paged listing: its rows, and the key of its last row when more
+    rows follow (pass it as `after` to get the next page), else None."""
+
+    rows: list[R]
+    next_after: K | None
