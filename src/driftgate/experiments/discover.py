@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from driftgate.errors import BackendError
 from driftgate.experiments.client import ExperimentsClient
 from driftgate.experiments.models import ExperimentInfo
+from driftgate.llmobs import FINISHED
 
-TERMINAL = frozenset({"completed", "failed", "interrupted"})
 # Clocks of the CI machine and of the backend disagree a little; a run is "since the command
 # started" within this margin.
 CLOCK_SKEW = timedelta(minutes=2)
@@ -91,7 +91,7 @@ def is_finished(info: ExperimentInfo) -> bool:
     gets more data."""
     if info.status == "interrupted":
         return True
-    return info.status in TERMINAL and info.aggregate_data is not None
+    return info.status in FINISHED and info.aggregate_data is not None
 
 
 def wait_until_finished(

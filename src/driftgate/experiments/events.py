@@ -15,10 +15,9 @@ from driftgate.experiments.models import (
     EvaluatorColumn,
     ExperimentData,
     ExperimentInfo,
-    MetricType,
     SummaryEvaluation,
 )
-from driftgate.tags import tag_value
+from driftgate.llmobs import MetricType, tag_value
 
 TEXT_LIMIT = 300
 _TYPES: dict[str, MetricType] = {

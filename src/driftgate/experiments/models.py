@@ -10,15 +10,14 @@ one object per row and per evaluation would take hundreds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
-from driftgate.tags import tag_value
+from driftgate.llmobs import MetricType, tag_value
 
-MetricType = Literal["boolean", "score", "categorical", "json"]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int32]

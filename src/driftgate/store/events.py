@@ -15,10 +15,10 @@ from typing import Any
 
 import orjson
 
+from driftgate.llmobs import FINISHED, tag_value
 from driftgate.store.aggregate import EvalRow, SummaryRow, aggregate
 from driftgate.store.core import Database, dumps, loads
 from driftgate.store.errors import NotFound
-from driftgate.tags import tag_value
 
 # (run_iteration, start_ns, span_id): the order task spans are read in, and the paging key.
 SpanKey = tuple[int, int, str]
@@ -313,10 +313,11 @@ def refresh_aggregate(conn: sqlite3.Connection, experiment_id: str) -> None:
 
 def _mark_stale(conn: sqlite3.Connection, experiment_ids: set[str]) -> None:
     # Only finished experiments have an aggregate to go stale; the next listing recomputes it.
+    finished = sorted(FINISHED)
     conn.executemany(
         "UPDATE experiments SET aggregate_stale = 1 WHERE id = ? AND aggregate_stale = 0 "
-        "AND status IN ('completed', 'failed', 'interrupted')",
-        [(e,) for e in experiment_ids],
+        f"AND status IN ({', '.join('?' * len(finished))})",
+        [(e, *finished) for e in experiment_ids],
     )
 
 

@@ -11,12 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+from driftgate.llmobs import FINISHED
 from driftgate.store import datasets, projects
 from driftgate.store.core import Database, Page, dumps, loads, new_id, now
 from driftgate.store.errors import Conflict, NotFound
 from driftgate.store.events import refresh_aggregate
-
-TERMINAL_STATUSES = frozenset({"completed", "failed", "interrupted"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +132,7 @@ class Experiments:
                 [*sets.values(), experiment_id],
             )
             status = sets.get("status", row["status"])
-            if status in TERMINAL_STATUSES:
+            if status in FINISHED:
                 refresh_aggregate(conn, experiment_id)
             else:
                 conn.execute(
@@ -192,9 +191,7 @@ class Experiments:
                 rows = [r for r in rows if json_contains(loads(r["metadata"]), flt.metadata)]
             more = len(rows) > limit
             rows = rows[:limit]
-            stale = [
-                r["id"] for r in rows if r["aggregate_stale"] and r["status"] in TERMINAL_STATUSES
-            ]
+            stale = [r["id"] for r in rows if r["aggregate_stale"] and r["status"] in FINISHED]
         if stale:
             with self._db.tx() as conn:
                 for eid in stale:

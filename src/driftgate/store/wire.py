@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
+from driftgate.llmobs import ExperimentStatus, MetricType
 from driftgate.store.datasets import NewRecord, RecordChange
 from driftgate.store.errors import BadRequest
 from driftgate.store.experiments import ExperimentChanges
@@ -100,11 +101,8 @@ class ExperimentIn(_Tolerant):
     parent_experiment_id: str | None = None
 
 
-Status = Literal["pending", "running", "completed", "failed", "interrupted"]
-
-
 class ExperimentPatchIn(_Tolerant):
-    status: Status | None = None
+    status: ExperimentStatus | None = None
     error: str | None = None
     metadata: dict[str, Any] | None = None
     name: str | None = Field(default=None, min_length=1)
@@ -136,9 +134,6 @@ class ExperimentsDeleteIn(_Tolerant):
 
 class DatasetsDeleteIn(_Tolerant):
     dataset_ids: list[str] = Field(min_length=1)
-
-
-MetricType = Literal["boolean", "score", "categorical", "json"]
 
 
 class MetricIn(_Tolerant):
