@@ -228,7 +228,7 @@ def run_gate(
         run_env = {**env, **backend.command_env, **command_env(ctx, request.pipeline)}
         # The Action's inputs (tokens among them) are the Action's, not the command's.
         run_env = {k: v for k, v in run_env.items() if not k.startswith("INPUT_")}
-        gate = _Gate(backend, config, log)
+        gate = _Session(backend, config, log)
         result = gate.run(request, ctx, run_env, _ancestors(git, ctx))
     rctx = report_context(ctx, request.pipeline, backend.name, request.run_url)
     terminal = render_terminal(result, rctx)
@@ -245,7 +245,7 @@ def compare_experiments(
     branch."""
     config = load_config(request.config, directory=request.directory)
     with open_backend(request.store, env, request.db, fix=request.backend_fix) as backend:
-        gate = _Gate(backend, config, log)
+        gate = _Session(backend, config, log)
         report = gate.compare(request)
     rctx = report_context(None, request.pipeline or "default", backend.name)
     return GateResult(reports=[report]), rctx
@@ -268,7 +268,7 @@ def report_context(
 
 
 @dataclass
-class _Gate:
+class _Session:
     """One session's backend, configuration and log."""
 
     backend: Backend

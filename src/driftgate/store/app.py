@@ -106,24 +106,24 @@ class StoreApp:
     async def project_create(self, request: Request) -> Response:
         p = validate(ProjectIn, await self.json_attrs(request))
         created = self.store.projects.create_or_get(p.name, p.description or "")
-        return JSON({"data": jsonapi.project(created)})
+        return JSON({"data": jsonapi.resource(created)})
 
     async def project_list(self, request: Request) -> Response:
         rows = self.store.projects.find(request.query_params.get("filter[name]"))
-        return JSON({"data": [jsonapi.project(r) for r in rows]})
+        return JSON({"data": [jsonapi.resource(r) for r in rows]})
 
     async def dataset_create(self, request: Request) -> Response:
         d = validate(DatasetIn, await self.json_attrs(request))
         ds = self.store.datasets.create(
             request.path_params["project_id"], d.name, d.description or ""
         )
-        return JSON({"data": jsonapi.dataset(ds)})
+        return JSON({"data": jsonapi.resource(ds)})
 
     async def dataset_list(self, request: Request) -> Response:
         rows = self.store.datasets.find(
             request.path_params["project_id"], request.query_params.get("filter[name]")
         )
-        return JSON({"data": [jsonapi.dataset(r) for r in rows]})
+        return JSON({"data": [jsonapi.resource(r) for r in rows]})
 
     async def dataset_batch_update(self, request: Request) -> Response:
         b = validate(BatchUpdateIn, await self.json_attrs(request))
@@ -136,7 +136,7 @@ class StoreApp:
             b.deduplicate,
             b.create_new_version,
         )
-        return JSON({"data": [jsonapi.record_ack(a) for a in acks]})
+        return JSON({"data": [jsonapi.resource(a) for a in acks]})
 
     async def dataset_records(self, request: Request) -> Response:
         q = request.query_params
@@ -154,7 +154,7 @@ class StoreApp:
         )
         return JSON(
             {
-                "data": [jsonapi.record(r) for r in page.rows],
+                "data": [jsonapi.resource(r) for r in page.rows],
                 "meta": {"after": jsonapi.seq_cursor(page.next_after)},
             }
         )
@@ -207,12 +207,12 @@ class StoreApp:
             run_count=e.run_count or 1,
             parent_experiment_id=e.parent_experiment_id,
         )
-        return JSON({"data": jsonapi.experiment(created)})
+        return JSON({"data": jsonapi.resource(created)})
 
     async def experiment_patch(self, request: Request) -> Response:
         p = validate(ExperimentPatchIn, await self.json_attrs(request))
         patched = self.store.experiments.patch(request.path_params["experiment_id"], p.changes())
-        return JSON({"data": jsonapi.experiment(patched)})
+        return JSON({"data": jsonapi.resource(patched)})
 
     async def experiment_delete(self, request: Request) -> Response:
         self.store.experiments.delete([request.path_params["experiment_id"]])
@@ -252,7 +252,7 @@ class StoreApp:
         page = self.store.experiments.find(flt, jsonapi.seq_after(cursor), limit)
         after = jsonapi.seq_cursor(page.next_after)
         meta = {"after": after} if after else {}
-        return JSON({"data": [jsonapi.experiment(r) for r in page.rows], "meta": meta})
+        return JSON({"data": [jsonapi.resource(r) for r in page.rows], "meta": meta})
 
     async def experiment_events_post(self, request: Request) -> Response:
         attrs = await self.json_attrs(request)

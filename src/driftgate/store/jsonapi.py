@@ -8,6 +8,7 @@ A cursor is the base64 of the JSON list of the last row's key; it is opaque to c
 from __future__ import annotations
 
 import base64
+from dataclasses import fields
 from typing import Any
 
 import orjson
@@ -23,83 +24,22 @@ MAX_PAGE_LIMIT = 5000
 # -- resources ------------------------------------------------------------------------------
 
 
-def project(p: Project) -> dict[str, Any]:
-    return {
-        "id": p.id,
-        "type": "projects",
-        "attributes": {
-            "name": p.name,
-            "description": p.description,
-            "created_at": p.created_at,
-            "updated_at": p.updated_at,
-        },
-    }
+# The JSON:API type of each row, as Datadog names it (an acknowledged record answers as a
+# dataset).
+_TYPES: dict[type, str] = {
+    Project: "projects",
+    Dataset: "datasets",
+    Record: "dataset_records",
+    RecordAck: "datasets",
+    Experiment: "experiments",
+}
 
 
-def dataset(d: Dataset) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "type": "datasets",
-        "attributes": {
-            "project_id": d.project_id,
-            "name": d.name,
-            "description": d.description,
-            "current_version": d.current_version,
-            "created_at": d.created_at,
-            "updated_at": d.updated_at,
-        },
-    }
-
-
-def record(r: Record) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "type": "dataset_records",
-        "attributes": {
-            "dataset_id": r.dataset_id,
-            "canonical_id": r.canonical_id,
-            "input": r.input,
-            "expected_output": r.expected_output,
-            "metadata": r.metadata,
-            "tags": r.tags,
-            "version": r.version,
-            "created_at": r.created_at,
-            "updated_at": r.updated_at,
-        },
-    }
-
-
-def record_ack(a: RecordAck) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "type": "datasets",
-        "attributes": {"version": a.version, "canonical_id": a.canonical_id},
-    }
-
-
-def experiment(e: Experiment) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "type": "experiments",
-        "attributes": {
-            "name": e.name,
-            "experiment": e.experiment,
-            "project_id": e.project_id,
-            "dataset_id": e.dataset_id,
-            "dataset_version": e.dataset_version,
-            "description": e.description,
-            "config": e.config,
-            "metadata": e.metadata,
-            "run_count": e.run_count,
-            "parent_experiment_id": e.parent_experiment_id,
-            "status": e.status,
-            "error": e.error,
-            "is_deleted": e.is_deleted,
-            "created_at": e.created_at,
-            "updated_at": e.updated_at,
-            "aggregate_data": e.aggregate_data,
-        },
-    }
+def resource(row: Project | Dataset | Record | RecordAck | Experiment) -> dict[str, Any]:
+    """A typed row as a resource: its `id`, and every other field as an attribute, in the
+    row's declared order (which is the order clients have always seen)."""
+    attributes = {f.name: getattr(row, f.name) for f in fields(row) if f.name != "id"}
+    return {"id": row.id, "type": _TYPES[type(row)], "attributes": attributes}
 
 
 def experiment_events(experiment_id: str, page: EventsPage) -> dict[str, Any]:
