@@ -13,15 +13,20 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import orjson
 
 from driftgate.store.errors import Busy
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+D = TypeVar("D", bound="DataclassInstance")
 
 SCHEMA_VERSION = 1
 
@@ -200,6 +205,20 @@ def new_hex_id() -> str:
 def dumps(value: Any) -> bytes:
     # Sorted keys: equal JSON values get equal bytes, which content keys rely on.
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def typed(cls: type[D], row: sqlite3.Row, *, json: Collection[str] = (), **given: Any) -> D:
+    """The typed row `cls` from a SQLite row: each field from the column of its name (JSON
+    columns decoded), unless its value is `given`."""
+    values = {
+        f.name: given[f.name]
+        if f.name in given
+        else loads(row[f.name])
+        if f.name in json
+        else row[f.name]
+        for f in fields(cls)
+    }
+    return cls(**values)
 
 
 def loads(blob: bytes | None) -> Any:

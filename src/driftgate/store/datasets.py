@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftgate.store import projects
-from driftgate.store.core import Database, Page, dumps, loads, new_hex_id, new_id, now
+from driftgate.store.core import Database, Page, dumps, loads, new_hex_id, new_id, now, typed
 from driftgate.store.errors import Conflict, NotFound
 
 
@@ -334,27 +334,9 @@ def _changed_tags(tags: list[str], change: RecordChange) -> list[str]:
 
 
 def _dataset(row: sqlite3.Row) -> Dataset:
-    return Dataset(
-        id=row["id"],
-        project_id=row["project_id"],
-        name=row["name"],
-        description=row["description"],
-        current_version=row["current_version"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    return typed(Dataset, row)
 
 
 def _record(row: sqlite3.Row, dataset_id: str) -> Record:
-    return Record(
-        id=row["id"],
-        dataset_id=dataset_id,
-        canonical_id=row["canonical_id"],
-        input=loads(row["input"]),
-        expected_output=loads(row["expected_output"]),
-        metadata=loads(row["metadata"]),
-        tags=loads(row["tags"]),
-        version=row["version_added"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    json = ("input", "expected_output", "metadata", "tags")
+    return typed(Record, row, json=json, dataset_id=dataset_id, version=row["version_added"])

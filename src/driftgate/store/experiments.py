@@ -13,7 +13,7 @@ from typing import Any, TypedDict
 
 from driftgate.llmobs import FINISHED
 from driftgate.store import datasets, projects
-from driftgate.store.core import Database, Page, dumps, loads, new_id, now
+from driftgate.store.core import Database, Page, dumps, loads, new_id, now, typed
 from driftgate.store.errors import Conflict, NotFound
 from driftgate.store.events import refresh_aggregate
 
@@ -239,22 +239,5 @@ def _row(conn: sqlite3.Connection, experiment_id: str) -> sqlite3.Row:
 
 
 def _experiment(row: sqlite3.Row) -> Experiment:
-    return Experiment(
-        id=row["id"],
-        name=row["name"],
-        experiment=row["experiment"],
-        project_id=row["project_id"],
-        dataset_id=row["dataset_id"],
-        dataset_version=row["dataset_version"],
-        description=row["description"],
-        config=loads(row["config"]),
-        metadata=loads(row["metadata"]),
-        run_count=row["run_count"],
-        parent_experiment_id=row["parent_experiment_id"],
-        status=row["status"],
-        error=row["error"],
-        is_deleted=bool(row["is_deleted"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        aggregate_data=loads(row["aggregate_data"]),
-    )
+    json = ("config", "metadata", "aggregate_data")
+    return typed(Experiment, row, json=json, is_deleted=bool(row["is_deleted"]))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from driftgate.store.core import Database, new_id, now
+from driftgate.store.core import Database, new_id, now, typed
 from driftgate.store.errors import NotFound
 
 
@@ -57,10 +57,4 @@ def require(conn: sqlite3.Connection, project_id: str) -> None:
 
 
 def _project(row: sqlite3.Row) -> Project:
-    return Project(
-        id=row["id"],
-        name=row["name"],
-        description=row["description"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    return typed(Project, row)
