@@ -228,8 +228,8 @@ def run_gate(
         run_env = {**env, **backend.command_env, **command_env(ctx, request.pipeline)}
         # The Action's inputs (tokens among them) are the Action's, not the command's.
         run_env = {k: v for k, v in run_env.items() if not k.startswith("INPUT_")}
-        gate = _Session(backend, config, log)
-        result = gate.run(request, ctx, run_env, _ancestors(git, ctx))
+        session = _Session(backend, config, log)
+        result = session.run(request, ctx, run_env, _ancestors(git, ctx))
     rctx = report_context(ctx, request.pipeline, backend.name, request.run_url)
     terminal = render_terminal(result, rctx)
     request.report_dir.mkdir(parents=True, exist_ok=True)
@@ -245,8 +245,8 @@ def compare_experiments(
     branch."""
     config = load_config(request.config, directory=request.directory)
     with open_backend(request.store, env, request.db, fix=request.backend_fix) as backend:
-        gate = _Session(backend, config, log)
-        report = gate.compare(request)
+        session = _Session(backend, config, log)
+        report = session.compare(request)
     rctx = report_context(None, request.pipeline or "default", backend.name)
     return GateResult(reports=[report]), rctx
 
