@@ -12,11 +12,13 @@ script reaches it whether or not ddtrace thinks an agent is in between.
 from __future__ import annotations
 
 import csv
+import gc
 import hmac
 import io
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -31,6 +33,7 @@ from driftgate.store import jsonapi
 from driftgate.store.datasets import NewRecord
 from driftgate.store.db import Store
 from driftgate.store.errors import BadRequest, PayloadTooLarge, StoreError
+from driftgate.store.events import SpanKey
 from driftgate.store.experiments import ExperimentFilter
 from driftgate.store.wire import (
     BatchUpdateIn,
@@ -273,10 +276,20 @@ class StoreApp:
             self.store.events.add_metrics(eid, metrics, e.tags)
         return Response(status_code=202)
 
+    def _events(
+        self, eid: str, after: SpanKey | None = None, limit: int | None = None
+    ) -> tuple[dict[str, Any], SpanKey | None]:
+        """An experiment's events answer, and the key of the next page."""
+        # The largest answer the store gives: tens of thousands of short-lived dicts and
+        # lists, none of them in a cycle, whose cyclic-GC passes cost about a quarter of
+        # the read (benchmarks/store_ingest.py). Reference counting still frees them.
+        with _gc_paused():
+            page = self.store.events.read(eid, after, limit)
+            return jsonapi.experiment_events(eid, page), page.next_after
+
     async def experiment_events_get(self, request: Request) -> Response:
         eid = request.path_params["experiment_id"]
-        page = self.store.events.read(eid)
-        return JSON({"data": jsonapi.experiment_events(eid, page)})
+        return JSON({"data": self._events(eid)[0]})
 
     async def experiment_events_by_name(self, request: Request) -> Response:
         q = request.query_params
@@ -284,18 +297,17 @@ class StoreApp:
         if not project or not name:
             raise BadRequest("filter[project_name] and filter[experiment_name] are both required")
         eid = self.store.experiments.latest_id(project, name)
-        page = self.store.events.read(eid)
-        return JSON({"data": jsonapi.experiment_events(eid, page)})
+        return JSON({"data": self._events(eid)[0]})
 
     async def experiment_events_paged(self, request: Request) -> Response:
         q = request.query_params
         eid = request.path_params["experiment_id"]
         limit = jsonapi.clamp_limit(q.get("page[limit]"), 1000)
-        page = self.store.events.read(eid, jsonapi.span_after(q.get("page[cursor]")), limit)
-        after = jsonapi.span_cursor(page.next_after)
+        data, next_after = self._events(eid, jsonapi.span_after(q.get("page[cursor]")), limit)
+        after = jsonapi.span_cursor(next_after)
         return JSON(
             {
-                "data": jsonapi.experiment_events(eid, page),
+                "data": data,
                 "meta": {"after": after} if after else {},
             }
         )
@@ -358,6 +370,19 @@ class StoreApp:
             ("POST", SPAN_INTAKE, self.span_intake),
         ]
         return [Route(path, guard(handler), methods=[method]) for method, path, handler in table]
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block (the collector runs again after it,
+    unless something else had turned it off)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _json_cell(cell: str | None) -> Any:

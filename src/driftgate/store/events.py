@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -24,8 +24,11 @@ from driftgate.store.errors import NotFound
 SpanKey = tuple[int, int, str]
 
 
-@dataclass(frozen=True, slots=True)
-class Evaluation:
+# The rows of the events read are named tuples: an experiment's read makes one per task
+# span and per evaluation (tens of thousands), and a tuple is the cheapest immutable row.
+
+
+class Evaluation(NamedTuple):
     """An evaluation metric as posted, and the run it was stored under."""
 
     body: dict[str, Any]
@@ -33,8 +36,7 @@ class Evaluation:
     run_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class TaskSpan:
+class TaskSpan(NamedTuple):
     """A task span (one per record and run) as posted, with its evaluations."""
 
     span_id: str
