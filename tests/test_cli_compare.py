@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from driftgate import cli
-from driftgate import result as outcome
+from driftgate import verdict as outcome
 from driftgate.experiments import client as datadog
 from driftgate.store.app import create_app
 from driftgate.store.db import Store

@@ -1,5 +1,5 @@
-"""The gate's result and what a verdict means (result.py): every verdict under every
-`fail-on`, and report.json's round trip."""
+"""What a verdict means (verdict.py): every verdict under every `fail-on`; and the gate's
+result (result.py): report.json's contract and round trip."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import get_args
 import pytest
 
 from driftgate.compare import error_report
-from driftgate.result import (
+from driftgate.result import CommandResult, GateResult
+from driftgate.verdict import (
     COMMENT_MODES,
     EXIT_BACKEND,
     EXIT_GATE_FAILED,
@@ -18,8 +19,6 @@ from driftgate.result import (
     EXIT_USAGE,
     FAIL_ON,
     SEVERITY,
-    CommandResult,
-    GateResult,
     Verdict,
     alarming,
     conclusion_for,

@@ -7,11 +7,7 @@ report under `experiments`, the command under `command`), so the report file and
 artifact round-trip through `to_json`/`from_json` and nothing is read back by hand.
 
 `ReportContext` says where it ran: the repository, the pipeline, the commit, the pull
-request, the run, the experiments' backend.
-
-What a verdict means for the process and for GitHub lives here too, in one place: the order
-of severity, the `fail-on` policy, exit codes, the check run's conclusion, the commit
-status's state, and which verdicts create a comment under `comment: on-regression`.
+request, the run, the experiments' backend. What a verdict means is `verdict.py`'s.
 
 Pure: no I/O.
 """
@@ -20,7 +16,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -33,87 +29,10 @@ from pydantic import (
     model_validator,
 )
 
-from driftgate.compare.schema import Report, Verdict
+from driftgate.compare.schema import Report
+from driftgate.verdict import Verdict, worst
 
-__all__ = [
-    "COMMENT_MODES",
-    "EXIT_BACKEND",
-    "EXIT_GATE_FAILED",
-    "EXIT_OK",
-    "EXIT_USAGE",
-    "FAIL_ON",
-    "SEVERITY",
-    "CommandResult",
-    "CommentMode",
-    "Conclusion",
-    "FailOn",
-    "GateResult",
-    "ReportContext",
-    "StatusState",
-    "Verdict",
-    "alarming",
-    "conclusion_for",
-    "exit_code",
-    "status_state",
-    "worst",
-]
-
-# -------------------------------------------------------------------------- vocabularies
-
-FailOn = Literal["regression", "warning", "never"]
-FAIL_ON: tuple[FailOn, ...] = get_args(FailOn)
-
-CommentMode = Literal["always", "on-change", "on-regression", "off"]
-COMMENT_MODES: tuple[CommentMode, ...] = get_args(CommentMode)
-
-Conclusion = Literal["success", "failure", "neutral"]
-StatusState = Literal["success", "failure", "error", "pending"]
-
-EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_BACKEND = 0, 1, 2, 3
-
-# Worst first: the overall verdict of several experiments is the worst of theirs.
-SEVERITY: tuple[Verdict, ...] = ("error", "fail", "warn", "no_baseline", "pass")
-
-
-# -------------------------------------------------------------------------- what a verdict means
-
-
-def worst(verdicts: list[Verdict]) -> Verdict:
-    for verdict in SEVERITY:
-        if verdict in verdicts:
-            return verdict
-    return "pass"
-
-
-def conclusion_for(verdict: Verdict, fail_on: FailOn) -> Conclusion:
-    """The check run's conclusion: `no_baseline` is neutral, never a failure; an error
-    always fails; otherwise `fail_on` says which verdicts fail."""
-    if verdict == "error":
-        return "failure"
-    if verdict == "no_baseline":
-        return "neutral"
-    if fail_on == "never":
-        return "neutral" if verdict == "fail" else "success"
-    failing = {"fail", "warn"} if fail_on == "warning" else {"fail"}
-    return "failure" if verdict in failing else "success"
-
-
-def exit_code(verdict: Verdict, fail_on: FailOn) -> int:
-    """1 when the check fails (the gate failed under `fail_on`, or the run errored), else 0."""
-    return EXIT_GATE_FAILED if conclusion_for(verdict, fail_on) == "failure" else EXIT_OK
-
-
-def status_state(conclusion: Conclusion) -> StatusState:
-    """The commit status that stands in for the check run. A status has no "neutral", and
-    no baseline is never a failure, so neutral shows as success."""
-    return "failure" if conclusion == "failure" else "success"
-
-
-def alarming(verdict: Verdict) -> bool:
-    """Whether the verdict asks for attention: what `comment: on-regression` creates a
-    comment for (an existing comment is updated whatever the verdict)."""
-    return verdict in ("fail", "warn", "error")
-
+__all__ = ["DEFAULT_FULL_REPORT_NOTE", "CommandResult", "GateResult", "ReportContext"]
 
 # -------------------------------------------------------------------------- the result
 

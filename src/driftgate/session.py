@@ -99,8 +99,10 @@ class Backend:
 
     client: ExperimentsClient
     command_env: dict[str, str]
-    """What the user's command needs, over the parent's environment, to record into the
-    same backend (the embedded store's address and placeholder keys); empty for Datadog."""
+    """What the user's command needs, merged over the parent's environment, to record into
+    the same backend: for the embedded store, the parent's environment with the store's
+    address and placeholder keys (`store.clients.client_env`); empty for Datadog, which
+    the parent's variables already name."""
     name: str
     """For the report: "Datadog (datadoghq.com)", "the embedded store", ..."""
     embedded: bool

@@ -212,7 +212,9 @@ def test_push_records_then_the_pull_request_is_gated_in_one_sticky_comment(world
     assert not world.fake.called("GET", r"^/user$")
 
 
-def test_a_fork_pull_request_writes_nothing_and_publish_posts_it(world: World) -> None:
+def _fork_pull_request(world: World) -> tuple[str, Step]:
+    """main recorded, then pull request #9 from a fork gated with its read-only token; the
+    calls to GitHub are cleared before the fork's run."""
     first = world.commit("base")
     main = world.commit("main work")
     world.act("push", world.push_event(main, first))
@@ -221,6 +223,11 @@ def test_a_fork_pull_request_writes_nothing_and_publish_posts_it(world: World) -
     world.fake.add_pull(REPO, 9, head_sha=head, base_sha=main, head_repo="stranger/bot")
     world.fake.clear_calls()
     forked = world.act("pull_request", world.pr_event(9, head, main, fork=True), token="fork")
+    return head, forked
+
+
+def test_a_fork_pull_request_writes_nothing_and_publish_posts_it(world: World) -> None:
+    head, forked = _fork_pull_request(world)
     assert forked.code == 0, forked.stdout
     assert world.fake.writes() == []
     artifact = world.repo / ".driftgate" / "artifact"
@@ -241,13 +248,7 @@ def test_a_fork_pull_request_writes_nothing_and_publish_posts_it(world: World) -
 
 
 def test_driftgate_publish_takes_real_arguments(world: World) -> None:
-    first = world.commit("base")
-    main = world.commit("main work")
-    world.act("push", world.push_event(main, first))
-    git(world.repo, "checkout", "-q", "-b", "feature")
-    head = world.commit("from a fork")
-    world.fake.add_pull(REPO, 9, head_sha=head, base_sha=main, head_repo="stranger/bot")
-    forked = world.act("pull_request", world.pr_event(9, head, main, fork=True), token="fork")
+    head, forked = _fork_pull_request(world)
     assert forked.code == 0, forked.stdout
     world.fake.clear_calls()
 

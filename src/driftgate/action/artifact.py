@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from driftgate.action.inputs import PIPELINE
 from driftgate.errors import UsageError
-from driftgate.result import CommentMode, FailOn, GateResult
+from driftgate.result import GateResult
+from driftgate.verdict import CommentMode, FailOn
 
 REPORT = "report.json"
 META = "meta.json"

@@ -69,7 +69,7 @@ from driftgate.report.limits import (
     fit_line,
     utf16_length,
 )
-from driftgate.result import Conclusion, StatusState, status_state
+from driftgate.verdict import Conclusion, StatusState, status_state
 
 __all__ = [
     "CannotWrite",

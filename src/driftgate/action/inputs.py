@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from driftgate.action import workflow
 from driftgate.action.workflow import InputError
 from driftgate.experiments.baseline import RefError, split_run
-from driftgate.result import COMMENT_MODES, FAIL_ON, CommentMode, FailOn
 from driftgate.session import STATE_DIR, STORES, StoreChoice
+from driftgate.verdict import COMMENT_MODES, FAIL_ON, CommentMode, FailOn
 
 Mode = Literal["gate", "publish"]
 MODES: tuple[Mode, ...] = get_args(Mode)

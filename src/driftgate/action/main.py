@@ -26,8 +26,9 @@ from driftgate.action.workflow import Commands, InputError
 from driftgate.ci.context import CIContext
 from driftgate.errors import BackendError, UsageError
 from driftgate.report import render_summary
-from driftgate.result import EXIT_USAGE, GateResult, exit_code
+from driftgate.result import GateResult
 from driftgate.session import STATE_DIR, RunOutcome, RunRequest, run_gate
+from driftgate.verdict import EXIT_USAGE, exit_code
 
 REPORT_DIR = f"{STATE_DIR}/report"
 

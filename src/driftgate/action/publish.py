@@ -26,17 +26,10 @@ from driftgate.action.github import (
     connect,
 )
 from driftgate.action.workflow import Commands
+from driftgate.errors import UsageError
 from driftgate.report import render_check, render_comment, render_summary, status_description
-from driftgate.result import (
-    EXIT_BACKEND,
-    EXIT_OK,
-    CommentMode,
-    FailOn,
-    GateResult,
-    ReportContext,
-    alarming,
-    conclusion_for,
-)
+from driftgate.result import GateResult, ReportContext
+from driftgate.verdict import EXIT_BACKEND, EXIT_OK, CommentMode, FailOn, alarming, conclusion_for
 
 ReporterFactory = Callable[[SecretStr, str], GitHubReporter | None]
 """(token, api_url) -> the reporter for this step's repository; None when it is unknown."""
@@ -102,11 +95,18 @@ class Publisher:
         refused: list[CannotWrite] = []
         try:
             if commenting and target.pr_number is not None:
-                url = self._comment(reporter, policy, target, result, rctx, refused)
+                try:
+                    url = self._comment(reporter, policy, target.pr_number, target, result, rctx)
+                except CannotWrite as exc:
+                    refused.append(exc)
+                    url = None
                 if url:
                     outputs["comment-url"] = url
             if policy.check:
-                self._check(reporter, policy, target, result, rctx, refused)
+                try:
+                    self._check(reporter, policy, target, result, rctx)
+                except CannotWrite as exc:
+                    refused.append(exc)
         except GitHubError as exc:
             self.cmds.error(f"could not report on GitHub: {exc}", title="driftgate: GitHub")
         if refused:
@@ -121,26 +121,21 @@ class Publisher:
         self,
         reporter: GitHubReporter,
         policy: Policy,
+        number: int,
         target: Target,
         result: GateResult,
         rctx: ReportContext,
-        refused: list[CannotWrite],
     ) -> str | None:
-        assert target.pr_number is not None
+        """The sticky comment's address; raises CannotWrite when the token may not write."""
         room = comment_room(reporter.repository, policy.pipeline)
-        body = render_comment(result, rctx, room)
-        try:
-            done = reporter.upsert_comment(
-                target.pr_number,
-                policy.pipeline,
-                body,
-                head_sha=target.head_sha,
-                create=policy.comment != "on-regression" or alarming(result.verdict),
-                unless_same=policy.comment == "on-change",
-            )
-        except CannotWrite as exc:
-            refused.append(exc)
-            return None
+        done = reporter.upsert_comment(
+            number,
+            policy.pipeline,
+            render_comment(result, rctx, room),
+            head_sha=target.head_sha,
+            create=policy.comment != "on-regression" or alarming(result.verdict),
+            unless_same=policy.comment == "on-change",
+        )
         if done.outcome == CommentOutcome.STALE:
             self.cmds.notice(
                 "a newer commit of this pull request already has its report; "
@@ -155,22 +150,20 @@ class Publisher:
         target: Target,
         result: GateResult,
         rctx: ReportContext,
-        refused: list[CannotWrite],
     ) -> None:
+        """The check run, or the commit status in its place; raises CannotWrite when the
+        token may write neither."""
         out = render_check(result, rctx)
-        try:
-            reporter.publish_verdict(
-                target.head_sha,
-                policy.pipeline,
-                conclusion=conclusion_for(result.verdict, policy.fail_on),
-                title=out.title,
-                summary=out.summary,
-                text=out.text,
-                details_url=rctx.run_url,
-                description=status_description(result),
-            )
-        except CannotWrite as exc:
-            refused.append(exc)
+        reporter.publish_verdict(
+            target.head_sha,
+            policy.pipeline,
+            conclusion=conclusion_for(result.verdict, policy.fail_on),
+            title=out.title,
+            summary=out.summary,
+            text=out.text,
+            details_url=rctx.run_url,
+            description=status_description(result),
+        )
 
     def publish_artifact(
         self, folder: Path, shown: str, repository: str | None, run: TriggeringRun
@@ -186,12 +179,16 @@ class Publisher:
                 f"for {run.head_sha[:12]}: refusing to publish it"
             )
         if self.token is None:
-            raise ArtifactError(
-                "publishing needs github-token (with pull-requests and checks write)"
+            raise UsageError(
+                "publishing needs a token with pull-requests and checks write: the "
+                "github-token input (for driftgate publish, GITHUB_TOKEN)"
             )
         reporter = self.reporter_for(self.token, self.api_url)
         if reporter is None:
-            raise ArtifactError("GITHUB_REPOSITORY is unknown: nothing to publish to")
+            raise UsageError(
+                "GITHUB_REPOSITORY is unknown: run publish in a GitHub Actions workflow, or "
+                "set GITHUB_REPOSITORY to owner/name"
+            )
         try:
             pull = reporter.pull_request(meta.pr_number)
         except GitHubError as exc:

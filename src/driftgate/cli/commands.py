@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from driftgate.cli.parser import DEFAULT_DB
 from driftgate.errors import UsageError
-from driftgate.result import EXIT_OK, exit_code
+from driftgate.verdict import EXIT_OK, exit_code
 
 if TYPE_CHECKING:
     from driftgate.session import StoreChoice

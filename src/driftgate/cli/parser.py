@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from driftgate import __version__
-from driftgate.result import FAIL_ON
+from driftgate.verdict import FAIL_ON
 
 DEFAULT_DB = Path(".driftgate") / "store.db"
 DEFAULT_REPORT_DIR = Path(".driftgate") / "report"

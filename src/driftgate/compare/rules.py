@@ -18,8 +18,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from driftgate.compare.measure import Family, Measurement
-from driftgate.compare.schema import Gate, Metric, MetricVerdict, Verdict
+from driftgate.compare.schema import Gate, Metric, MetricVerdict
 from driftgate.compare.stats import holm, minimum_detectable_effect
+from driftgate.verdict import Verdict
 
 # The false-alarm budget alpha is split between the families of tests. Quality is what the
 # gate is for; the tested budgets (error rate, tokens, cost) must also be beyond their limit

@@ -13,8 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from driftgate.config import Level
+from driftgate.verdict import Verdict
 
-Verdict = Literal["pass", "warn", "fail", "no_baseline", "error"]
 MetricKind = Literal[
     "boolean", "score", "categorical", "summary", "errors", "tokens", "cost", "latency"
 ]

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 
-from driftgate.compare.schema import Metric, MetricVerdict, Verdict
+from driftgate.compare.schema import Metric, MetricVerdict
 from driftgate.report.escape import Md
+from driftgate.verdict import Verdict
 
 __all__ = [
     "MISSING",

@@ -52,10 +52,6 @@ def utf16_length(text: str) -> int:
     return UTF16.length(text)
 
 
-def utf8_length(text: str) -> int:
-    return UTF8.length(text)
-
-
 def fit_line(text: str, limit: int) -> tuple[str, bool]:
     """One line (a title, a description) within `limit` UTF-16 units, whitespace folded,
     ending in an ellipsis when cut; and whether it was cut."""

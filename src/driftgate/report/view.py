@@ -17,9 +17,9 @@ from driftgate.compare.schema import (
     FlippedRecord,
     Metric,
     Report,
-    Verdict,
 )
 from driftgate.result import CommandResult, GateResult
+from driftgate.verdict import Verdict
 
 __all__ = [
     "BUDGET_KINDS",

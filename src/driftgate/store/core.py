@@ -210,14 +210,10 @@ def dumps(value: Any) -> bytes:
 def typed(cls: type[D], row: sqlite3.Row, *, json: Collection[str] = (), **given: Any) -> D:
     """The typed row `cls` from a SQLite row: each field from the column of its name (JSON
     columns decoded), unless its value is `given`."""
-    values = {
-        f.name: given[f.name]
-        if f.name in given
-        else loads(row[f.name])
-        if f.name in json
-        else row[f.name]
-        for f in fields(cls)
-    }
+    values = dict(given)
+    for f in fields(cls):
+        if f.name not in values:
+            values[f.name] = loads(row[f.name]) if f.name in json else row[f.name]
     return cls(**values)
 
 
