@@ -1,4 +1,4 @@
-"""The gate's result, and everything a verdict means.
+"""The gate's result.
 
 `GateResult` is what one gate session found: a report per experiment, the user's command,
 how the experiments were found, the notes of degraded states. It is a pydantic model whose
@@ -33,8 +33,6 @@ from driftgate.compare.schema import Report
 from driftgate.verdict import Verdict, worst
 
 __all__ = ["DEFAULT_FULL_REPORT_NOTE", "CommandResult", "GateResult", "ReportContext"]
-
-# -------------------------------------------------------------------------- the result
 
 
 class CommandResult(BaseModel):
