@@ -217,6 +217,11 @@ def _int(value: Any) -> int | None:
     return None
 
 
+def _pr_number(value: Any) -> int | None:
+    number = _int(value)
+    return number if number is not None and number > 0 else None
+
+
 def _missing(event: str, dotted: str, why: str) -> ContextError:
     return ContextError(f"the {event} event payload has no `{dotted}`: {why}")
 
@@ -226,6 +231,8 @@ def _sha(value: str | None, source: str) -> str:
         raise ContextError(f"{source} is missing")
     if not _SHA.match(value):
         raise ContextError(f"{source} is {value!r}, not a full commit sha")
+    if _NULL_SHA.match(value):
+        raise ContextError(f"{source} is {value[:7]}…, which names no commit")
     return value
 
 
@@ -309,7 +316,7 @@ def _pull_request(
     base = _str(pr, "base.ref") or env.get("GITHUB_BASE_REF") or None
     if base is None:
         raise _missing(event, "pull_request.base.ref", "it names the branch to compare against")
-    number = _int(payload.get("number")) or _int(pr.get("number"))
+    number = _pr_number(payload.get("number")) or _pr_number(pr.get("number"))
     if number is None:
         raise _missing(event, "number", "the PR number says where to comment")
     facts = _EventFacts(head_sha, _str(pr, "head.ref") or env.get("GITHUB_HEAD_REF") or None, base)
@@ -435,7 +442,7 @@ def _workflow_run(
     others = len(listed) - len(ours) if isinstance(listed, list) else 0
     if pr is not None:
         facts.extra.update(
-            pr_number=_int(pr.get("number")), base_sha=_optional_sha(_str(pr, "base.sha"))
+            pr_number=_pr_number(pr.get("number")), base_sha=_optional_sha(_str(pr, "base.sha"))
         )
     elif others:
         facts.notes.append(
