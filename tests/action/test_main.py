@@ -402,3 +402,22 @@ def test_a_push_that_deletes_a_branch_runs_nothing_and_exits_0(world: World) -> 
     assert not (world.repo / ".driftgate").exists()
     assert world.fake.check_runs(REPO, main) == [] and world.fake.statuses(REPO, main) == []
     assert world.fake.called() == []  # not one request to GitHub
+
+
+def test_pull_request_target_on_the_base_checkout_says_so_in_the_log_and_report(
+    world: World,
+) -> None:
+    first = world.commit("base")
+    main = world.commit("main")
+    world.act("push", world.push_event(main, first))
+    git(world.repo, "checkout", "-q", "-b", "feature")
+    head = world.commit("the change")
+    world.fake.add_pull(REPO, 8, head_sha=head, base_sha=main)
+    # actions/checkout's default under pull_request_target: the base branch's tip.
+    git(world.repo, "checkout", "-q", "main")
+    step = world.act("pull_request_target", world.pr_event(8, head, main))
+    warning = f"WARNING: the checkout is {main[:12]}, not the pull request's head {head[:12]}"
+    assert f"::notice::{warning}" in step.stdout
+    (comment,) = our_comments(world, 8)
+    assert warning in comment.body
+    assert warning in step.summary
