@@ -385,3 +385,48 @@ def test_a_script_past_its_timeout_is_stopped_with_its_children(
         for pid in pids.values():  # never leave a sleeper behind, whatever failed
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_push_that_deleted_its_branch_runs_nothing_and_exits_0(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """`driftgate run` in a job GitHub started for a branch deletion: GITHUB_SHA and GITHUB_REF
+    name the default branch's tip, which must not be recorded as if it had been pushed."""
+    repo, main_sha = _new_repo(tmp_path)
+    event = tmp_path / "event.json"
+    event.write_text(
+        json.dumps(
+            {
+                "ref": "refs/heads/old-feature",
+                "before": main_sha,
+                "after": "0" * 40,
+                "created": False,
+                "deleted": True,
+                "repository": {"full_name": "acme/bot", "default_branch": "main"},
+            }
+        )
+    )
+    actions = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_EVENT_NAME": "push",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_REPOSITORY": "acme/bot",
+        "GITHUB_RUN_ID": "42",
+        "GITHUB_SHA": main_sha,
+        "GITHUB_REF": "refs/heads/main",
+    }
+    marker = tmp_path / "ran"
+    proc = subprocess.run(
+        [sys.executable, "-m", "driftgate.cli", "run", "--local", "--", "touch", str(marker)],
+        cwd=repo,
+        env={**env, **actions},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "deleted refs/heads/old-feature" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not marker.exists()
+    assert not (repo / ".driftgate").exists()

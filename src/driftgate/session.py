@@ -48,6 +48,7 @@ __all__ = [
     "CompareRequest",
     "Log",
     "NoBackend",
+    "NothingToGate",
     "RunOutcome",
     "RunRequest",
     "StoreChoice",
@@ -211,6 +212,11 @@ class CompareRequest:
 # ------------------------------------------------------------------------------ sessions
 
 
+class NothingToGate(Exception):
+    """This run has nothing to gate (a push that deleted its ref). Raised before anything
+    runs; the entry point prints the message as a notice and exits 0."""
+
+
 def run_gate(
     request: RunRequest,
     env: Mapping[str, str],
@@ -219,11 +225,13 @@ def run_gate(
 ) -> RunOutcome:
     """The whole gate: context, backend, setup, command, find, wait, baselines, compare,
     report files."""
-    config = load_config(request.config, directory=request.workdir)
     git = GitRepo(request.workdir)
     ctx = build_context(
         env, git, workspace=str(request.workspace), now=now(), base_branch=request.base_branch
     )
+    if ctx.nothing_to_gate:
+        raise NothingToGate(ctx.nothing_to_gate)
+    config = load_config(request.config, directory=request.workdir)
     for note in ctx.notes:
         log.notice(note)
     with open_backend(request.store, env, request.store_db, fix=request.backend_fix) as backend:

@@ -385,3 +385,39 @@ def test_a_token_that_may_not_write_gets_the_permissions_block(world: World) -> 
     assert "checks: write" in step.summary
     assert "driftgate" in step.summary  # the report itself reached the job summary
     assert world.fake.comments(REPO, 13) == []
+
+
+def test_a_push_that_deletes_a_branch_runs_nothing_and_exits_0(world: World) -> None:
+    first = world.commit("base")
+    main = world.commit("main")
+    payload = push_event(REPO, "0" * 40, first, branch="feature")
+    payload.update(deleted=True, created=False, head_commit=None, commits=[])
+    # GitHub's environment for it: GITHUB_SHA (here HEAD, main's tip) and GITHUB_REF revert to
+    # the default branch, which must not be recorded as if it had been pushed.
+    marker = world.tmp / "ran"
+    step = world.act("push", payload, command=f"touch {marker}")
+    assert step.code == 0, step.stdout
+    assert "::notice" in step.stdout and "deleted refs/heads/feature" in step.stdout
+    assert not marker.exists()
+    assert not (world.repo / ".driftgate").exists()
+    assert world.fake.check_runs(REPO, main) == [] and world.fake.statuses(REPO, main) == []
+    assert world.fake.called() == []  # not one request to GitHub
+
+
+def test_pull_request_target_on_the_base_checkout_says_so_in_the_log_and_report(
+    world: World,
+) -> None:
+    first = world.commit("base")
+    main = world.commit("main")
+    world.act("push", world.push_event(main, first))
+    git(world.repo, "checkout", "-q", "-b", "feature")
+    head = world.commit("the change")
+    world.fake.add_pull(REPO, 8, head_sha=head, base_sha=main)
+    # actions/checkout's default under pull_request_target: the base branch's tip.
+    git(world.repo, "checkout", "-q", "main")
+    step = world.act("pull_request_target", world.pr_event(8, head, main))
+    warning = f"WARNING: the checkout is {main[:12]}, not the pull request's head {head[:12]}"
+    assert f"::notice::{warning}" in step.stdout
+    (comment,) = our_comments(world, 8)
+    assert warning in comment.body
+    assert warning in step.summary

@@ -7,7 +7,6 @@ import copy
 import json
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,8 @@ from driftgate.ci.context import (
     read_event_payload,
     tags,
 )
-from driftgate.ci.git import DubiousOwnership, GitError, GitRepo, NoCommits, UnknownRevision
+from driftgate.ci.git import DubiousOwnership, GitRepo, NoCommits
+from tests.ci.fakegit import FakeGit
 
 EVENTS = Path(__file__).parents[1] / "fixtures" / "events"
 
@@ -89,47 +89,6 @@ def pr_env(event: str, number: int, head_ref: str, merge_sha: str, **extra: str)
     )
 
 
-@dataclass
-class FakeGit:
-    """A `GitReader` answering from fields; `merge_bases` maps (a, b) to the answer."""
-
-    repo: bool = True
-    head: str = PR128_HEAD
-    branch: str | None = "prompt/refund-policy"
-    default: str | None = "main"
-    merge_bases: dict[tuple[str, str], str | None] = field(default_factory=dict)
-    shallow: bool = False
-    remote: str | None = "https://github.com/acme-ai/support-bot"
-    fail: GitError | None = None
-    asked: list[tuple[str, str]] = field(default_factory=list)
-
-    def is_repo(self) -> bool:
-        if self.fail:
-            raise self.fail
-        return self.repo
-
-    def head_sha(self) -> str:
-        return self.head
-
-    def current_branch(self) -> str | None:
-        return self.branch
-
-    def default_branch(self) -> str | None:
-        return self.default
-
-    def merge_base(self, a: str, b: str) -> str | None:
-        self.asked.append((a, b))
-        if (a, b) not in self.merge_bases:
-            raise UnknownRevision(f"`git merge-base {a} {b}`: fatal: Not a valid object name {b}")
-        return self.merge_bases[(a, b)]
-
-    def is_shallow(self) -> bool:
-        return self.shallow
-
-    def remote_url(self) -> str | None:
-        return self.remote
-
-
 # ---------------------------------------------------------------------------- pull requests
 
 
@@ -175,7 +134,9 @@ def test_fork_pull_request_is_read_only_even_when_its_branch_is_called_main() ->
     assert ctx.pr_number == 131
 
 
-def test_dependabot_pull_request_is_read_only_but_not_a_fork() -> None:
+def test_dependabot_pull_request_is_not_read_only_by_actor() -> None:
+    # A workflow's `permissions:` can grant Dependabot's runs write access: only a refused
+    # write (action/main.py) says the token cannot write, never who opened the PR.
     env = pr_env(
         "pull_request",
         133,
@@ -185,18 +146,10 @@ def test_dependabot_pull_request_is_read_only_but_not_a_fork() -> None:
     )
     ctx = from_github_event(env, payload("pull_request.dependabot.json"))
     assert ctx.head_sha == PR133_HEAD
-    assert not ctx.is_fork
-    assert ctx.read_only
-    assert ctx.read_only_reason is not None and "Dependabot" in ctx.read_only_reason
-
-
-def test_dependabot_author_alone_marks_read_only() -> None:
-    # The actor may be missing from the environment; the payload still says who opened it.
-    env = pr_env("pull_request", 133, "dependabot/pip/openai-1.55.3", "2" * 40)
-    del env["GITHUB_ACTOR"]
-    ctx = from_github_event(env, payload("pull_request.dependabot.json"))
     assert ctx.actor == "dependabot[bot]"
-    assert ctx.read_only
+    assert not ctx.is_fork
+    assert not ctx.read_only and ctx.read_only_reason is None
+    assert ctx.pr_number == 133
 
 
 def test_pull_request_target_from_a_fork_has_a_write_token() -> None:
@@ -273,7 +226,7 @@ def test_workflow_run_for_a_fork_pull_request_has_no_pr_number() -> None:
     assert ctx.base_sha is None
     note = next(note for note in ctx.notes if "pull_requests" in note)
     assert "octo-contrib/support-bot:main" in note
-    assert "artifact" in note
+    assert "driftgate publish" in note
 
 
 def test_workflow_run_after_a_push_to_main_is_on_the_base_branch() -> None:
@@ -282,6 +235,75 @@ def test_workflow_run_after_a_push_to_main_is_on_the_base_branch() -> None:
     assert ctx.triggering_event == "push"
     assert ctx.on_base_branch
     assert not any("pull_requests" in note for note in ctx.notes)
+
+
+def _with_pull_requests(*entries: dict[str, Any]) -> dict[str, Any]:
+    data = payload("workflow_run.pull_request.json")
+    data["workflow_run"]["pull_requests"] = list(entries)
+    return data
+
+
+def _listed_pr(number: int, head: str, repo_id: int, repo_url: str | None) -> dict[str, Any]:
+    """An entry of `workflow_run.pull_requests` as GitHub writes it: repositories by id, API
+    URL and name only."""
+    repo: dict[str, Any] = {"id": repo_id, "name": repo_url.rsplit("/", 1)[1] if repo_url else ""}
+    if repo_url:
+        repo["url"] = repo_url
+    return {
+        "url": f"{repo_url}/pulls/{number}",
+        "id": 2100000000 + number,
+        "number": number,
+        "head": {"ref": "prompt/refund-policy", "sha": head, "repo": repo},
+        "base": {"ref": "release", "sha": FORK_POINT, "repo": repo},
+    }
+
+
+OUR_ID, OUR_URL = 801234567, "https://api.github.com/repos/acme-ai/support-bot"
+UPSTREAM_ID, UPSTREAM_URL = 700000001, "https://api.github.com/repos/upstream-org/support-bot"
+
+
+def test_workflow_run_ignores_pull_requests_of_other_repositories() -> None:
+    # Our branch is also the head of a PR into another repository: that PR is not ours.
+    data = _with_pull_requests(_listed_pr(9, PR128_HEAD, UPSTREAM_ID, UPSTREAM_URL))
+    ctx = from_github_event(actions_env("workflow_run"), data)
+    assert ctx.pr_number is None
+    assert ctx.base_branch == "main"  # the default branch, not the other repository's base
+    assert ctx.base_sha is None
+    assert any("1 pull request of other repositories" in note for note in ctx.notes)
+
+
+def test_workflow_run_picks_this_repositorys_pull_request_among_others() -> None:
+    data = _with_pull_requests(
+        _listed_pr(9, PR128_HEAD, UPSTREAM_ID, UPSTREAM_URL),
+        _listed_pr(128, PR128_HEAD, OUR_ID, OUR_URL),
+    )
+    ctx = from_github_event(actions_env("workflow_run"), data)
+    assert ctx.pr_number == 128
+    assert ctx.base_branch == "release" and ctx.base_sha == FORK_POINT
+    assert not any("other repositories" in note for note in ctx.notes)
+
+
+def test_workflow_run_matches_this_repository_by_api_url_without_ids() -> None:
+    ours = _listed_pr(128, PR128_HEAD, OUR_ID, OUR_URL.upper())
+    theirs = _listed_pr(9, PR128_HEAD, UPSTREAM_ID, UPSTREAM_URL)
+    for entry in (ours, theirs):
+        del entry["base"]["repo"]["id"]
+    data = _with_pull_requests(theirs, ours)
+    del data["repository"]["id"]
+    assert from_github_event(actions_env("workflow_run"), data).pr_number == 128
+    # No `url` in the payload's repository either: GITHUB_REPOSITORY under GITHUB_API_URL.
+    del data["repository"]["url"]
+    assert from_github_event(actions_env("workflow_run"), data).pr_number == 128
+    data["workflow_run"]["pull_requests"] = [theirs]
+    assert from_github_event(actions_env("workflow_run"), data).pr_number is None
+
+
+def test_workflow_run_prefers_the_pull_request_at_the_runs_commit() -> None:
+    data = _with_pull_requests(
+        _listed_pr(127, PR131_HEAD, OUR_ID, OUR_URL),
+        _listed_pr(128, PR128_HEAD, OUR_ID, OUR_URL),
+    )
+    assert from_github_event(actions_env("workflow_run"), data).pr_number == 128
 
 
 # ---------------------------------------------------------------------------- branch events
@@ -314,9 +336,113 @@ def test_push_of_a_tag_has_no_branch() -> None:
     assert any("refs/tags/v1.2.0" in note for note in ctx.notes)
 
 
-def test_push_by_dependabot_is_read_only() -> None:
+def test_push_by_dependabot_is_not_read_only() -> None:
     env = actions_env("push", GITHUB_SHA=PUSH_MAIN_HEAD, GITHUB_ACTOR="dependabot[bot]")
-    assert from_github_event(env, payload("push.main.json")).read_only
+    ctx = from_github_event(env, payload("push.main.json"))
+    assert not ctx.read_only and ctx.on_base_branch
+
+
+@pytest.mark.parametrize("ref", ["refs/heads/exp/small-model", "refs/tags/v1.2.0"])
+def test_a_push_that_deleted_its_ref_has_nothing_to_gate(ref: str) -> None:
+    data = payload("push.new_branch.json")
+    data.update(ref=ref, before=PUSH_BRANCH_HEAD, after="0" * 40, deleted=True, created=False)
+    data.update(head_commit=None, commits=[])
+    # GitHub's documented environment: GITHUB_SHA and GITHUB_REF revert to the default branch.
+    env = actions_env("push", GITHUB_SHA=MAIN_TIP, GITHUB_REF="refs/heads/main")
+    git = FakeGit(head=MAIN_TIP)
+    ctx = from_github_event(env, data, git)
+    assert ctx.nothing_to_gate is not None
+    assert f"deleted {ref}" in ctx.nothing_to_gate
+    assert "github.event.deleted" in ctx.nothing_to_gate
+    # Above all, not a run of the default branch that would record a baseline.
+    assert not ctx.on_base_branch
+    assert ctx.branch == _branch_or_none(ref)
+    assert ctx.base_branch == "main"
+    assert ctx.merge_base is None and git.asked == []
+    # `after` alone (000…) says it too, and the environment may name the deleted ref.
+    del data["deleted"]
+    env["GITHUB_REF"] = ref
+    assert from_github_event(env, data).nothing_to_gate is not None
+
+
+def _branch_or_none(ref: str) -> str | None:
+    return ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
+
+
+def test_only_a_deleting_push_has_nothing_to_gate() -> None:
+    env = actions_env("push", GITHUB_SHA=PUSH_MAIN_HEAD)
+    assert from_github_event(env, payload("push.main.json")).nothing_to_gate is None
+    created = payload("push.new_branch.json")
+    assert created["before"] == "0" * 40 and created["created"] is True
+    env = actions_env("push", GITHUB_SHA=PUSH_BRANCH_HEAD, GITHUB_REF="refs/heads/exp/small-model")
+    assert from_github_event(env, created).nothing_to_gate is None
+    for event in ("pull_request", "workflow_run", "merge_group"):
+        fixture = {
+            "pull_request": "pull_request.same_repo.json",
+            "workflow_run": "workflow_run.push.json",
+            "merge_group": "merge_group.json",
+        }[event]
+        data = payload(fixture) | {"deleted": True, "after": "0" * 40}
+        ctx = from_github_event(pr_env(event, 128, "prompt/refund-policy", PR128_MERGE), data)
+        assert ctx.nothing_to_gate is None
+
+
+# ------------------------------------------------------------------- the commit checked out
+
+
+def test_pull_request_checkout_of_the_merge_commit_or_the_head_is_the_prs_code() -> None:
+    env = pr_env("pull_request", 128, "prompt/refund-policy", PR128_MERGE)
+    for head in (PR128_MERGE, PR128_HEAD):
+        ctx = from_github_event(env, payload("pull_request.same_repo.json"), FakeGit(head=head))
+        assert ctx.checkout_sha == head
+        assert not any("WARNING" in note for note in ctx.notes)
+
+
+def test_pull_request_target_default_checkout_is_the_base_and_says_so_loudly() -> None:
+    # GitHub's environment for pull_request_target: GITHUB_SHA is the base branch's tip, and
+    # actions/checkout checks that out unless given a ref.
+    env = actions_env("pull_request_target", GITHUB_SHA=MAIN_TIP, GITHUB_HEAD_REF="main")
+    ctx = from_github_event(env, payload("pull_request_target.fork.json"), FakeGit(head=MAIN_TIP))
+    assert ctx.checkout_sha == MAIN_TIP
+    assert ctx.head_sha == PR131_HEAD2  # still recorded and reported for the PR head ...
+    warning = ctx.notes[0]  # ... and the first thing the log and the report say
+    assert warning.startswith("WARNING: the checkout is ae892699b97c, not the pull request's head")
+    assert "ref: ${{ github.event.pull_request.head.sha }}" in warning
+    assert "token that can write" in warning and "secrets" in warning
+    # Checked out as the warning says: quiet.
+    fixed = from_github_event(
+        env, payload("pull_request_target.fork.json"), FakeGit(head=PR131_HEAD2)
+    )
+    assert fixed.checkout_sha == PR131_HEAD2
+    assert not any("WARNING" in note for note in fixed.notes)
+
+
+def test_workflow_run_default_checkout_is_the_default_branch_and_says_so_loudly() -> None:
+    env = actions_env("workflow_run", GITHUB_SHA=MAIN_TIP)
+    ctx = from_github_event(env, payload("workflow_run.pull_request.json"), FakeGit(head=MAIN_TIP))
+    assert ctx.checkout_sha == MAIN_TIP and ctx.head_sha == PR128_HEAD
+    assert ctx.notes[0].startswith("WARNING: the checkout is ae892699b97c, not the pull request's")
+    assert "ref: ${{ github.event.workflow_run.head_sha }}" in ctx.notes[0]
+    assert "token that can write" in ctx.notes[0]
+    pushed = from_github_event(env, payload("workflow_run.push.json"), FakeGit(head=MAIN_TIP))
+    assert "not the triggering run's commit" in pushed.notes[0]
+    quiet = from_github_event(env, payload("workflow_run.push.json"), FakeGit(head=PUSH_MAIN_HEAD))
+    assert not any("WARNING" in note for note in quiet.notes)
+
+
+def test_a_push_whose_checkout_is_another_commit_says_so() -> None:
+    env = actions_env("push", GITHUB_SHA=PUSH_MAIN_HEAD)
+    ctx = from_github_event(env, payload("push.main.json"), FakeGit(head=MAIN_TIP))
+    assert ctx.notes[0].startswith(
+        "WARNING: the checkout is ae892699b97c, not the commit this run is for d31aae17b190"
+    )
+    # A pull_request run whose job checked out something else than the PR is caught too.
+    env = pr_env("pull_request", 128, "prompt/refund-policy", PR128_MERGE)
+    ctx = from_github_event(env, payload("pull_request.same_repo.json"), FakeGit(head=MAIN_TIP))
+    assert "WARNING" in ctx.notes[0]
+    # Without a readable checkout there is nothing to compare: no claim either way.
+    ctx = from_github_event(env, payload("pull_request.same_repo.json"), FakeGit(repo=False))
+    assert ctx.checkout_sha is None and not any("WARNING" in note for note in ctx.notes)
 
 
 def test_workflow_dispatch_uses_github_sha_and_ref() -> None:
@@ -336,7 +462,11 @@ def test_schedule_runs_on_the_default_branch() -> None:
 
 def test_push_with_a_bare_payload_falls_back_to_the_environment_and_git() -> None:
     env = actions_env("push", GITHUB_SHA=PUSH_MAIN_HEAD)
-    git = FakeGit(default="main", merge_bases={(PUSH_MAIN_HEAD, "origin/main"): PUSH_MAIN_HEAD})
+    git = FakeGit(
+        head=PUSH_MAIN_HEAD,
+        default="main",
+        merge_bases={(PUSH_MAIN_HEAD, "origin/main"): PUSH_MAIN_HEAD},
+    )
     ctx = from_github_event(env, {}, git)
     assert ctx.head_sha == PUSH_MAIN_HEAD
     assert ctx.on_base_branch

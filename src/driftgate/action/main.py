@@ -27,8 +27,8 @@ from driftgate.ci.context import CIContext
 from driftgate.errors import BackendError, UsageError
 from driftgate.report import render_summary
 from driftgate.result import GateResult
-from driftgate.session import STATE_DIR, RunOutcome, RunRequest, run_gate
-from driftgate.verdict import EXIT_USAGE, exit_code
+from driftgate.session import STATE_DIR, NothingToGate, RunOutcome, RunRequest, run_gate
+from driftgate.verdict import EXIT_OK, EXIT_USAGE, exit_code
 
 REPORT_DIR = f"{STATE_DIR}/report"
 
@@ -69,6 +69,9 @@ def action_main(edges: Edges) -> int:
         return publish(edges, publisher, workspace / inputs.artifact, inputs.artifact)
     try:
         return _gate(edges, inputs, cmds, publisher, workspace)
+    except NothingToGate as exc:
+        cmds.notice(str(exc))
+        return EXIT_OK
     except UsageError as exc:
         cmds.error(str(exc), title="driftgate: configuration")
         return exc.exit_code

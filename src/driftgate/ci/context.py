@@ -9,9 +9,20 @@ Which commit, per event (GitHub's rules, see the Actions reference):
 - `pull_request`, `pull_request_target`: `pull_request.head.sha`, never `GITHUB_SHA`, which
   there is a temporary merge commit that no check or status on the PR would show on.
 - `merge_group`: `merge_group.head_sha`; base `merge_group.base_ref` / `base_sha`.
-- `workflow_run`: `workflow_run.head_sha`; the PR from `workflow_run.pull_requests[0]`.
+- `workflow_run`: `workflow_run.head_sha`; the PR from `workflow_run.pull_requests`, only
+  entries whose base repository is this one (GitHub lists there the PRs of every repository
+  whose head is the run's branch, and names their repositories by id and API URL only).
 - `push`, `workflow_dispatch`, `schedule`: `GITHUB_SHA`, the branch from `GITHUB_REF`.
+- a `push` that deleted its ref (`deleted: true`, `after` 000…): nothing to gate. GitHub then
+  sets `GITHUB_SHA` and `GITHUB_REF` to the default branch's tip, which must not be recorded
+  as a baseline: `nothing_to_gate` says why, and the entry points run nothing and exit 0.
 - outside GitHub Actions: local git (HEAD, the current branch, origin's default branch).
+
+The commit checked out (git HEAD, `checkout_sha`) is what the command runs. It is not always
+the commit the run is recorded for: `pull_request_target` and `workflow_run` check out the
+base (default) branch's tip by default. When HEAD is neither the commit under test nor, for
+`pull_request`, GitHub's merge commit of it, a note says so loudly, with the fix and, where
+the fix runs a PR's code with a write token, the caveat.
 
 Fallbacks, each recorded in `CIContext.notes` so the report can say it:
 - The merge-base is not in any payload: it comes from local git when the checkout has the
@@ -19,14 +30,14 @@ Fallbacks, each recorded in `CIContext.notes` so the report can say it:
   resolution uses the GitHub API instead.
 - `workflow_run` for a PR from a fork: GitHub sends an empty `pull_requests` list, so the PR
   number is None and the base branch is taken to be the default branch; `driftgate publish`
-  takes the PR number from the artifact the PR's run left (or looks up the open PR whose
-  head is `<head_repository owner>:<branch>`).
+  looks up the open PR of this repository whose head is `<head_repository owner>:<branch>`.
 - `push` / `workflow_dispatch` payloads with keys missing: `GITHUB_SHA` and `GITHUB_REF` are
   enough; the default branch then comes from local git.
-- Read-only runs: a `pull_request` from a fork, and `pull_request`/`push` runs by Dependabot
-  (actor, sender or PR author `dependabot[bot]`: conservative, a human push onto a
-  Dependabot branch is treated the same). `pull_request_target`, `merge_group` and
-  `workflow_run` run with the base repository's token and are never read-only.
+- Read-only runs: only what the payload proves, a `pull_request` from a fork (GitHub gives
+  it a read-only token, whatever the workflow's `permissions:` say). Who opened the PR does
+  not decide it: Dependabot's runs get whatever `permissions:` grants, and a write that is
+  refused falls back to the artifact (action/main.py). `pull_request_target`, `merge_group`
+  and `workflow_run` run with the base repository's token and are never read-only.
 - Fork PRs: the branch recorded on experiments (metadata `branch`, tag `git.branch`) is
   `owner:branch`, so that a fork's `main` never matches the base branch by name.
 - Local runs: run id `local-<UTC time to the microsecond>` (e.g.
@@ -55,12 +66,12 @@ PR_EVENTS = ("pull_request", "pull_request_target")
 BRANCH_EVENTS = ("push", "workflow_dispatch", "schedule")
 SUPPORTED_EVENTS = (*PR_EVENTS, *BRANCH_EVENTS, "merge_group", "workflow_run")
 LOCAL_EVENT = "local"
-DEPENDABOT = "dependabot[bot]"
 GITHUB_SERVER = "https://github.com"
 GITHUB_API = "https://api.github.com"
 
 _SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 _NULL_SHA = re.compile(r"^0+$")
+_NO_COMMIT = "0" * 40
 _OUTSIDE_ACTIONS = (
     "outside GitHub Actions, unset GITHUB_ACTIONS and driftgate reads the context from local git"
 )
@@ -106,8 +117,8 @@ class CIContext(BaseModel):
     is_fork: bool
     """The PR's head repository differs from the base repository."""
     read_only: bool
-    """This run's token cannot write to the repository (fork PR, Dependabot): report through
-    the artifact and `driftgate publish`."""
+    """The payload proves this run's token cannot write (a fork PR under `pull_request`):
+    report through the artifact and `driftgate publish`."""
     read_only_reason: str | None
     head_repository: str | None
     """`owner/name` of the PR's head repository (the fork, for fork PRs)."""
@@ -131,6 +142,12 @@ class CIContext(BaseModel):
     there): it records a baseline rather than gating a change."""
     notes: tuple[str, ...] = ()
     """Fallbacks taken while building the context, in words for the report and the log."""
+    checkout_sha: str | None = None
+    """The commit checked out in the workspace (git HEAD): the code the command runs. None
+    without a readable checkout. A note says so when it is not the commit under test."""
+    nothing_to_gate: str | None = None
+    """Why this run has nothing to gate (a push that deleted its ref), in words for a
+    notice; None for every run that gates or records. When set, nothing may run."""
 
     @property
     def in_actions(self) -> bool:
@@ -200,6 +217,11 @@ def _int(value: Any) -> int | None:
     return None
 
 
+def _pr_number(value: Any) -> int | None:
+    number = _int(value)
+    return number if number is not None and number > 0 else None
+
+
 def _missing(event: str, dotted: str, why: str) -> ContextError:
     return ContextError(f"the {event} event payload has no `{dotted}`: {why}")
 
@@ -209,6 +231,8 @@ def _sha(value: str | None, source: str) -> str:
         raise ContextError(f"{source} is missing")
     if not _SHA.match(value):
         raise ContextError(f"{source} is {value!r}, not a full commit sha")
+    if _NULL_SHA.match(value):
+        raise ContextError(f"{source} is {value[:7]}…, which names no commit")
     return value
 
 
@@ -262,10 +286,6 @@ def _merge_base(
     return None, f"merge-base unknown: {failure or 'the histories do not meet'}. {later}"
 
 
-def _dependabot(*logins: str | None) -> bool:
-    return DEPENDABOT in logins
-
-
 @dataclass
 class _EventFacts:
     """What one event kind contributes; `extra` holds the CIContext fields it decides."""
@@ -296,7 +316,7 @@ def _pull_request(
     base = _str(pr, "base.ref") or env.get("GITHUB_BASE_REF") or None
     if base is None:
         raise _missing(event, "pull_request.base.ref", "it names the branch to compare against")
-    number = _int(payload.get("number")) or _int(pr.get("number"))
+    number = _pr_number(payload.get("number")) or _pr_number(pr.get("number"))
     if number is None:
         raise _missing(event, "number", "the PR number says where to comment")
     facts = _EventFacts(head_sha, _str(pr, "head.ref") or env.get("GITHUB_HEAD_REF") or None, base)
@@ -311,16 +331,11 @@ def _pull_request(
         head_repository=head_repo,
         base_sha=_optional_sha(_str(pr, "base.sha")),
     )
-    # pull_request_target runs in the base repository with its token, fork or not.
+    # pull_request_target runs in the base repository with its token, fork or not. Nothing
+    # else is known read-only in advance (Dependabot's token is what `permissions:` grants).
     if event == "pull_request" and is_fork:
         facts.extra.update(
             read_only=True, read_only_reason="a pull request from a fork gets a read-only token"
-        )
-    elif event == "pull_request" and _dependabot(
-        env.get("GITHUB_ACTOR"), _str(payload, "sender.login"), _str(pr, "user.login")
-    ):
-        facts.extra.update(
-            read_only=True, read_only_reason="Dependabot pull requests get a read-only token"
         )
     return facts
 
@@ -343,8 +358,54 @@ def _merge_group(payload: Mapping[str, Any]) -> _EventFacts:
     return facts
 
 
+def _same_repository(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool | None:
+    """Whether two payload repositories are one: by id, else by `full_name` (GitHub's names
+    are case-insensitive); None when neither pair is known."""
+    ids = _int(a.get("id")), _int(b.get("id"))
+    if None not in ids:
+        return ids[0] == ids[1]
+    names = _str(a, "full_name"), _str(b, "full_name")
+    if names[0] is not None and names[1] is not None:
+        return names[0].lower() == names[1].lower()
+    return None
+
+
+def own_pull_requests(
+    payload: Mapping[str, Any], repository: str | None, api_url: str
+) -> list[Mapping[str, Any]]:
+    """The entries of `workflow_run.pull_requests` whose base repository is this one.
+
+    GitHub lists there the open PRs, in any repository, whose head is the run's branch (a
+    PR from this repository's branch into its upstream is listed in a fork's run), and
+    names their repositories by `id`, `url` (the API's) and `name` only, never `full_name`.
+    This repository is the payload's `repository` (its `id`, else its `url`), else
+    `GITHUB_REPOSITORY` under `api_url`."""
+    run = payload.get("workflow_run")
+    entries = run.get("pull_requests") if isinstance(run, Mapping) else None
+    if not isinstance(entries, list):
+        return []
+    our_id = _int(_dig(payload, "repository.id"))
+    our_urls = {
+        url.rstrip("/").lower()
+        for url in (
+            _str(payload, "repository.url"),
+            f"{api_url}/repos/{repository}" if repository else None,
+        )
+        if url
+    }
+
+    def ours(entry: Mapping[str, Any]) -> bool:
+        base_id = _int(_dig(entry, "base.repo.id"))
+        if our_id is not None and base_id is not None:
+            return base_id == our_id
+        url = _str(entry, "base.repo.url")
+        return url is not None and url.rstrip("/").lower() in our_urls
+
+    return [entry for entry in entries if isinstance(entry, Mapping) and ours(entry)]
+
+
 def _workflow_run(
-    payload: Mapping[str, Any], repository: str | None, default_branch: str | None
+    payload: Mapping[str, Any], repository: str | None, default_branch: str | None, api_url: str
 ) -> _EventFacts:
     run = payload.get("workflow_run")
     if not isinstance(run, Mapping):
@@ -358,28 +419,43 @@ def _workflow_run(
     )
     branch = _str(run, "head_branch")
     triggering_event = _str(run, "event")
+    head = run.get("head_repository")
     head_repo = _str(run, "head_repository.full_name")
-    prs = run.get("pull_requests")
-    first = prs[0] if isinstance(prs, list) and prs and isinstance(prs[0], Mapping) else None
-    facts = _EventFacts(head_sha, branch, (first and _str(first, "base.ref")) or default_branch)
+    ours = own_pull_requests(payload, repository, api_url)
+    # Of this repository's PRs on that branch, the one at the run's commit.
+    pr = next((p for p in ours if _str(p, "head.sha") == head_sha), ours[0] if ours else None)
+    facts = _EventFacts(head_sha, branch, (pr and _str(pr, "base.ref")) or default_branch)
     run_id = _int(run.get("id"))
+    # A fork PR's run happens in this repository with the fork as its head repository.
+    where = run.get("repository")
+    if not isinstance(where, Mapping) or _str(where, "full_name") is None:
+        where = {"full_name": repository}
+    same = _same_repository(head, where) if isinstance(head, Mapping) else None
     facts.extra.update(
         triggering_run_id=None if run_id is None else str(run_id),
         triggering_run_attempt=_int(run.get("run_attempt")),
         triggering_event=triggering_event,
         head_repository=head_repo or repository,
-        is_fork=head_repo is not None and repository is not None and head_repo != repository,
+        is_fork=same is False,
     )
-    if first is not None:
+    listed = run.get("pull_requests")
+    others = len(listed) - len(ours) if isinstance(listed, list) else 0
+    if pr is not None:
         facts.extra.update(
-            pr_number=_int(first.get("number")), base_sha=_optional_sha(_str(first, "base.sha"))
+            pr_number=_pr_number(pr.get("number")), base_sha=_optional_sha(_str(pr, "base.sha"))
+        )
+    elif others:
+        facts.notes.append(
+            f"workflow_run lists {others} pull request{'s' if others > 1 else ''} of other "
+            "repositories only (PRs whose base is not this repository are ignored): this run "
+            "has no pull request here; the base branch is taken to be the default branch"
         )
     elif triggering_event in PR_EVENTS:
         facts.notes.append(
             "workflow_run names no pull request (GitHub leaves `pull_requests` empty for PRs "
-            "from forks): the PR number comes from the PR run's artifact, or from the open PR "
-            f"whose head is {head_repo or '<fork>'}:{branch or '<branch>'}; the base branch "
-            "is taken to be the default branch"
+            "from forks): `driftgate publish` looks up the open PR of this repository whose "
+            f"head is {head_repo or '<fork>'}:{branch or '<branch>'}; the base branch is "
+            "taken to be the default branch"
         )
     return facts
 
@@ -390,6 +466,8 @@ def _branch_event(
     payload: Mapping[str, Any],
     default_branch: str | None,
 ) -> _EventFacts:
+    if event == "push" and _deleted(payload):
+        return _deleted_ref(env, payload, default_branch)
     head_sha = _sha(
         env.get("GITHUB_SHA") or _str(payload, "after"),
         f"GITHUB_SHA (the commit of this {event})",
@@ -398,11 +476,90 @@ def _branch_event(
     facts = _EventFacts(head_sha, _branch_of(ref), default_branch)
     if facts.branch is None:
         facts.notes.append(f"GITHUB_REF is {ref!r}, not a branch: the run has no branch")
-    if event == "push" and _dependabot(env.get("GITHUB_ACTOR"), _str(payload, "sender.login")):
-        facts.extra.update(
-            read_only=True, read_only_reason="runs triggered by Dependabot get a read-only token"
-        )
     return facts
+
+
+def _deleted(payload: Mapping[str, Any]) -> bool:
+    after = _str(payload, "after")
+    return payload.get("deleted") is True or (after is not None and bool(_NULL_SHA.match(after)))
+
+
+def _deleted_ref(
+    env: Mapping[str, str], payload: Mapping[str, Any], default_branch: str | None
+) -> _EventFacts:
+    """A push that deleted a branch or tag. GitHub still runs `on: push` workflows for it,
+    with GITHUB_SHA and GITHUB_REF set to the default branch's tip: gating that would record
+    the default branch as if it had been pushed. Nothing to gate; the commit named is only
+    a label (the default tip GitHub checked out, else the deleted ref's last commit)."""
+    ref = _str(payload, "ref")
+    head_sha = (
+        _optional_sha(env.get("GITHUB_SHA")) or _optional_sha(_str(payload, "before")) or _NO_COMMIT
+    )
+    facts = _EventFacts(head_sha, _branch_of(ref), default_branch)
+    facts.extra["nothing_to_gate"] = (
+        f"this push deleted {ref or 'a ref'} (`deleted: true`): there is no commit to gate "
+        "and nothing to record as a baseline, so driftgate runs nothing. To skip such runs, "
+        "give the job `if: ${{ !github.event.deleted }}`"
+    )
+    return facts
+
+
+def _checkout(
+    git: GitReader | None,
+    event: str,
+    head_sha: str,
+    env: Mapping[str, str],
+    triggering_event: str | None,
+) -> tuple[str | None, str | None]:
+    """(the checked-out commit, a warning when it is not the commit under test).
+
+    The command runs HEAD's code; the results are recorded and reported for `head_sha`.
+    Under `pull_request`, GitHub's merge commit of the head (GITHUB_SHA, actions/checkout's
+    default) is the PR's code too. Unreadable checkouts give (None, None): the merge-base
+    note already says why."""
+    if git is None:
+        return None, None
+    try:
+        checkout = git.head_sha() if git.is_repo() else None
+    except GitError:
+        return None, None
+    if checkout is None or checkout == head_sha:
+        return checkout, None
+    if event == "pull_request" and checkout == env.get("GITHUB_SHA"):
+        return checkout, None
+    caveat = (
+        "but know that this runs the pull request's code (a fork's too) with a token that can "
+        "write and with this workflow's secrets: do it only for pull requests you trust; for "
+        "the others, gate them under `pull_request` and publish with the publish workflow "
+        "(see the README)"
+    )
+    if event == "pull_request_target":
+        what = "the pull request's head"
+        fix = (
+            "On pull_request_target, actions/checkout checks out the base branch unless told "
+            "otherwise. To gate the pull request, check out its head (actions/checkout with "
+            f"`ref: ${{{{ github.event.pull_request.head.sha }}}}`), {caveat}."
+        )
+    elif event == "workflow_run":
+        what = (
+            "the pull request's head"
+            if triggering_event in PR_EVENTS
+            else "the triggering run's commit"
+        )
+        fix = (
+            "On workflow_run, actions/checkout checks out the default branch's tip unless told "
+            "otherwise. To gate the triggering run's commit, check it out (actions/checkout "
+            f"with `ref: ${{{{ github.event.workflow_run.head_sha }}}}`), {caveat}."
+        )
+    else:
+        what = "the commit this run is for"
+        fix = "Check out that commit (actions/checkout's default `ref` does)."
+    warning = (
+        f"WARNING: the checkout is {checkout[:12]}, not {what} {head_sha[:12]}: the command "
+        f"ran {checkout[:12]}'s code, yet its results are recorded and reported for "
+        f"{head_sha[:12]}. {fix}"
+    )
+    return checkout, warning
 
 
 def _required_env(env: Mapping[str, str], name: str, default: str | None = None) -> str:
@@ -441,6 +598,7 @@ def from_github_event(
         )
     repository = env.get("GITHUB_REPOSITORY") or _str(payload, "repository.full_name")
     server_url = (env.get("GITHUB_SERVER_URL") or GITHUB_SERVER).rstrip("/")
+    api_url = (env.get("GITHUB_API_URL") or _api_url_for(server_url)).rstrip("/")
 
     notes: list[str] = []
     default_branch = _str(payload, "repository.default_branch")
@@ -462,11 +620,36 @@ def from_github_event(
     elif event == "merge_group":
         facts = _merge_group(payload)
     elif event == "workflow_run":
-        facts = _workflow_run(payload, repository, default_branch)
+        facts = _workflow_run(payload, repository, default_branch, api_url)
     else:
         facts = _branch_event(event, env, payload, default_branch)
     notes += facts.notes
     extra: dict[str, Any] = {"head_repository": repository, "base_sha": None, **facts.extra}
+    if extra.get("nothing_to_gate"):
+        # Nothing will run: no merge-base to look for, no checkout to vouch for.
+        return CIContext(
+            event_name=event,
+            head_sha=facts.head_sha,
+            branch=facts.branch,
+            base_branch=base_branch or facts.base_branch,
+            merge_base=None,
+            default_branch=default_branch,
+            pr_number=None,
+            is_fork=False,
+            read_only=False,
+            read_only_reason=None,
+            actor=env.get("GITHUB_ACTOR") or _str(payload, "sender.login"),
+            run_id=run_id,
+            run_attempt=run_attempt,
+            repository=repository,
+            repository_url=f"{server_url}/{repository}" if repository else None,
+            server_url=server_url,
+            api_url=api_url,
+            workspace=env.get("GITHUB_WORKSPACE") or workspace,
+            on_base_branch=False,
+            notes=tuple(notes),
+            **extra,
+        )
 
     chosen_base = base_branch or facts.base_branch
     if base_branch and facts.base_branch and base_branch != facts.base_branch:
@@ -495,6 +678,9 @@ def from_github_event(
     )
     if note:
         notes.append(note)
+    checkout, warning = _checkout(git, event, facts.head_sha, env, extra.get("triggering_event"))
+    if warning:
+        notes.insert(0, warning)
 
     return CIContext(
         event_name=event,
@@ -513,10 +699,11 @@ def from_github_event(
         repository=repository,
         repository_url=f"{server_url}/{repository}" if repository else None,
         server_url=server_url,
-        api_url=(env.get("GITHUB_API_URL") or _api_url_for(server_url)).rstrip("/"),
+        api_url=api_url,
         workspace=env.get("GITHUB_WORKSPACE") or workspace,
         on_base_branch=on_base,
         notes=tuple(notes),
+        checkout_sha=checkout,
         **extra,
     )
 

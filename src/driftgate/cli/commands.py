@@ -131,7 +131,7 @@ def _command(parts: Sequence[str]) -> list[str] | str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from driftgate.session import RunRequest, run_gate
+    from driftgate.session import NothingToGate, RunRequest, run_gate
 
     store, db = _store(args)
     workspace = Path.cwd()
@@ -151,7 +151,11 @@ def run(args: argparse.Namespace) -> int:
         secrets=[os.environ.get(k, "") for k in ("DD_API_KEY", "DD_APP_KEY")],
         backend_fix=_LOCAL_FIX,
     )
-    outcome = run_gate(request, os.environ, TerminalLog())
+    try:
+        outcome = run_gate(request, os.environ, TerminalLog())
+    except NothingToGate as exc:
+        _progress(str(exc))
+        return EXIT_OK
     print("\n" + outcome.terminal)
     _progress(f"verdict {outcome.result.verdict}; reports in {request.report_dir}")
     return exit_code(outcome.result.verdict, args.fail_on)
