@@ -8,8 +8,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +22,10 @@ import pytest
 from driftgate.action.github import GitHubReporter, RetryPolicy, comment_marker, connect
 from driftgate.action.main import Edges, action_main
 from tests.events import pull_request_event, push_event, workflow_run_event
-from tests.fakes.github import FakeGitHub
+from tests.fakes.github import WRITE_ALL, FakeGitHub, WorkflowArtifact
 
 REPO = "acme/bot"
+FORK = "stranger/bot"
 PIPELINE = "qa"
 RAW = Path(__file__).parents[1] / "scripts" / "raw_experiment.py"
 
@@ -66,13 +69,54 @@ class World:
         code = action_main(Edges(env, stdout, github=self.reporter))
         return self._step(code, stdout.getvalue(), output, summary)
 
+    def publish(self, payload: dict[str, Any], token: str = "publish", **inputs: str) -> Step:
+        """The one-step publish workflow: `mode: publish` on a workflow_run event, with the
+        token the README's permissions give (`actions: read` among them)."""
+        return self.act("workflow_run", payload, token, mode="publish", command="", **inputs)
+
+    def run_event(
+        self,
+        head: str,
+        *,
+        run_id: int = 7001,
+        head_repo: str = FORK,
+        head_branch: str = "feature",
+        pull_requests: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """The workflow_run event of the pull request run `run_id` at `head`."""
+        return workflow_run_event(
+            REPO,
+            head,
+            head_repo=head_repo,
+            head_branch=head_branch,
+            run_id=run_id,
+            pull_requests=pull_requests,
+        )
+
+    def upload(
+        self,
+        run_id: int = 7001,
+        *,
+        files: dict[str, bytes] | None = None,
+        head_sha: str = "",
+        **options: Any,
+    ) -> WorkflowArtifact:
+        """What actions/upload-artifact does with the gate's folder: its files, zipped,
+        attached to run `run_id`. The folder is removed: the publish workflow has no
+        checkout, so it reads the artifact only through the API."""
+        folder = self.repo / ".driftgate" / "artifact"
+        if files is None:
+            files = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+        shutil.rmtree(folder, ignore_errors=True)
+        return self.fake.add_artifact(REPO, run_id, zip_of(files), head_sha=head_sha, **options)
+
     def publish_command(self, payload: dict[str, Any], token: str = "write") -> Step:
         """`driftgate publish` as a process, with its arguments and GITHUB_TOKEN."""
         env, output, summary = self.environment("workflow_run", payload, token)
         env = {k: v for k, v in env.items() if not k.startswith("INPUT_")}
         env["GITHUB_TOKEN"] = self.fake.token(token)
         argv = [sys.executable, "-m", "driftgate.cli", "publish", "--artifact"]
-        argv += [".driftgate/artifact", "--api-url", self.fake.api_url]
+        argv += [".driftgate/artifact", "--api-url", self.fake.api_url, "--pipeline", PIPELINE]
         proc = subprocess.run(argv, cwd=self.repo, env=env, capture_output=True, text=True)
         return self._step(proc.returncode, proc.stdout + proc.stderr, output, summary)
 
@@ -127,6 +171,14 @@ class World:
         return pull_request_event(REPO, number, head, base, fork=fork)
 
 
+def zip_of(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
 def _parse_outputs(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     lines = iter(text.splitlines())
@@ -154,6 +206,8 @@ def world(tmp_path: Path) -> Iterator[World]:
     git(repo, "config", "user.name", "ci")
     with FakeGitHub() as fake:
         fake.add_repo(REPO)
+        # The publish workflow's token: the README's permissions, `actions: read` among them.
+        fake.add_token("publish", WRITE_ALL | {"actions": "read"})
         yield World(tmp_path, repo, fake)
 
 
@@ -212,16 +266,19 @@ def test_push_records_then_the_pull_request_is_gated_in_one_sticky_comment(world
     assert not world.fake.called("GET", r"^/user$")
 
 
-def _fork_pull_request(world: World) -> tuple[str, Step]:
-    """main recorded, then pull request #9 from a fork gated with its read-only token; the
-    calls to GitHub are cleared before the fork's run."""
+def _fork_pull_request(world: World, bad: int | None = None) -> tuple[str, Step]:
+    """main recorded, then pull request #9 from a fork gated with its read-only token (with
+    `bad` wrong answers instead of main's 4); the calls to GitHub are cleared before the
+    fork's run."""
     first = world.commit("base")
     main = world.commit("main work")
     world.act("push", world.push_event(main, first))
     git(world.repo, "checkout", "-q", "-b", "feature")
     head = world.commit("from a fork")
-    world.fake.add_pull(REPO, 9, head_sha=head, base_sha=main, head_repo="stranger/bot")
+    world.fake.add_pull(REPO, 9, head_sha=head, base_sha=main, head_repo=FORK)
     world.fake.clear_calls()
+    if bad is not None:
+        world.env_extra["RAW_BAD"] = str(bad)
     forked = world.act("pull_request", world.pr_event(9, head, main, fork=True), token="fork")
     return head, forked
 
@@ -237,14 +294,26 @@ def test_a_fork_pull_request_writes_nothing_and_publish_posts_it(world: World) -
     assert json.loads((artifact / "report.json").read_text())["verdict"] == "pass"
     assert "workflow_run" in forked.stdout
 
-    published = world.act(
-        "workflow_run", workflow_run_event(REPO, head), mode="publish", command=""
-    )
+    # The README's flow: upload-artifact in the fork's run, then the one-step publish
+    # workflow, which downloads it through the API.
+    world.upload(7001, head_sha=head)
+    world.fake.clear_calls()
+    published = world.publish(world.run_event(head, run_id=7001))
     assert published.code == 0, published.stdout
     (comment,) = our_comments(world, 9)
     assert "PASS" in comment.body.upper()
+    assert "These figures come from the pull request's own code." in comment.body
     (check,) = world.fake.check_runs(REPO, head)
     assert check.conclusion == "success"
+    assert "These figures come from the pull request's own code." in check.output["summary"]
+    assert "These figures come from the pull request's own code." in published.summary
+    # The pull request was found from the run (its head branch in the fork), and the zip
+    # fetched from the storage host without the token.
+    (lookup,) = world.fake.called("GET", f"/repos/{REPO}/pulls")
+    assert lookup.query["head"] == "stranger:feature"
+    (fetched,) = world.fake.called("GET", r"/_storage/.*")
+    assert fetched.status == 200
+    assert fetched.token is None
 
 
 def test_driftgate_publish_takes_real_arguments(world: World) -> None:
@@ -252,7 +321,7 @@ def test_driftgate_publish_takes_real_arguments(world: World) -> None:
     assert forked.code == 0, forked.stdout
     world.fake.clear_calls()
 
-    published = world.publish_command(workflow_run_event(REPO, head))
+    published = world.publish_command(world.run_event(head))
     assert published.code == 0, published.stdout
     assert published.outputs["verdict"] == "pass"
     (comment,) = our_comments(world, 9)
@@ -274,7 +343,7 @@ def test_publish_refuses_an_artifact_for_another_commit(world: World) -> None:
     (artifact / "meta.json").write_text(
         json.dumps({"repository": REPO, "pr_number": 3, "head_sha": "a" * 40, "pipeline": PIPELINE})
     )
-    refused = world.act("workflow_run", workflow_run_event(REPO, base), mode="publish", command="")
+    refused = world.publish(world.run_event(base))
     assert refused.code == 2
     assert "refusing to publish" in refused.stdout
     assert world.fake.writes() == []

@@ -1,7 +1,15 @@
 """What `driftgate publish` reads of its `workflow_run` event: the run that triggered it.
 
-The event file is read once, here. A missing or unreadable file, or an event of another
-kind, gives empty facts: the caller decides what their absence means."""
+The event file is read once, here. Only a `workflow_run` event whose run names a head commit
+gives a `TriggeringRun`; anything else (another event, no payload, an unreadable file) gives
+None, and publishing is refused: without the run, nothing ties an artifact to a pull
+request.
+
+The run's pull requests are kept only when their base repository is this repository:
+`workflow_run.pull_requests` also lists pull requests of other repositories whose head is
+the same branch (in a repository that is itself a fork, the parent's pull requests). Their
+entries carry no `full_name`, only the base repository's `id` and API `url`, compared with
+the payload's own `repository`."""
 
 from __future__ import annotations
 
@@ -12,27 +20,99 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+# The event file is GitHub's, but a workflow may point GITHUB_EVENT_PATH anywhere.
+_MAX_EVENT_BYTES = 25 * 1024 * 1024
+
 
 class TriggeringRun(BaseModel):
     """The workflow run a `workflow_run` event is about (the pull request's run)."""
 
     model_config = ConfigDict(frozen=True)
 
-    head_sha: str | None = None
+    id: int | None = None
+    head_sha: str
+    head_branch: str | None = None
+    # owner/name of the repository the run's commit came from (a fork's, for fork PRs);
+    # None when that repository was deleted.
+    head_repository: str | None = None
     html_url: str | None = None
+    # The event of the triggering run: "pull_request", "push", ...
+    event: str | None = None
+    # The run's pull requests whose base is this repository, by number.
+    pull_requests: tuple[int, ...] = ()
+    # owner/name of the repository the event was delivered to.
+    repository: str | None = None
+
+    @property
+    def head_owner(self) -> str | None:
+        if not self.head_repository or "/" not in self.head_repository:
+            return None
+        return self.head_repository.split("/", 1)[0]
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and value else None
 
 
-def triggering_run(env: Mapping[str, str]) -> TriggeringRun:
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _same_repository(entry: dict[str, Any], repository: dict[str, Any]) -> bool:
+    """Whether a `pull_requests[].base.repo` entry is `repository` (by id, else API url)."""
+    if isinstance(entry.get("id"), int) and isinstance(repository.get("id"), int):
+        return bool(entry["id"] == repository["id"])
+    url, ours = _text(entry.get("url")), _text(repository.get("url"))
+    return url is not None and ours is not None and url.rstrip("/").lower() == ours.lower()
+
+
+def _own_pull_requests(run: dict[str, Any], repository: dict[str, Any]) -> tuple[int, ...]:
+    numbers: list[int] = []
+    for entry in run.get("pull_requests") or []:
+        if not isinstance(entry, dict):
+            continue
+        base = _dict(_dict(entry.get("base")).get("repo"))
+        number = entry.get("number")
+        if isinstance(number, int) and number > 0 and _same_repository(base, repository):
+            numbers.append(number)
+    return tuple(dict.fromkeys(numbers))
+
+
+def _payload(env: Mapping[str, str]) -> dict[str, Any]:
     path = env.get("GITHUB_EVENT_PATH")
+    if not path:
+        return {}
     try:
-        payload = json.loads(Path(path).read_text()) if path else {}
-    except (OSError, ValueError):
-        return TriggeringRun()
-    run = payload.get("workflow_run") if isinstance(payload, dict) else None
-    if not isinstance(run, dict):
-        return TriggeringRun()
-    return TriggeringRun(head_sha=_text(run.get("head_sha")), html_url=_text(run.get("html_url")))
+        with Path(path).open("rb") as file:
+            raw = file.read(_MAX_EVENT_BYTES + 1)
+        if len(raw) > _MAX_EVENT_BYTES:
+            return {}
+        payload = json.loads(raw)
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return _dict(payload)
+
+
+def triggering_run(env: Mapping[str, str]) -> TriggeringRun | None:
+    """The run that triggered this `workflow_run` workflow; None for any other event, or a
+    payload without a head commit."""
+    name = env.get("GITHUB_EVENT_NAME")
+    if name is not None and name != "workflow_run":
+        return None
+    payload = _payload(env)
+    run = _dict(payload.get("workflow_run"))
+    head_sha = _text(run.get("head_sha"))
+    if head_sha is None:
+        return None
+    repository = _dict(payload.get("repository")) or _dict(run.get("repository"))
+    run_id = run.get("id")
+    return TriggeringRun(
+        id=run_id if isinstance(run_id, int) and not isinstance(run_id, bool) else None,
+        head_sha=head_sha,
+        head_branch=_text(run.get("head_branch")),
+        head_repository=_text(_dict(run.get("head_repository")).get("full_name")),
+        html_url=_text(run.get("html_url")),
+        event=_text(run.get("event")),
+        pull_requests=_own_pull_requests(run, repository),
+        repository=_text(repository.get("full_name")),
+    )
