@@ -123,3 +123,26 @@ def test_an_error_stays_an_error_and_no_baseline_has_nothing_to_fail() -> None:
     for claim in ("pass", "fail", "warn"):
         claimed = error.model_copy(update={"verdict": claim})
         assert recheck_report(claimed).verdict == "no_baseline"
+
+
+def test_a_result_whose_command_failed_is_an_error_whatever_its_reports_say() -> None:
+    from datetime import UTC, datetime
+
+    from driftgate.result import CommandResult, GateResult, recheck
+
+    passed = recheck_report(error_report("x")).model_copy(update={"verdict": "pass"})
+    failed = CommandResult(
+        command="python evals.py",
+        exit_code=1,
+        timed_out=False,
+        duration_s=1.0,
+        started_at=datetime(2025, 1, 1, tzinfo=UTC),
+        tail="",
+    )
+    forged = GateResult(reports=[passed], command=failed)
+    assert forged.verdict == "pass"
+    checked = recheck(forged)
+    assert checked.verdict == "error"
+    assert "exited with status 1" in checked.reports[0].warnings[0]
+    ok = failed.model_copy(update={"exit_code": 0})
+    assert recheck(GateResult(reports=[passed], command=ok)).verdict == "no_baseline"
