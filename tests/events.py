@@ -38,9 +38,30 @@ def pull_request_event(
     return payload
 
 
-def workflow_run_event(repo: str, head: str) -> dict[str, Any]:
-    """The `workflow_run` event of a fork pull request's finished run (no pull_requests)."""
+def workflow_run_event(
+    repo: str,
+    head: str,
+    *,
+    head_repo: str | None = None,
+    head_branch: str | None = None,
+    run_id: int | None = None,
+    pull_requests: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The `workflow_run` event of a fork pull request's finished run (no pull_requests);
+    the keywords replace the run's head repository and branch, its id, its pull requests."""
     payload = _load("workflow_run.fork.json")
-    payload["workflow_run"]["head_sha"] = head
+    run = payload["workflow_run"]
+    run["head_sha"] = head
     payload["repository"]["full_name"] = repo
+    run["repository"]["full_name"] = repo
+    if head_repo is not None:
+        run["head_repository"]["full_name"] = head_repo
+        run["head_repository"]["owner"]["login"] = head_repo.split("/")[0]
+    if head_branch is not None:
+        run["head_branch"] = head_branch
+    if run_id is not None:
+        run["id"] = run_id
+    run["html_url"] = f"https://github.com/{repo}/actions/runs/{run['id']}"
+    if pull_requests is not None:
+        run["pull_requests"] = pull_requests
     return payload

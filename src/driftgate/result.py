@@ -7,7 +7,9 @@ report under `experiments`, the command under `command`), so the report file and
 artifact round-trip through `to_json`/`from_json` and nothing is read back by hand.
 
 `ReportContext` says where it ran: the repository, the pipeline, the commit, the pull
-request, the run, the experiments' backend. What a verdict means is `verdict.py`'s.
+request, the run, the experiments' backend, and whether the figures came from a pull
+request's artifact. `recheck` derives a result's verdicts again from its numbers, for a
+result read from elsewhere. What a verdict means is `verdict.py`'s.
 
 Pure: no I/O.
 """
@@ -29,10 +31,18 @@ from pydantic import (
     model_validator,
 )
 
+from driftgate.compare.engine import error_report
+from driftgate.compare.recheck import recheck_report
 from driftgate.compare.schema import Report
 from driftgate.verdict import Verdict, worst
 
-__all__ = ["DEFAULT_FULL_REPORT_NOTE", "CommandResult", "GateResult", "ReportContext"]
+__all__ = [
+    "DEFAULT_FULL_REPORT_NOTE",
+    "CommandResult",
+    "GateResult",
+    "ReportContext",
+    "recheck",
+]
 
 
 class CommandResult(BaseModel):
@@ -135,6 +145,17 @@ class GateResult(BaseModel):
         return cls.model_validate(json.loads(text))
 
 
+def recheck(result: GateResult) -> GateResult:
+    """`result` with every verdict derived again from its numbers (`compare.recheck`), and
+    an error when its command failed, as the gate session reports one."""
+    reports = [recheck_report(r) for r in result.reports]
+    command = result.command
+    if command is not None and not command.ok and all(r.verdict != "error" for r in reports):
+        failed = f"the experiment command failed: {command.describe_failure()}"
+        reports = [error_report(failed)]
+    return result.model_copy(update={"reports": reports})
+
+
 DEFAULT_FULL_REPORT_NOTE = (
     "The full report is in the job summary of the workflow run and in the JSON report "
     "(report.json, uploaded with the run's artifacts)."
@@ -155,3 +176,5 @@ class ReportContext(BaseModel):
     run_url: str | None  # the workflow run (job summary, logs); None locally
     backend: str  # "Datadog (datadoghq.com)", "the embedded store"
     full_report_note: str = DEFAULT_FULL_REPORT_NOTE
+    # Published from a pull request's artifact: the figures are its code's, and say so.
+    from_artifact: bool = False

@@ -8,8 +8,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +22,10 @@ import pytest
 from driftgate.action.github import GitHubReporter, RetryPolicy, comment_marker, connect
 from driftgate.action.main import Edges, action_main
 from tests.events import pull_request_event, push_event, workflow_run_event
-from tests.fakes.github import FakeGitHub
+from tests.fakes.github import WRITE_ALL, FakeGitHub, WorkflowArtifact
 
 REPO = "acme/bot"
+FORK = "stranger/bot"
 PIPELINE = "qa"
 RAW = Path(__file__).parents[1] / "scripts" / "raw_experiment.py"
 
@@ -66,13 +69,54 @@ class World:
         code = action_main(Edges(env, stdout, github=self.reporter))
         return self._step(code, stdout.getvalue(), output, summary)
 
+    def publish(self, payload: dict[str, Any], token: str = "publish", **inputs: str) -> Step:
+        """The one-step publish workflow: `mode: publish` on a workflow_run event, with the
+        token the README's permissions give (`actions: read` among them)."""
+        return self.act("workflow_run", payload, token, mode="publish", command="", **inputs)
+
+    def run_event(
+        self,
+        head: str,
+        *,
+        run_id: int = 7001,
+        head_repo: str = FORK,
+        head_branch: str = "feature",
+        pull_requests: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """The workflow_run event of the pull request run `run_id` at `head`."""
+        return workflow_run_event(
+            REPO,
+            head,
+            head_repo=head_repo,
+            head_branch=head_branch,
+            run_id=run_id,
+            pull_requests=pull_requests,
+        )
+
+    def upload(
+        self,
+        run_id: int = 7001,
+        *,
+        files: dict[str, bytes] | None = None,
+        head_sha: str = "",
+        **options: Any,
+    ) -> WorkflowArtifact:
+        """What actions/upload-artifact does with the gate's folder: its files, zipped,
+        attached to run `run_id`. The folder is removed: the publish workflow has no
+        checkout, so it reads the artifact only through the API."""
+        folder = self.repo / ".driftgate" / "artifact"
+        if files is None:
+            files = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+        shutil.rmtree(folder, ignore_errors=True)
+        return self.fake.add_artifact(REPO, run_id, zip_of(files), head_sha=head_sha, **options)
+
     def publish_command(self, payload: dict[str, Any], token: str = "write") -> Step:
         """`driftgate publish` as a process, with its arguments and GITHUB_TOKEN."""
         env, output, summary = self.environment("workflow_run", payload, token)
         env = {k: v for k, v in env.items() if not k.startswith("INPUT_")}
         env["GITHUB_TOKEN"] = self.fake.token(token)
         argv = [sys.executable, "-m", "driftgate.cli", "publish", "--artifact"]
-        argv += [".driftgate/artifact", "--api-url", self.fake.api_url]
+        argv += [".driftgate/artifact", "--api-url", self.fake.api_url, "--pipeline", PIPELINE]
         proc = subprocess.run(argv, cwd=self.repo, env=env, capture_output=True, text=True)
         return self._step(proc.returncode, proc.stdout + proc.stderr, output, summary)
 
@@ -127,6 +171,14 @@ class World:
         return pull_request_event(REPO, number, head, base, fork=fork)
 
 
+def zip_of(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
 def _parse_outputs(text: str) -> dict[str, str]:
     out: dict[str, str] = {}
     lines = iter(text.splitlines())
@@ -154,6 +206,8 @@ def world(tmp_path: Path) -> Iterator[World]:
     git(repo, "config", "user.name", "ci")
     with FakeGitHub() as fake:
         fake.add_repo(REPO)
+        # The publish workflow's token: the README's permissions, `actions: read` among them.
+        fake.add_token("publish", WRITE_ALL | {"actions": "read"})
         yield World(tmp_path, repo, fake)
 
 
@@ -212,16 +266,19 @@ def test_push_records_then_the_pull_request_is_gated_in_one_sticky_comment(world
     assert not world.fake.called("GET", r"^/user$")
 
 
-def _fork_pull_request(world: World) -> tuple[str, Step]:
-    """main recorded, then pull request #9 from a fork gated with its read-only token; the
-    calls to GitHub are cleared before the fork's run."""
+def _fork_pull_request(world: World, bad: int | None = None) -> tuple[str, Step]:
+    """main recorded, then pull request #9 from a fork gated with its read-only token (with
+    `bad` wrong answers instead of main's 4); the calls to GitHub are cleared before the
+    fork's run."""
     first = world.commit("base")
     main = world.commit("main work")
     world.act("push", world.push_event(main, first))
     git(world.repo, "checkout", "-q", "-b", "feature")
     head = world.commit("from a fork")
-    world.fake.add_pull(REPO, 9, head_sha=head, base_sha=main, head_repo="stranger/bot")
+    world.fake.add_pull(REPO, 9, head_sha=head, base_sha=main, head_repo=FORK)
     world.fake.clear_calls()
+    if bad is not None:
+        world.env_extra["RAW_BAD"] = str(bad)
     forked = world.act("pull_request", world.pr_event(9, head, main, fork=True), token="fork")
     return head, forked
 
@@ -237,14 +294,26 @@ def test_a_fork_pull_request_writes_nothing_and_publish_posts_it(world: World) -
     assert json.loads((artifact / "report.json").read_text())["verdict"] == "pass"
     assert "workflow_run" in forked.stdout
 
-    published = world.act(
-        "workflow_run", workflow_run_event(REPO, head), mode="publish", command=""
-    )
+    # The README's flow: upload-artifact in the fork's run, then the one-step publish
+    # workflow, which downloads it through the API.
+    world.upload(7001, head_sha=head)
+    world.fake.clear_calls()
+    published = world.publish(world.run_event(head, run_id=7001))
     assert published.code == 0, published.stdout
     (comment,) = our_comments(world, 9)
     assert "PASS" in comment.body.upper()
+    assert "These figures come from the pull request's own code." in comment.body
     (check,) = world.fake.check_runs(REPO, head)
     assert check.conclusion == "success"
+    assert "These figures come from the pull request's own code." in check.output["summary"]
+    assert "These figures come from the pull request's own code." in published.summary
+    # The pull request was found from the run (its head branch in the fork), and the zip
+    # fetched from the storage host without the token.
+    (lookup,) = world.fake.called("GET", f"/repos/{REPO}/pulls")
+    assert lookup.query["head"] == "stranger:feature"
+    (fetched,) = world.fake.called("GET", r"/_storage/.*")
+    assert fetched.status == 200
+    assert fetched.token is None
 
 
 def test_driftgate_publish_takes_real_arguments(world: World) -> None:
@@ -252,7 +321,7 @@ def test_driftgate_publish_takes_real_arguments(world: World) -> None:
     assert forked.code == 0, forked.stdout
     world.fake.clear_calls()
 
-    published = world.publish_command(workflow_run_event(REPO, head))
+    published = world.publish_command(world.run_event(head))
     assert published.code == 0, published.stdout
     assert published.outputs["verdict"] == "pass"
     (comment,) = our_comments(world, 9)
@@ -274,7 +343,7 @@ def test_publish_refuses_an_artifact_for_another_commit(world: World) -> None:
     (artifact / "meta.json").write_text(
         json.dumps({"repository": REPO, "pr_number": 3, "head_sha": "a" * 40, "pipeline": PIPELINE})
     )
-    refused = world.act("workflow_run", workflow_run_event(REPO, base), mode="publish", command="")
+    refused = world.publish(world.run_event(base))
     assert refused.code == 2
     assert "refusing to publish" in refused.stdout
     assert world.fake.writes() == []
@@ -421,3 +490,319 @@ def test_pull_request_target_on_the_base_checkout_says_so_in_the_log_and_report(
     (comment,) = our_comments(world, 8)
     assert warning in comment.body
     assert warning in step.summary
+
+
+# ---------------------------------------------------------------------------- publish: attacks
+# The fork controls its own workflow run, so it controls the artifact. Each test below is an
+# attack from issue 10, through the real PyGithub against the fake: refused, or published
+# with nothing of the artifact's say.
+
+PROVENANCE = "These figures come from the pull request's own code."
+
+
+def _edit(world: World, name: str, change: Any) -> None:
+    """Rewrite `name` in the artifact folder, as a hostile workflow step would."""
+    path = world.repo / ".driftgate" / "artifact" / name
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def _synthetic_artifact(world: World, pr: int, head: str, **meta: Any) -> Path:
+    """An artifact folder written by hand (no experiment run): an empty report."""
+    folder = world.repo / ".driftgate" / "artifact"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.json").write_text(json.dumps({"experiments": []}))
+    fields = {"repository": REPO, "pr_number": pr, "head_sha": head, "pipeline": PIPELINE}
+    (folder / "meta.json").write_text(json.dumps(fields | meta))
+    return folder
+
+
+def _errors(step: Step) -> list[str]:
+    return [line for line in step.stdout.splitlines() if line.startswith("::error")]
+
+
+def _says_pass(report: dict[str, Any]) -> None:
+    report["verdict"] = "pass"
+    for experiment in [report, *report["experiments"]]:
+        experiment["verdict"] = "pass"
+        for metric in experiment["metrics"]:
+            metric.update(verdict="unchanged", gate="pass")
+
+
+def test_a_forged_pass_over_regressed_figures_fails_the_check(world: World) -> None:
+    head, forked = _fork_pull_request(world, bad=20)
+    assert forked.code == 1, forked.stdout  # the fork's own run fails, but it writes nothing
+    report = json.loads((world.repo / ".driftgate/artifact/report.json").read_text())
+    assert report["verdict"] == "fail"
+    _edit(world, "report.json", _says_pass)
+    world.upload(7001, head_sha=head)
+
+    published = world.publish(world.run_event(head, run_id=7001))
+    assert published.code == 0, published.stdout
+    assert published.outputs["verdict"] == "fail"
+    (check,) = world.fake.check_runs(REPO, head)
+    assert check.conclusion == "failure"  # what a required check blocks on
+    (comment,) = our_comments(world, 9)
+    assert "driftgate · qa: failed" in comment.body
+    assert "the artifact's report says pass, but its figures say fail" in published.stdout
+
+
+def test_the_artifacts_policy_is_ignored_and_the_steps_applies(world: World) -> None:
+    head, _ = _fork_pull_request(world, bad=20)
+    _edit(
+        world,
+        "meta.json",
+        lambda meta: meta.update(fail_on="never", comment="off", check=False, pipeline=PIPELINE),
+    )
+    world.upload(7001, head_sha=head)
+    published = world.publish(world.run_event(head, run_id=7001))
+    assert published.code == 0, published.stdout
+    # fail_on: never would have made it neutral; comment: off and check: false, silent.
+    (check,) = world.fake.check_runs(REPO, head)
+    assert check.conclusion == "failure"
+    assert len(our_comments(world, 9)) == 1
+
+    # The step's own inputs do apply.
+    softened = world.publish(world.run_event(head, run_id=7001), **{"fail-on": "never"})
+    assert softened.code == 0, softened.stdout
+    (check,) = world.fake.check_runs(REPO, head)
+    assert check.conclusion == "neutral"
+
+    # An artifact of another pipeline is not this step's to publish.
+    world.fake.clear_calls()
+    other = world.publish(world.run_event(head, run_id=7001), pipeline="nightly")
+    assert other.code == 2
+    assert "set `pipeline:` in the publish step" in other.stdout
+    assert world.fake.writes() == []
+
+
+def test_an_artifact_naming_another_pull_request_is_refused(world: World) -> None:
+    base = world.commit("base")
+    victim_head = world.fake.add_commit(REPO)
+    world.fake.add_pull(REPO, 10, head_sha=victim_head, base_sha=base, head_ref="victim")
+    head = world.fake.add_commit(REPO)
+    world.fake.add_pull(REPO, 9, head_sha=head, base_sha=base, head_repo=FORK)
+
+    # Found through the API (a fork's run lists no pull requests): the run heads #9 only.
+    _synthetic_artifact(world, 10, head)
+    world.upload(7001, head_sha=head)
+    refused = world.publish(world.run_event(head, run_id=7001))
+    assert refused.code == 2
+    assert "names pull request #10, but the triggering run's commit heads #9" in refused.stdout
+    assert len(_errors(refused)) == 1
+
+    # Listed by the run's own event (a same-repository run), the same.
+    _synthetic_artifact(world, 10, head)
+    listed = world.run_event(
+        head,
+        run_id=7002,
+        pull_requests=[_pr_entry(9, REPO_ID)],
+    )
+    refused = world.publish(listed)
+    assert refused.code == 2
+    assert "names pull request #10, but the triggering run is for #9" in refused.stdout
+
+    # And the victim's commit, named by the artifact, is not the run's.
+    _synthetic_artifact(world, 10, victim_head)
+    refused = world.publish(world.run_event(head, run_id=7001))
+    assert refused.code == 2
+    assert "refusing to publish" in refused.stdout
+
+    assert world.fake.writes() == []
+    assert world.fake.comments(REPO, 10) == []
+    assert world.fake.check_runs(REPO, victim_head) == []
+    assert world.fake.statuses(REPO, victim_head) == []
+
+
+REPO_ID = 801234567  # the fixture's repository id (tests/fixtures/events/workflow_run.*)
+
+
+def _pr_entry(number: int, base_repo_id: int) -> dict[str, Any]:
+    """A `workflow_run.pull_requests` entry as GitHub writes it: no full_name."""
+    repo = {"id": base_repo_id, "url": f"https://api.github.com/repositories/{base_repo_id}"}
+    return {
+        "url": f"https://api.github.com/repos/x/y/pulls/{number}",
+        "id": 2_000_000 + number,
+        "number": number,
+        "head": {"ref": "feature", "sha": "0" * 40, "repo": repo | {"name": "y"}},
+        "base": {"ref": "main", "sha": "0" * 40, "repo": repo | {"name": "y"}},
+    }
+
+
+def test_pull_requests_of_other_repositories_in_the_event_are_ignored(world: World) -> None:
+    base = world.commit("base")
+    head = world.fake.add_commit(REPO)
+    world.fake.add_pull(REPO, 9, head_sha=head, base_sha=base, head_repo=FORK)
+    _synthetic_artifact(world, 9, head)
+    # The event lists #3 of another repository (the parent of a fork, say): not ours.
+    event = world.run_event(head, pull_requests=[_pr_entry(3, 42)])
+    published = world.publish(event)
+    assert published.code == 0, published.stdout
+    assert world.fake.called("GET", f"/repos/{REPO}/pulls")  # found through the API
+    assert len(our_comments(world, 9)) == 1
+    (check,) = world.fake.check_runs(REPO, head)
+    assert check.conclusion == "failure"  # an empty report is an error
+
+
+@pytest.mark.parametrize("event", ["pull_request_target", "push", "workflow_run"])
+def test_publish_without_a_workflow_run_event_is_refused(world: World, event: str) -> None:
+    base = world.commit("base")
+    victim = world.fake.add_commit(REPO)
+    world.fake.add_pull(REPO, 10, head_sha=victim, base_sha=base)
+    _synthetic_artifact(world, 10, victim)
+    payload: dict[str, Any] = world.pr_event(10, victim, base)
+    if event == "workflow_run":
+        payload = world.run_event(victim)
+        del payload["workflow_run"]["head_sha"]
+    refused = world.act(event, payload, "publish", mode="publish", command="")
+    assert refused.code == 2
+    (error,) = _errors(refused)
+    assert "triggered by workflow_run" in error
+    assert world.fake.calls == []  # not even a read
+    assert world.fake.check_runs(REPO, victim) == []
+
+
+def test_phishing_links_are_dropped_and_the_sites_own_kept(world: World) -> None:
+    head, _ = _fork_pull_request(world)
+
+    def links(report: dict[str, Any]) -> None:
+        for experiment in report["experiments"]:
+            experiment["candidate"]["url"] = "https://evil.example/login"
+            experiment["baseline"]["url"] = "https://app.datadoghq.com@evil.example/x"
+        report["experiments"][0]["candidate"]["url"] = (
+            "https://app.datadoghq.com/llm/experiments/fork-run"
+        )
+
+    _edit(world, "report.json", links)
+    world.upload(7001, head_sha=head)
+    published = world.publish(world.run_event(head, run_id=7001))
+    assert published.code == 0, published.stdout
+    (comment,) = our_comments(world, 9)
+    (check,) = world.fake.check_runs(REPO, head)
+    for text in (comment.body, check.output["summary"], published.summary):
+        assert "evil.example" not in text
+        assert "](https://app.datadoghq.com/llm/experiments/fork-run)" in text
+        assert f"](https://github.com/{REPO}/actions/runs/7001)" in text
+    assert check.details_url == f"https://github.com/{REPO}/actions/runs/7001"
+
+
+def test_a_symlinked_file_is_not_followed(world: World) -> None:
+    world.commit("base")
+    head = world.fake.add_commit(REPO)
+    world.fake.add_pull(REPO, 9, head_sha=head, head_repo=FORK)
+    secret = world.tmp / "secret.json"
+    secret.write_text(json.dumps({"experiments": [], "notes": ["TOPSECRET"]}))
+    folder = _synthetic_artifact(world, 9, head)
+    (folder / "report.json").unlink()
+    (folder / "report.json").symlink_to(secret)
+    refused = world.publish(world.run_event(head))
+    assert refused.code == 2
+    (error,) = _errors(refused)
+    assert "report.json in .driftgate/artifact is a symlink" in error
+    assert "TOPSECRET" not in refused.stdout + refused.summary
+    assert world.fake.writes() == []
+
+
+def _deep(depth: int) -> bytes:
+    return b'{"experiments": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+HOSTILE_REPORTS: dict[str, bytes | None] = {
+    "a 200 MB report": None,  # written sparse by the test
+    "a list": b'[{"experiments": []}]',
+    "100k-deep JSON": _deep(100_000),
+    "not JSON": b'{"experiments": [',
+    "numbers too long": b'{"experiments": [], "notes": [' + b"9" * 10_000 + b"]}",
+}
+REFUSALS = {
+    "a 200 MB report": "is too large",
+    "a list": "holds a JSON list, not a driftgate report",
+    "100k-deep JSON": "nests deeper than 64 levels",
+    "not JSON": "is not valid JSON",
+    "numbers too long": "is not valid JSON",
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_REPORTS))
+@pytest.mark.parametrize("via", ["folder", "download"])
+def test_hostile_artifacts_are_refused_in_one_line(world: World, case: str, via: str) -> None:
+    world.commit("base")
+    head = world.fake.add_commit(REPO)
+    world.fake.add_pull(REPO, 9, head_sha=head, head_repo=FORK)
+    folder = _synthetic_artifact(world, 9, head)
+    content = HOSTILE_REPORTS[case]
+    if content is None and via == "download":
+        # A zip that says what it holds is 200 MB: refused before anything is downloaded.
+        world.upload(7001, head_sha=head, declared_size=200 * 1024 * 1024)
+    elif content is None:
+        with (folder / "report.json").open("wb") as file:
+            file.truncate(200 * 1024 * 1024)
+    else:
+        (folder / "report.json").write_bytes(content)
+        if via == "download":
+            world.upload(7001, head_sha=head)
+    refused = world.publish(world.run_event(head, run_id=7001))
+    assert refused.code == 2, refused.stdout
+    (error,) = _errors(refused)
+    assert REFUSALS[case] in error
+    assert "Traceback" not in refused.stdout
+    assert world.fake.writes() == []
+    if content is None:
+        assert world.fake.called("GET", r"/_storage/.*") == []  # nothing was downloaded
+
+
+@pytest.mark.parametrize(
+    ("files", "refusal"),
+    [
+        ({"../report.json": b"{}", "meta.json": b"{}"}, 'holds the path "../report.json"'),
+        ({"report.json": b"{}", "meta.json": b"{}", "run.sh": b"x"}, 'holds "run.sh"'),
+        ({"meta.json": b"{}"}, "report.json is missing"),
+    ],
+)
+def test_hostile_zips_are_refused_in_one_line(
+    world: World, files: dict[str, bytes], refusal: str
+) -> None:
+    world.commit("base")
+    head = world.fake.add_commit(REPO)
+    world.upload(7001, files=files, head_sha=head)
+    refused = world.publish(world.run_event(head, run_id=7001))
+    assert refused.code == 2, refused.stdout
+    (error,) = _errors(refused)
+    assert refusal in error
+    assert world.fake.writes() == []
+
+
+def test_a_run_that_uploaded_nothing_ends_with_a_notice(world: World) -> None:
+    world.commit("base")
+    head = world.fake.add_commit(REPO)
+    step = world.publish(world.run_event(head, run_id=7001))
+    assert step.code == 0, step.stdout
+    assert "::notice::the pull request's run uploaded no artifact named 'driftgate-report'" in (
+        step.stdout
+    )
+    assert _errors(step) == []
+    assert world.fake.writes() == []
+    (listed,) = world.fake.called("GET", f"/repos/{REPO}/actions/runs/7001/artifacts")
+    assert listed.query["name"] == "driftgate-report"
+
+
+def test_a_run_that_was_not_a_pull_request_publishes_nothing(world: World) -> None:
+    world.commit("base")
+    head = world.fake.add_commit(REPO)
+    payload = world.run_event(head)
+    payload["workflow_run"]["event"] = "push"
+    step = world.publish(payload)
+    assert step.code == 0, step.stdout
+    assert "not a pull request: nothing to publish" in step.stdout
+    assert world.fake.calls == []
+
+
+def test_publish_without_actions_read_says_which_permission(world: World) -> None:
+    world.commit("base")
+    head = world.fake.add_commit(REPO)
+    step = world.publish(world.run_event(head), token="write")
+    assert step.code == 3
+    (error,) = _errors(step)
+    assert "give the job `actions: read`" in error
+    assert world.fake.writes() == []

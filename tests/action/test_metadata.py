@@ -42,8 +42,9 @@ def test_secrets_and_defaults() -> None:
     inputs = ACTION["inputs"]
     assert inputs["github-token"]["default"] == "${{ github.token }}"
     assert inputs["api-url"]["default"] == "${{ github.api_url }}"
-    # Required in gate mode only, which the entrypoint checks: a publish step has none.
+    # Publish mode runs no command: editors and linters must not ask for one.
     assert inputs["command"]["required"] is False
+    assert inputs["artifact-name"]["default"] == "driftgate-report"
     for secret in ("dd-api-key", "dd-app-key"):
         assert inputs[secret]["default"] == ""
 

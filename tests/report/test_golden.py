@@ -73,3 +73,21 @@ def test_embedded_store_comment_has_no_links_to_experiments(golden: Golden) -> N
     assert "Candidate answers-102 at `40ac51f` · baseline answers-101 at `a79cf5d`" in text
     assert "Experiments in the embedded store" in text
     golden("fail.local.comment.md", text)
+
+
+def test_a_report_published_from_an_artifact_says_whose_figures_they_are(golden: Golden) -> None:
+    """Rendered from a pull request's artifact, every surface says that the figures are the
+    pull request's code's; rendered from the gate's own run, none does."""
+    line = "**These figures come from the pull request's own code.**"
+    result = SCENARIOS["fail"]()
+    published = CONTEXT.model_copy(update={"from_artifact": True})
+    comment = render_comment(result, published)
+    assert_well_formed(comment)
+    check = render_check(result, published)
+    summary = render_summary(result, published)
+    for text in (comment, check.summary, summary):
+        assert text.count(line) == 1
+    assert line not in (check.text or "")
+    assert line not in render_comment(result, CONTEXT)
+    assert line not in render_summary(result, CONTEXT)
+    golden("fail.artifact.comment.md", comment)

@@ -39,11 +39,16 @@ Rules kept here, which the README documents:
 - **Permissions.** A refused write (403 "Resource not accessible by integration") raises
   `CannotWrite`, which carries the `permissions:` block to add and a one-line explanation
   that points fork pull requests to the artifact + `workflow_run` flow.
+- **Artifacts** (`driftgate publish`): a run's artifacts are listed by name, and one is
+  downloaded in two steps: the API answers the zip's address with a 302 to a storage host,
+  which is then fetched without the token (a storage host has no business with it, and
+  refuses requests that carry one), no further than the caller's limit.
 """
 
 from __future__ import annotations
 
 import email.utils
+import io
 import logging
 import random
 import re
@@ -54,9 +59,13 @@ from enum import StrEnum
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import httpx
 from github import Auth, Github, GithubException
+from github.Artifact import Artifact
 from github.CheckRun import CheckRun
 from github.IssueComment import IssueComment
+from github.PaginatedList import PaginatedList
+from github.PullRequest import PullRequest
 from github.Repository import Repository
 from pydantic import SecretStr
 
@@ -72,6 +81,8 @@ from driftgate.report.limits import (
 from driftgate.verdict import Conclusion, StatusState, status_state
 
 __all__ = [
+    "ArtifactInfo",
+    "ArtifactTooLarge",
     "CannotWrite",
     "CheckResult",
     "CommentOutcome",
@@ -101,6 +112,7 @@ TRUNCATION_NOTE = (
 _PULL_REQUESTS = "pull-requests: write"
 _CHECKS = "checks: write"
 _STATUSES = "statuses: write"
+_ACTIONS = "actions: read"
 
 _HEAD_MARKER = re.compile(r"^<!-- driftgate-head:([0-9a-f]{7,64}) -->[ \t]*$", re.MULTILINE)
 _SHA = re.compile(r"[0-9a-fA-F]{7,64}")
@@ -194,6 +206,14 @@ class GitHubUnavailable(GitHubError):
     for a longer wait than the policy allows."""
 
 
+class ArtifactTooLarge(GitHubError):
+    """An artifact is larger than the caller accepts; `size` when it is known."""
+
+    def __init__(self, message: str, size: int | None) -> None:
+        super().__init__(message)
+        self.size = size
+
+
 def _explain(action: str, permissions: tuple[str, ...], said: str | None, fork: bool | None) -> str:
     needed = ", ".join(f"`{p}`" for p in permissions)
     answer = f' (GitHub: "{said}")' if said else ""
@@ -226,6 +246,18 @@ class PullRequestInfo:
     head_repository: str | None
     is_fork: bool
     url: str
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactInfo:
+    """A workflow run's artifact, as GitHub lists it."""
+
+    id: int
+    name: str
+    size_in_bytes: int
+    expired: bool
+    # The commit of the run that uploaded it.
+    head_sha: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,24 +440,62 @@ class GitHubReporter:
     # ------------------------------------------------------------------ pull requests
     def pull_request(self, number: int) -> PullRequestInfo:
         pull = self._repo.get_pull(number)
+        return self._call(f"read pull request #{number}", lambda: _pull_info(pull))
 
-        def load() -> PullRequestInfo:
-            head_repo = pull.head.repo
-            base_repo = pull.base.repo.full_name
-            head_name = head_repo.full_name if head_repo is not None else None
-            return PullRequestInfo(
-                number=number,
-                head_sha=pull.head.sha,
-                head_ref=pull.head.ref,
-                base_sha=pull.base.sha,
-                base_ref=pull.base.ref,
-                repository=base_repo,
-                head_repository=head_name,
-                is_fork=head_name is None or head_name.lower() != base_repo.lower(),
-                url=pull.html_url,
+    def open_pull_requests(self, head_owner: str, head_branch: str) -> list[PullRequestInfo]:
+        """This repository's open pull requests whose head is `head_branch` of `head_owner`'s
+        repository (`GET /pulls?head=owner:branch`)."""
+        pulls = self._repo.get_pulls(state="open", head=f"{head_owner}:{head_branch}")
+        return self._call(
+            "list the pull requests of the run's branch", lambda: [_pull_info(p) for p in pulls]
+        )
+
+    # ------------------------------------------------------------------ artifacts
+    def run_artifact(self, run_id: int, name: str) -> ArtifactInfo | None:
+        """The newest artifact called `name` that workflow run `run_id` uploaded; None when
+        it uploaded none. Needs `actions: read`."""
+        requester = self._repo.requester
+        url = f"{self._repo.url}/actions/runs/{run_id}/artifacts"
+        pages = PaginatedList(Artifact, requester, url, {"name": name}, list_item="artifacts")
+
+        def load() -> list[ArtifactInfo]:
+            return [
+                ArtifactInfo(
+                    a.id,
+                    a.name,
+                    a.size_in_bytes,
+                    bool(a.expired),
+                    _run_head_sha(a.raw_data.get("workflow_run")),
+                )
+                for a in pages
+            ]
+
+        found = self._call("list the run's artifacts", load, needs=_ACTIONS)
+        named = [a for a in found if a.name == name]
+        return max(named, key=lambda a: a.id) if named else None
+
+    def download_artifact(self, artifact: ArtifactInfo, limit: int) -> bytes:
+        """The artifact's zip, at most `limit` bytes (ArtifactTooLarge beyond). The API's
+        302 is not followed by PyGithub: the storage host is fetched here, without the
+        token."""
+        if artifact.size_in_bytes > limit:
+            raise ArtifactTooLarge(
+                f"the artifact {artifact.name!r} is {artifact.size_in_bytes:,} bytes",
+                artifact.size_in_bytes,
             )
+        requester = self._repo.requester
+        url = f"{self._repo.url}/actions/artifacts/{artifact.id}/zip"
 
-        return self._call(f"read pull request #{number}", load)
+        def fetch() -> bytes:
+            headers, _ = requester.requestJsonAndCheck("GET", url)
+            location = {str(k).lower(): str(v) for k, v in headers.items()}.get("location")
+            if not location:
+                raise GitHubRejected(
+                    f"Could not download the artifact {artifact.name!r}: GitHub gave no address"
+                )
+            return _fetch_storage(location, limit, artifact.name)
+
+        return self._call(f"download the artifact {artifact.name!r}", fetch, needs=_ACTIONS)
 
     # ------------------------------------------------------------------ comments
     def find_comment(self, number: int, pipeline: str) -> StickyComment | None:
@@ -660,17 +730,19 @@ class GitHubReporter:
         permission: str | None = None,
         fork: bool | None = None,
         recover: Callable[[], T | None] | None = None,
+        needs: str | None = None,
     ) -> T:
         """`request()`, retried per the policy, with GitHub's answers turned into domain
-        errors. `permission` marks a write (a 403 becomes CannotWrite); `recover` is asked,
-        after a failure that may have left the write done, for what it made."""
+        errors. `permission` marks a write (a 403 becomes CannotWrite); `needs` names the
+        permission a read needs (a 403 says to add it); `recover` is asked, after a failure
+        that may have left the write done, for what it made."""
         policy = self._retry
         retries = 0
         while True:
             try:
                 return request()
             except GithubException as exc:
-                failure = self._transient(exc, action, permission, fork)
+                failure = self._transient(exc, action, permission, fork, needs)
             except OSError as exc:
                 # requests' ConnectionError, Timeout and RetryError are all OSErrors.
                 failure = _Transient(
@@ -715,7 +787,12 @@ class GitHubReporter:
         return policy.backoff(retry)
 
     def _transient(
-        self, exc: GithubException, action: str, permission: str | None, fork: bool | None
+        self,
+        exc: GithubException,
+        action: str,
+        permission: str | None,
+        fork: bool | None,
+        needs: str | None = None,
     ) -> _Transient:
         """What to wait for when `exc` is worth retrying; raises the domain error when not."""
         status = exc.status
@@ -741,6 +818,13 @@ class GitHubReporter:
             raise CannotWrite(
                 action, (permission,), _explain(action, (permission,), said, fork), fork
             ) from exc
+        if status == 403 and needs is not None:
+            raise GitHubRejected(
+                f'Could not {action} (GitHub: "{said}"): give the job `{needs}` in its '
+                "`permissions:` block."
+            ) from exc
+        if status == 410:
+            raise GitHubNotFound(f"Could not {action}: GitHub says it is gone ({said}).") from exc
         if status == 404:
             raise GitHubNotFound(
                 f"Could not {action}: not found in {self.repository}, or the token cannot see it."
@@ -751,6 +835,67 @@ class GitHubReporter:
                 f"mistyped); check the `github-token` input."
             ) from exc
         raise GitHubRejected(f"Could not {action}: GitHub said: {said}") from exc
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def _pull_info(pull: PullRequest) -> PullRequestInfo:
+    head_repo = pull.head.repo
+    base_repo = pull.base.repo.full_name
+    head_name = head_repo.full_name if head_repo is not None else None
+    return PullRequestInfo(
+        number=pull.number,
+        head_sha=pull.head.sha,
+        head_ref=pull.head.ref,
+        base_sha=pull.base.sha,
+        base_ref=pull.base.ref,
+        repository=base_repo,
+        head_repository=head_name,
+        is_fork=head_name is None or head_name.lower() != base_repo.lower(),
+        url=pull.html_url,
+    )
+
+
+def _run_head_sha(run: Any) -> str | None:
+    sha = run.get("head_sha") if isinstance(run, dict) else None
+    return sha if isinstance(sha, str) else None
+
+
+def _fetch_storage(location: str, limit: int, name: str) -> bytes:
+    """The bytes at the storage address GitHub redirected to, with no credentials, at most
+    `limit` of them. Network failures and 5xx are OSErrors, for the retry loop."""
+    try:
+        with (
+            httpx.Client(follow_redirects=False, timeout=60.0) as client,
+            client.stream("GET", location, headers={"User-Agent": "driftgate"}) as response,
+        ):
+            if response.status_code >= 500:
+                raise ConnectionError(f"the artifact's storage answered {response.status_code}")
+            if response.status_code != 200:
+                raise GitHubRejected(
+                    f"Could not download the artifact {name!r}: its storage answered "
+                    f"{response.status_code}."
+                )
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise ArtifactTooLarge(
+                    f"the artifact {name!r} is {int(declared):,} bytes", int(declared)
+                )
+            buffer = io.BytesIO()
+            for chunk in response.iter_bytes():
+                buffer.write(chunk)
+                if buffer.tell() > limit:
+                    raise ArtifactTooLarge(
+                        f"the artifact {name!r} is larger than {limit:,} bytes", None
+                    )
+            return buffer.getvalue()
+    except httpx.TransportError as exc:
+        raise ConnectionError(f"the artifact's storage could not be reached ({exc})") from exc
+    except httpx.InvalidURL:
+        raise GitHubRejected(
+            f"Could not download the artifact {name!r}: GitHub gave an invalid address."
+        ) from None
 
 
 # ---------------------------------------------------------------------------- bodies

@@ -20,6 +20,9 @@ Mode = Literal["gate", "publish"]
 MODES: tuple[Mode, ...] = get_args(Mode)
 
 ARTIFACT_DIR = f"{STATE_DIR}/artifact"
+ARTIFACT_NAME = "driftgate-report"
+# GitHub's own rule for artifact names: none of these characters.
+_ARTIFACT_NAME_FORBIDDEN = re.compile(r'["\\:<>|*?/\r\n]')
 PIPELINE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 """A pipeline name: it names the check run and the sticky comment's marker."""
 
@@ -50,6 +53,7 @@ class ActionInputs(BaseModel):
     wait_minutes: float
     store: StoreChoice
     artifact: str
+    artifact_name: str
 
     @property
     def secrets(self) -> list[SecretStr]:
@@ -85,6 +89,13 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
             split_run(baseline_id)
         except RefError as exc:
             raise InputError(f"Input baseline-experiment-id: {exc}") from None
+    artifact_name = get(env, "artifact-name", default=ARTIFACT_NAME)
+    if len(artifact_name) > 256 or _ARTIFACT_NAME_FORBIDDEN.search(artifact_name):
+        raise InputError(
+            f"Value '{artifact_name[:80]}' is not supported for input artifact-name; expected "
+            "the name given to actions/upload-artifact (no quotes, colons, angle brackets, "
+            "pipes, asterisks, question marks or slashes)"
+        )
     return ActionInputs(
         mode=mode,
         command=command,
@@ -107,4 +118,5 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         wait_minutes=workflow.get_number_input(env, "wait-minutes", default=10, minimum=0),
         store=workflow.get_choice_input(env, "store", STORES, default="auto"),
         artifact=get(env, "artifact", default=ARTIFACT_DIR),
+        artifact_name=artifact_name,
     )

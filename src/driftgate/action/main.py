@@ -21,10 +21,18 @@ from driftgate.action import workflow
 from driftgate.action.artifact import ArtifactMeta, write_artifact
 from driftgate.action.event import triggering_run
 from driftgate.action.inputs import ActionInputs, read_inputs
-from driftgate.action.publish import Policy, Publisher, ReporterFactory, Target, reporter_factory
+from driftgate.action.publish import (
+    Policy,
+    Publisher,
+    PublishRequest,
+    ReporterFactory,
+    Target,
+    reporter_factory,
+)
 from driftgate.action.workflow import Commands, InputError
 from driftgate.ci.context import CIContext
 from driftgate.errors import BackendError, UsageError
+from driftgate.experiments.client import DEFAULT_SITE
 from driftgate.report import render_summary
 from driftgate.result import GateResult
 from driftgate.session import STATE_DIR, NothingToGate, RunOutcome, RunRequest, run_gate
@@ -66,7 +74,9 @@ def action_main(edges: Edges) -> int:
     workspace = _workspace(env)
     publisher = _publisher(edges, cmds, inputs.github_token, inputs.api_url)
     if inputs.mode == "publish":
-        return publish(edges, publisher, workspace / inputs.artifact, inputs.artifact)
+        policy = Policy(inputs.pipeline, inputs.comment, inputs.check, inputs.fail_on)
+        folder = Source(workspace / inputs.artifact, inputs.artifact, inputs.artifact_name)
+        return publish(edges, publisher, policy, folder, inputs.dd_site)
     try:
         return _gate(edges, inputs, cmds, publisher, workspace)
     except NothingToGate as exc:
@@ -161,13 +171,35 @@ def _leave_artifact(folder: Path, outcome: RunOutcome, inputs: ActionInputs) -> 
     write_artifact(folder, outcome.result, meta)
 
 
-def publish(edges: Edges, publisher: Publisher, folder: Path, shown: str) -> int:
-    """`mode: publish` and `driftgate publish`: post the artifact in `folder`."""
+@dataclass(frozen=True)
+class Source:
+    """Where publish reads the artifact: `folder` (as the user named it: `shown`) when it
+    exists, else, with `artifact_name`, the triggering run's artifact of that name."""
+
+    folder: Path
+    shown: str
+    artifact_name: str | None
+
+
+def publish(
+    edges: Edges, publisher: Publisher, policy: Policy, source: Source, dd_site: str | None
+) -> int:
+    """`mode: publish` and `driftgate publish`: post the pull request run's artifact under
+    this step's `policy`."""
     env = edges.env
+    request = PublishRequest(
+        policy=policy,
+        repository=env.get("GITHUB_REPOSITORY"),
+        run=triggering_run(env),
+        # Not resolved: a symlinked folder is refused, not followed.
+        folder=source.folder,
+        shown=source.shown,
+        artifact_name=source.artifact_name,
+        dd_site=dd_site or env.get("DD_SITE") or DEFAULT_SITE,
+        server_url=env.get("GITHUB_SERVER_URL") or "https://github.com",
+    )
     try:
-        code, outputs = publisher.publish_artifact(
-            folder.resolve(), shown, env.get("GITHUB_REPOSITORY"), triggering_run(env)
-        )
+        code, outputs = publisher.publish_artifact(request)
     except UsageError as exc:
         publisher.cmds.error(str(exc), title="driftgate: publish")
         return exc.exit_code
@@ -177,16 +209,24 @@ def publish(edges: Edges, publisher: Publisher, folder: Path, shown: str) -> int
 
 
 def publish_main(
-    edges: Edges, artifact: str, token: SecretStr | None, api_url: str | None = None
+    edges: Edges,
+    artifact: str,
+    token: SecretStr | None,
+    api_url: str | None = None,
+    policy: Policy | None = None,
+    dd_site: str | None = None,
 ) -> int:
-    """`driftgate publish`: the same as the Action's `mode: publish`, with arguments."""
+    """`driftgate publish`: the same as the Action's `mode: publish`, with arguments; it
+    reads the artifact folder only (the Action also downloads it)."""
     cmds = Commands(edges.stdout)
     if edges.env.get("GITHUB_ACTIONS") == "true":
         # Only a runner reads this line (and hides the value); a terminal would show it.
         cmds.add_mask(token)
     api_url = api_url or edges.env.get("GITHUB_API_URL") or "https://api.github.com"
     publisher = _publisher(edges, cmds, token, api_url)
-    return publish(edges, publisher, _workspace(edges.env) / artifact, artifact)
+    policy = policy or Policy("default", "always", True, "regression")
+    source = Source(_workspace(edges.env) / artifact, artifact, None)
+    return publish(edges, publisher, policy, source, dd_site)
 
 
 def _workspace(env: Mapping[str, str]) -> Path:

@@ -171,6 +171,7 @@ def publish(args: argparse.Namespace) -> int:
     from pydantic import SecretStr
 
     from driftgate.action.main import Edges, publish_main
+    from driftgate.action.publish import Policy
 
     token = os.environ.get("INPUT_GITHUB-TOKEN") or os.environ.get("GITHUB_TOKEN")
     return publish_main(
@@ -178,6 +179,8 @@ def publish(args: argparse.Namespace) -> int:
         args.artifact,
         SecretStr(token) if token else None,
         args.api_url,
+        Policy(args.pipeline, args.comment, args.check, args.fail_on),
+        args.dd_site,
     )
 
 

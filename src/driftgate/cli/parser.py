@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from driftgate import __version__
-from driftgate.verdict import FAIL_ON
+from driftgate.verdict import COMMENT_MODES, FAIL_ON
 
 DEFAULT_DB = Path(".driftgate") / "store.db"
 DEFAULT_REPORT_DIR = Path(".driftgate") / "report"
@@ -126,14 +126,35 @@ def build_parser() -> argparse.ArgumentParser:
         "publish",
         help="post the report a read-only (fork) pull request run left as an artifact",
         description="Run from a workflow_run workflow after downloading the pull request "
-        "run's artifact: posts its comment and check with this workflow's token. The token "
-        "comes from INPUT_GITHUB-TOKEN or GITHUB_TOKEN.",
+        "run's artifact: posts its comment and check with this workflow's token, under the "
+        "policy given here (never the artifact's). The token comes from INPUT_GITHUB-TOKEN "
+        "or GITHUB_TOKEN.",
     )
     publish.add_argument(
         "--artifact", default=".driftgate/artifact", help="the downloaded artifact folder"
     )
     publish.add_argument(
         "--api-url", help="GitHub's API (default: $GITHUB_API_URL, else https://api.github.com)"
+    )
+    publish.add_argument(
+        "--pipeline", default="default", help="the gate's pipeline (default: %(default)s)"
+    )
+    publish.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="regression",
+        help="which verdicts fail the check: regression, also warning, or never",
+    )
+    publish.add_argument(
+        "--comment",
+        choices=COMMENT_MODES,
+        default="always",
+        help="the sticky comment: always, on-change, on-regression, off",
+    )
+    publish.add_argument("--no-check", dest="check", action="store_false", help="post no check run")
+    publish.add_argument(
+        "--dd-site",
+        help="Datadog site whose UI links are kept (default: $DD_SITE, else datadoghq.com)",
     )
 
     demo = sub.add_parser(

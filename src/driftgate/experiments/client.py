@@ -60,8 +60,12 @@ class Backend:
         """The experiment's page in Datadog's UI; None where there is no UI (an override)."""
         if self.site is None:
             return None
-        host = f"app.{self.site}" if self.site in _APP_SUBDOMAIN_SITES else self.site
-        return f"https://{host}/llm/experiments/{experiment_id}"
+        return f"https://{ui_host(self.site)}/llm/experiments/{experiment_id}"
+
+
+def ui_host(site: str) -> str:
+    """The host of Datadog's UI on `site` (`app.datadoghq.com`, `us3.datadoghq.com`)."""
+    return f"app.{site}" if site in _APP_SUBDOMAIN_SITES else site
 
 
 def backend_from_env(env: Mapping[str, str]) -> Backend:

@@ -13,6 +13,9 @@ It behaves like GitHub where driftgate depends on it:
 - secondary rate limits (403 or 429 with `Retry-After`), a spent hourly quota and 5xx are
   injected on demand, a 5xx optionally after the write happened (the answer is lost, the
   comment exists: what duplicates comments in naive clients);
+- artifacts registered by tests (`add_artifact`) are listed per run and downloaded as
+  GitHub does: a 302 from the API to a storage host (`storage_origin`, the same server
+  under the name `localhost`), which refuses a request that carries a token;
 - every request is recorded (method, path, query, body, token name) for assertions.
 
 Usage::
@@ -38,6 +41,7 @@ from tests.fakes.github.model import (
     Pull,
     Repo,
     Status,
+    WorkflowArtifact,
 )
 from tests.fakes.github.server import FakeGitHub
 
@@ -55,4 +59,5 @@ __all__ = [
     "Pull",
     "Repo",
     "Status",
+    "WorkflowArtifact",
 ]

@@ -139,6 +139,27 @@ class Status:
 
 
 @dataclass
+class WorkflowArtifact:
+    """An artifact a workflow run uploaded; `data` is its zip as storage serves it."""
+
+    id: int
+    repo: str
+    run_id: int
+    name: str
+    data: bytes = field(repr=False)
+    head_sha: str
+    head_branch: str
+    expired: bool = False
+    # What the API says of its size; None: the zip's real size.
+    declared_size: int | None = None
+    created_at: str = ""
+
+    @property
+    def size_in_bytes(self) -> int:
+        return len(self.data) if self.declared_size is None else self.declared_size
+
+
+@dataclass
 class State:
     """Everything the fake knows; guarded by the server's lock."""
 
@@ -148,6 +169,7 @@ class State:
     comments: dict[int, Comment] = field(default_factory=dict)
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
     statuses: list[Status] = field(default_factory=list)
+    artifacts: dict[int, WorkflowArtifact] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ what GitHub refuses, paging with `Link` headers in the `/repositories/{id}` form
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from tests.fakes.github.model import (
     State,
     Status,
     Token,
+    WorkflowArtifact,
     invalid,
     too_long,
 )
@@ -57,6 +59,7 @@ class Routes:
             for method, pattern, handler in [
                 ("GET", r"/user", self.get_user),
                 ("GET", _REPO, self.get_repo),
+                ("GET", _REPO + r"/pulls", self.list_pulls),
                 ("GET", _REPO + r"/pulls/(?P<number>\d+)", self.get_pull),
                 ("GET", _REPO + r"/issues/(?P<number>\d+)", self.get_issue),
                 ("GET", _REPO + r"/issues/(?P<number>\d+)/comments", self.list_comments),
@@ -71,6 +74,16 @@ class Routes:
                 ("GET", _REPO + r"/commits/(?P<sha>[^/]+)/statuses", self.list_statuses),
                 ("GET", _REPO + r"/commits/(?P<sha>[^/]+)", self.get_commit),
                 ("POST", _REPO + r"/statuses/(?P<sha>[^/]+)", self.create_status),
+                (
+                    "GET",
+                    _REPO + r"/actions/runs/(?P<run>\d+)/artifacts",
+                    self.list_run_artifacts,
+                ),
+                (
+                    "GET",
+                    _REPO + r"/actions/artifacts/(?P<id>\d+)/(?P<format>[^/]+)",
+                    self.download_artifact,
+                ),
             ]
         ]
 
@@ -145,6 +158,32 @@ class Routes:
 
     def get_repo(self, request: Request) -> Response:
         return Response(200, self.shapes.repository(self.repo(request.repo)))
+
+    def list_pulls(self, request: Request) -> Response:
+        """`state` (open by default, closed, all) and `head` (`owner:branch`), as GitHub
+        filters them; newest first."""
+        repo = self.repo(request.repo)
+        state = request.query.get("state", "open")
+        if state not in ("open", "closed", "all"):
+            raise invalid(f"{state!r} is not a valid state.")
+        found = [
+            p
+            for p in self.state.pulls.values()
+            if p.repo == repo.full_name and state in ("all", p.state)
+        ]
+        head = request.query.get("head")
+        if head is not None:
+            owner, _, branch = head.partition(":")
+            found = [
+                p
+                for p in found
+                if p.head_repo.split("/")[0].lower() == owner.lower() and p.head_ref == branch
+            ]
+        if "base" in request.query:
+            found = [p for p in found if p.base_ref == request.query["base"]]
+        found.sort(key=lambda p: -p.number)
+        chunk, headers = self.shapes.page(found, request.query, f"/repositories/{repo.id}/pulls")
+        return Response(200, [self.shapes.pull(p) for p in chunk], headers)
 
     def get_pull(self, request: Request) -> Response:
         return Response(200, self.shapes.pull(self.pull(request.repo, request.number)))
@@ -297,6 +336,65 @@ class Routes:
         data = {"total_count": len(runs), "check_runs": [self.shapes.check_run(r) for r in chunk]}
         return Response(200, data, headers)
 
+    # ------------------------------------------------------------------ artifacts
+    @staticmethod
+    def require_actions(token: Token | None) -> None:
+        """An installation token needs `actions` (read is enough) to see artifacts."""
+        if token is not None and token.installation and token.permissions.get("actions") is None:
+            raise HTTPError(403, model.NOT_ACCESSIBLE)
+
+    def list_run_artifacts(self, request: Request) -> Response:
+        repo = self.repo(request.repo)
+        self.require_actions(request.token)
+        run = int(request.params["run"])
+        found = sorted(
+            (
+                a
+                for a in self.state.artifacts.values()
+                if a.repo == repo.full_name and a.run_id == run
+            ),
+            key=lambda a: a.id,
+        )
+        if "name" in request.query:
+            found = [a for a in found if a.name == request.query["name"]]
+        chunk, headers = self.shapes.page(
+            found, request.query, f"/repositories/{repo.id}/actions/runs/{run}/artifacts"
+        )
+        data = {"total_count": len(found), "artifacts": [self.shapes.artifact(a) for a in chunk]}
+        return Response(200, data, headers)
+
+    def download_artifact(self, request: Request) -> Response:
+        """A 302 to the zip on the storage host, as GitHub answers; 410 once expired."""
+        self.require_actions(request.token)
+        if request.params["format"] != "zip":
+            raise HTTPError(404, "Not Found")
+        artifact = self.state.artifacts.get(int(request.params["id"]))
+        if artifact is None or artifact.repo != request.repo:
+            raise HTTPError(404, "Not Found")
+        if artifact.expired:
+            raise HTTPError(410, "Artifact has expired")
+        location = (
+            f"{self.shapes.storage}/_storage/artifacts/{artifact.id}.zip?sig={_sig(artifact)}"
+        )
+        return Response(302, None, {"Location": location})
+
+    def storage(self, path: str, query: dict[str, str], authorized: bool) -> Response:
+        """The storage host: the zip for a signed address, and, like Azure's, a refusal for
+        a request that carries an Authorization header it did not issue."""
+        if authorized:
+            return Response(
+                400,
+                {
+                    "code": "InvalidAuthenticationInfo",
+                    "message": "Authentication information is not given in the correct format.",
+                },
+            )
+        match = re.fullmatch(r"/_storage/artifacts/(\d+)\.zip", path)
+        artifact = self.state.artifacts.get(int(match[1])) if match else None
+        if artifact is None or query.get("sig") != _sig(artifact):
+            return Response(403, {"code": "AuthenticationFailed"})
+        return Response(200, artifact.data, {"Content-Type": "application/zip"})
+
     # ------------------------------------------------------------------ commits and statuses
     def get_commit(self, request: Request) -> Response:
         repo = self.repo(request.repo)
@@ -346,3 +444,7 @@ class Routes:
         )
         self.state.statuses.append(status)
         return Response(201, self.shapes.status(status))
+
+
+def _sig(artifact: WorkflowArtifact) -> str:
+    return hashlib.sha256(f"artifact {artifact.id}".encode()).hexdigest()[:32]

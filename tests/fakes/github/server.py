@@ -31,6 +31,7 @@ from tests.fakes.github.model import (
     State,
     Status,
     Token,
+    WorkflowArtifact,
 )
 from tests.fakes.github.routes import Routes
 from tests.fakes.github.shapes import Shapes
@@ -50,6 +51,9 @@ class FakeGitHub:
     def __init__(self, prefix: str = "") -> None:
         self.prefix = prefix.rstrip("/")
         self.origin = ""
+        # Artifact zips are served from here: the same server under another host name, so
+        # that a client which sends the API token along with a redirect is caught.
+        self.storage_origin = ""
         self._lock = threading.RLock()
         self._ids = itertools.count(1_000_001)
         self._shas = itertools.count(1)
@@ -71,7 +75,10 @@ class FakeGitHub:
         server.fake = self
         host, port = server.server_address[:2]
         self.origin = f"http://{host!s}:{port}"
-        self._routes.shapes = Shapes(self.origin, self.api_url, self._find_repo)
+        self.storage_origin = f"http://localhost:{port}"
+        self._routes.shapes = Shapes(
+            self.origin, self.api_url, self._find_repo, self.storage_origin
+        )
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
@@ -194,6 +201,35 @@ class FakeGitHub:
             self.add_comment(repo, number, f"{body} ({i})", author=author) for i in range(count)
         ]
 
+    def add_artifact(
+        self,
+        repo: str,
+        run_id: int,
+        data: bytes,
+        *,
+        name: str = "driftgate-report",
+        head_sha: str = "",
+        head_branch: str = "feature",
+        expired: bool = False,
+        declared_size: int | None = None,
+    ) -> WorkflowArtifact:
+        """An artifact that workflow run `run_id` uploaded: `data` is its zip."""
+        with self._lock:
+            artifact = WorkflowArtifact(
+                next(self._ids),
+                self._find_repo(repo).full_name,
+                run_id,
+                name,
+                data,
+                head_sha,
+                head_branch,
+                expired,
+                declared_size,
+                model.now(),
+            )
+            self._state.artifacts[artifact.id] = artifact
+            return artifact
+
     # ------------------------------------------------------------------ reading state
     def comments(self, repo: str, number: int) -> list[Comment]:
         with self._lock:
@@ -290,6 +326,8 @@ class FakeGitHub:
     def handle(self, method: str, target: str, authorization: str | None, raw: bytes) -> Response:
         split = urlsplit(target)
         query = dict(parse_qsl(split.query))
+        if split.path.startswith("/_storage/"):
+            return self._storage(method, split.path, query, authorization)
         with self._lock:
             token, bad_credentials = self._authenticate(authorization)
             try:
@@ -305,6 +343,21 @@ class FakeGitHub:
                 Call(method, path, query, body, token.name if token else None, response.status)
             )
             response.headers = self._headers(token) | response.headers
+            return response
+
+    def _storage(
+        self, method: str, path: str, query: dict[str, str], authorization: str | None
+    ) -> Response:
+        """The storage host answers without GitHub's headers; its calls are recorded with the
+        name of any token that was sent to it (never the secret)."""
+        with self._lock:
+            token, _ = self._authenticate(authorization)
+            sent = (token.name if token else "unknown") if authorization else None
+            if method != "GET":
+                response = Response(405, {"code": "UnsupportedHttpVerb"})
+            else:
+                response = self._routes.storage(path, query, authorization is not None)
+            self._calls.append(Call(method, path, query, None, sent, response.status))
             return response
 
     def _dispatch(
@@ -415,7 +468,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         response = self.server.fake.handle(
             self.command, self.path, self.headers.get("Authorization"), raw
         )
-        payload = b"" if response.body is None else json.dumps(response.body).encode()
+        if isinstance(response.body, bytes):
+            payload = response.body
+        else:
+            payload = b"" if response.body is None else json.dumps(response.body).encode()
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)

@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from tests.fakes.github.model import Actor, CheckRun, Comment, Pull, Repo, Status
+from tests.fakes.github.model import (
+    Actor,
+    CheckRun,
+    Comment,
+    Pull,
+    Repo,
+    Status,
+    WorkflowArtifact,
+)
 
 
 @dataclass(frozen=True)
@@ -16,6 +24,8 @@ class Shapes:
     origin: str
     api_url: str
     repo: Callable[[str], Repo]
+    # Where artifact zips are served: another host than the API's, like GitHub's storage.
+    storage: str = ""
 
     def user(self, actor: Actor) -> dict[str, Any]:
         return {
@@ -153,6 +163,30 @@ class Shapes:
             "author": None,
             "committer": None,
             "parents": [],
+        }
+
+    def artifact(self, artifact: WorkflowArtifact) -> dict[str, Any]:
+        api = f"{self.api_url}/repos/{artifact.repo}/actions/artifacts/{artifact.id}"
+        repo = self.repo(artifact.repo)
+        return {
+            "id": artifact.id,
+            "node_id": f"MDg6QXJ0aWZhY3Q{artifact.id}",
+            "name": artifact.name,
+            "size_in_bytes": artifact.size_in_bytes,
+            "url": api,
+            "archive_download_url": f"{api}/zip",
+            "expired": artifact.expired,
+            "digest": None,
+            "created_at": artifact.created_at,
+            "expires_at": artifact.created_at,
+            "updated_at": artifact.created_at,
+            "workflow_run": {
+                "id": artifact.run_id,
+                "repository_id": repo.id,
+                "head_repository_id": repo.id,
+                "head_branch": artifact.head_branch,
+                "head_sha": artifact.head_sha,
+            },
         }
 
     def page(
