@@ -103,7 +103,7 @@ def baseline_ancestry(
     how = "the commits listing"
     if compared is not None:
         how = f"compare {_ref(compared)}...{ctx.head_sha[:12]}, then {how}"
-    note = f"{missing}: {read} read from GitHub's API ({how})"
+    note = f"{missing}: {read} were read from GitHub's API ({how})"
     if chain.cut:
         note += f"; the walk stopped early ({chain.cut}), older commits are not searched"
     return Ancestry(shas, (note,))
@@ -121,7 +121,10 @@ def _from_git(
             return (), "the workspace is not a git checkout"
         if start is None:
             shallow = git.is_shallow()
-            return (), f"{'the shallow clone' if shallow else 'local git'} has no merge-base"
+            return (
+                (),
+                f"{'the shallow clone' if shallow else 'local git'} cannot compute the merge-base",
+            )
         shas = tuple(git.first_parent_ancestors(start, limit))
         if len(shas) < limit and git.is_shallow():
             return shas, f"the shallow clone holds {_commits(len(shas))} of {start[:12]}'s history"
@@ -150,4 +153,6 @@ def _ref(ref: str) -> str:
 def _searched(kept: tuple[str, ...], fallback: str) -> str:
     if not kept:
         return fallback
-    return f"only {_commits(len(kept))} ({kept[0][:12]} and older) are searched, then {fallback}"
+    if len(kept) == 1:
+        return f"only {kept[0][:12]} is searched, then {fallback}"
+    return f"only the {len(kept)} commits from {kept[0][:12]} back are searched, then {fallback}"
