@@ -367,3 +367,20 @@ def test_the_fakes_comparison_counts_like_github(fake: FakeGitHub) -> None:
     }
     body = httpx.get(f"{fake.api_url}/repos/{REPO}/compare/{g['c']}...{g['f']}").json()
     assert body["status"] == "diverged" and body["merge_base_commit"]["sha"] == g["M"]
+
+
+def test_a_slow_github_is_given_up_on_within_the_lookups_time(fake: FakeGitHub) -> None:
+    g = merged_history(fake)
+    fake.server_error(10, status=503, path="/commits")
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds + 25  # each answer came slowly too
+
+    policy = HistoryPolicy(sleep=sleep, clock=lambda: now[0], max_seconds=40.0)
+    with (
+        GitHubHistory(fake.api_url, fake.token("write"), REPO, policy=policy) as github,
+        pytest.raises(HistoryUnavailable, match=r"stopped after 40 s.*last: 503"),
+    ):
+        github.first_parents(g["f"], 10)
+    assert len(fake.called("GET", rf"/repos/{REPO}/commits")) == 2

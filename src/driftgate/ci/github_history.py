@@ -53,7 +53,11 @@ class HistoryPolicy:
     max_wait: float = 20.0
     """Seconds slept in all, over the whole lookup: a gate is not held up for a history."""
     timeout: float = 15.0
+    """Seconds per request."""
+    max_seconds: float = 60.0
+    """The whole lookup, waits and slow answers included."""
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class GitHubHistory:
         }
         self.requests = 0
         self._waited = 0.0
+        self._started = self.policy.clock()
 
     def close(self) -> None:
         self._http.close()
@@ -206,9 +211,17 @@ class GitHubHistory:
                 raise HistoryUnavailable(
                     f"stopped after {self.requests} requests to GitHub's API, this lookup's budget"
                 )
+            left = policy.max_seconds - (policy.clock() - self._started)
+            if left <= 0:
+                raise HistoryUnavailable(
+                    f"stopped after {policy.max_seconds:g} s, this lookup's budget"
+                    + (f" (last: {_one_line(last)})" if last else "")
+                )
             self.requests += 1
             try:
-                response = self._http.get(url, params=params, headers=self._headers)
+                response = self._http.get(
+                    url, params=params, headers=self._headers, timeout=min(policy.timeout, left)
+                )
             except httpx.TimeoutException:
                 last, wait = "no answer in time", None
             except httpx.TransportError as exc:
