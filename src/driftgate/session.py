@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol, get_args
 
 from driftgate.ci.context import CIContext, build_context, command_env
-from driftgate.ci.git import GitError, GitRepo
+from driftgate.ci.git import GitRepo
+from driftgate.ci.history import Ancestry, baseline_ancestry
 from driftgate.ci.runner import display, run_command
 from driftgate.compare import compare, error_report, experiment_ref, no_baseline_report
 from driftgate.compare.schema import Report
@@ -177,6 +178,10 @@ class RunRequest:
     """Values masked in the command's output."""
     backend_fix: str = "use the embedded store"
     run_url: str | None = None
+    github_token: str | None = field(default=None, repr=False)
+    """Reads the commit history from GitHub's API when the checkout lacks it (shallow)."""
+    github_api_url: str | None = None
+    """Default: the context's (`GITHUB_API_URL`, or the remote's host)."""
 
     @property
     def store_db(self) -> Path:
@@ -239,7 +244,7 @@ def run_gate(
         # The Action's inputs (tokens among them) are the Action's, not the command's.
         run_env = {k: v for k, v in run_env.items() if not k.startswith("INPUT_")}
         session = _Session(backend, config, log)
-        result = session.run(request, ctx, run_env, _ancestors(git, ctx))
+        result = session.run(request, ctx, run_env, lambda: _ancestry(request, ctx, git))
     rctx = report_context(ctx, request.pipeline, backend.name, request.run_url)
     terminal = render_terminal(result, rctx)
     request.report_dir.mkdir(parents=True, exist_ok=True)
@@ -290,7 +295,7 @@ class _Session:
         request: RunRequest,
         ctx: CIContext,
         run_env: Mapping[str, str],
-        ancestors: Callable[[], list[str]],
+        ancestors: Callable[[], Ancestry],
     ) -> GateResult:
         log, client = self.log, self.backend.client
         notes = list(ctx.notes)
@@ -339,14 +344,18 @@ class _Session:
         finished = wait_until_finished(
             client, found, WaitPolicy(timeout_s=request.wait_s), log.progress
         )
-        history = ancestors()
+        # Not needed, and not looked up, when the baseline is given.
+        history = Ancestry() if request.baseline else ancestors()
+        for note in history.notes:
+            log.notice(note)
+        notes += history.notes
         reports = []
         for candidate in finished:
             choice = baselines.resolve(
                 client,
                 candidate,
                 explicit=request.baseline,
-                ancestors=history,
+                ancestors=history.shas,
                 base_branch=ctx.base_branch,
                 pipeline=request.pipeline,
                 exclude=[e.id for e in finished],
@@ -398,20 +407,14 @@ class _Session:
         )
 
 
-def _ancestors(git: GitRepo, ctx: CIContext) -> Callable[[], list[str]]:
-    """The commits whose runs may serve as the baseline, newest first: the merge-base and its
-    first-parent ancestors; on the base branch itself, the head's ancestors without the head.
-    Empty when the checkout lacks the history (a shallow clone): the base branch's newest
-    run is then the fallback. Read after the command ran, as before."""
-
-    def ancestors() -> list[str]:
-        start = ctx.head_sha if ctx.on_base_branch else ctx.merge_base
-        if not start:
-            return []
-        try:
-            shas: list[str] = git.first_parent_ancestors(start, ANCESTOR_LIMIT)
-        except GitError:
-            return []
-        return shas[1:] if ctx.on_base_branch else shas
-
-    return ancestors
+def _ancestry(request: RunRequest, ctx: CIContext, git: GitRepo) -> Ancestry:
+    """The merge-base and its first-parent ancestors (on the base branch itself, the head's
+    ancestors), from local git or GitHub's API (`ci/history.py`). Read after the command
+    ran, as before."""
+    return baseline_ancestry(
+        ctx,
+        git,
+        limit=ANCESTOR_LIMIT,
+        token=request.github_token,
+        api_url=request.github_api_url,
+    )

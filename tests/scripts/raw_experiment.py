@@ -3,10 +3,13 @@ would), fast enough for tens of thousands of records. Tuned by the environment:
 
 RAW_RECORDS (default 40), RAW_BAD (records whose answer is wrong: the first N; default 4),
 RAW_LABEL (the boolean evaluator's label; default "correct"), RAW_OUTPUT (a suffix put on
-every wrong answer; default none), RAW_NAME (experiment name; default "raw").
+every wrong answer; default none), RAW_NAME (experiment name; default "raw"),
+RAW_DRIFTGATE_TAGS (set: also the DRIFTGATE_TAGS driftgate gives, such as `git.branch`, as a
+ddtrace script passing them as `tags=` records them).
 Prints the experiment's URL the way ddtrace's `experiment.url` looks.
 """
 
+import json
 import os
 
 import httpx
@@ -19,6 +22,8 @@ suffix = os.environ.get("RAW_OUTPUT", "")
 name = os.environ.get("RAW_NAME", "raw")
 commit = os.environ.get("DD_GIT_COMMIT_SHA", "")
 tags = [f"git.commit.sha:{commit}"] if commit else []
+if os.environ.get("RAW_DRIFTGATE_TAGS"):
+    tags += [f"{k}:{v}" for k, v in json.loads(os.environ.get("DRIFTGATE_TAGS", "{}")).items()]
 
 http = httpx.Client(base_url=origin, timeout=120)
 

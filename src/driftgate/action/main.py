@@ -120,6 +120,8 @@ def _gate(
         backend_fix="leave store at auto (or set it to embedded) for the embedded store; "
         "Datadog needs the dd-api-key and dd-app-key inputs, from secrets",
         run_url=_run_url(env),
+        github_token=inputs.github_token.get_secret_value() if inputs.github_token else None,
+        github_api_url=inputs.api_url,
     )
     outcome = run_gate(
         request,

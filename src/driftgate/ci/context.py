@@ -26,8 +26,8 @@ the fix runs a PR's code with a write token, the caveat.
 
 Fallbacks, each recorded in `CIContext.notes` so the report can say it:
 - The merge-base is not in any payload: it comes from local git when the checkout has the
-  history (actions/checkout with `fetch-depth: 0`), else it is None and the baseline
-  resolution uses the GitHub API instead.
+  history (actions/checkout with `fetch-depth: 0`), else it is None here, with a note saying
+  why; `ci/history.py` then asks GitHub's API for it, and says how that went.
 - `workflow_run` for a PR from a fork: GitHub sends an empty `pull_requests` list, so the PR
   number is None and the base branch is taken to be the default branch; `driftgate publish`
   looks up the open PR of this repository whose head is `<head_repository owner>:<branch>`.
@@ -256,15 +256,16 @@ def _merge_base(
     git: GitReader | None, head: str, targets: list[str], later: str
 ) -> tuple[str | None, str | None]:
     """(merge-base, None), or (None, a note saying why it is unknown, then `later`)."""
+    later = f" {later}" if later else ""
     if git is None:
-        return None, f"merge-base unknown: no local git checkout. {later}"
+        return None, f"merge-base unknown: no local git checkout.{later}"
     if not targets:
-        return None, f"merge-base unknown: no base branch to compute it against. {later}"
+        return None, f"merge-base unknown: no base branch to compute it against.{later}"
     try:
         if not git.is_repo():
-            return None, f"merge-base unknown: the workspace is not a git checkout. {later}"
+            return None, f"merge-base unknown: the workspace is not a git checkout.{later}"
     except GitError as exc:
-        return None, f"merge-base unknown: {exc}. {later}"
+        return None, f"merge-base unknown: {exc}.{later}"
     failure: str | None = None
     for target in targets:
         try:
@@ -280,10 +281,9 @@ def _merge_base(
         shallow = False
     if shallow and (failure is None or "shallow" not in failure):
         failure = (
-            "the checkout is shallow (actions/checkout defaults to fetch-depth: 1); "
-            "set `fetch-depth: 0` to give driftgate the history"
+            "the checkout is shallow (actions/checkout fetches one commit unless `fetch-depth: 0`)"
         )
-    return None, f"merge-base unknown: {failure or 'the histories do not meet'}. {later}"
+    return None, f"merge-base unknown: {failure or 'the histories do not meet'}.{later}"
 
 
 @dataclass
@@ -673,8 +673,7 @@ def from_github_event(
         git,
         facts.head_sha,
         targets,
-        "The event payload does not carry it; baselines are looked up in the base branch's "
-        "history through the GitHub API instead.",
+        "The event payload does not carry it either.",
     )
     if note:
         notes.append(note)
@@ -748,9 +747,7 @@ def from_local_git(
             "configure the baseline branch"
         )
     targets = [chosen_base, f"origin/{chosen_base}"] if chosen_base else []
-    merge_base, note = _merge_base(
-        git, head_sha, targets, "Baselines are matched by base-branch metadata instead."
-    )
+    merge_base, note = _merge_base(git, head_sha, targets, "")
     if note:
         notes.append(note)
 

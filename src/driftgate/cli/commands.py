@@ -148,8 +148,11 @@ def run(args: argparse.Namespace) -> int:
         config=args.config,
         base_branch=args.base_branch,
         baseline=args.baseline,
-        secrets=[os.environ.get(k, "") for k in ("DD_API_KEY", "DD_APP_KEY")],
+        secrets=[os.environ.get(k, "") for k in ("DD_API_KEY", "DD_APP_KEY", "GITHUB_TOKEN")],
         backend_fix=_LOCAL_FIX,
+        # In GitHub Actions (`env: GITHUB_TOKEN: ${{ github.token }}`): the history of a
+        # shallow checkout is read from the API.
+        github_token=os.environ.get("GITHUB_TOKEN") or None,
     )
     try:
         outcome = run_gate(request, os.environ, TerminalLog())

@@ -73,6 +73,19 @@ class Token:
         return 1000 if self.installation else 5000
 
 
+@dataclass(frozen=True)
+class GitCommit:
+    """A commit of the fake's graph: what the compare and commits endpoints walk."""
+
+    sha: str
+    parents: tuple[str, ...] = ()
+    """First parent first, as git stores them: a merge's first parent is the branch merged
+    into."""
+    date: str = "2025-01-01T00:00:00Z"
+    """The committer date (ISO 8601, UTC): the commits listing is newest first by it."""
+    message: str = "A commit"
+
+
 @dataclass
 class Repo:
     id: int
@@ -82,6 +95,10 @@ class Repo:
     private: bool = False
     fork: bool = False
     commits: set[str] = field(default_factory=set)
+    graph: dict[str, GitCommit] = field(default_factory=dict)
+    """Every commit of `commits`, with its parents."""
+    branches: dict[str, str] = field(default_factory=dict)
+    """Branch name to the sha it points at."""
 
 
 @dataclass

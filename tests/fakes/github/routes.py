@@ -4,15 +4,19 @@ what GitHub refuses, paging with `Link` headers in the `/repositories/{id}` form
 from __future__ import annotations
 
 import hashlib
+import heapq
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from tests.fakes.github import model
 from tests.fakes.github.model import (
     CheckRun,
     Comment,
+    GitCommit,
     HTTPError,
     Pull,
     Repo,
@@ -73,6 +77,8 @@ class Routes:
                 ("GET", _REPO + r"/commits/(?P<sha>[^/]+)/check-runs", self.list_check_runs),
                 ("GET", _REPO + r"/commits/(?P<sha>[^/]+)/statuses", self.list_statuses),
                 ("GET", _REPO + r"/commits/(?P<sha>[^/]+)", self.get_commit),
+                ("GET", _REPO + r"/commits", self.list_commits),
+                ("GET", _REPO + r"/compare/(?P<basehead>.+)", self.compare),
                 ("POST", _REPO + r"/statuses/(?P<sha>[^/]+)", self.create_status),
                 (
                     "GET",
@@ -398,8 +404,121 @@ class Routes:
     # ------------------------------------------------------------------ commits and statuses
     def get_commit(self, request: Request) -> Response:
         repo = self.repo(request.repo)
-        sha = self.known_commit(repo.full_name, request.params["sha"])
-        return Response(200, self.shapes.commit(repo, sha))
+        self.require_read(repo, request.token)
+        sha = self.resolve(repo, unquote(request.params["sha"]))
+        if sha is None:
+            raise HTTPError(422, f"No commit found for SHA: {request.params['sha']}")
+        return Response(200, self.shapes.commit(repo, repo.graph[sha], detail=True))
+
+    @staticmethod
+    def require_read(repo: Repo, token: Token | None, permission: str = "contents") -> None:
+        """A private repository's contents need the permission (public ones are readable by
+        anyone); a token without it gets GitHub's 403."""
+        if not repo.private or token is None:
+            return  # `route` already answered 404 to anonymous requests for private repos
+        if token.permissions.get(permission) not in ("read", "write"):
+            if token.installation:
+                raise HTTPError(403, model.NOT_ACCESSIBLE)
+            raise HTTPError(403, "Resource not accessible by personal access token")
+
+    @staticmethod
+    def resolve(repo: Repo, ref: str) -> str | None:
+        """A branch name, a full sha or an unambiguous abbreviation (7 or more), as GitHub
+        resolves refs in commit endpoints."""
+        if ref in repo.branches:
+            return repo.branches[ref]
+        if ref in repo.graph:
+            return ref
+        if len(ref) >= 7 and re.fullmatch(r"[0-9a-f]+", ref):
+            found = [sha for sha in repo.graph if sha.startswith(ref)]
+            return found[0] if len(found) == 1 else None
+        return None
+
+    @staticmethod
+    def walk(repo: Repo, tips: Iterable[str]) -> list[GitCommit]:
+        """The commits reachable from `tips`, in `git log`'s default order: newest committer
+        date first, each commit once, a commit only ever after the one that led to it."""
+        queue: list[tuple[float, int, str]] = []
+        seen: set[str] = set()
+        order = 0
+
+        def push(sha: str) -> None:
+            nonlocal order
+            if sha not in seen:
+                seen.add(sha)
+                stamp = datetime.fromisoformat(repo.graph[sha].date).timestamp()
+                heapq.heappush(queue, (-stamp, order, sha))  # newest first
+                order += 1
+
+        for tip in tips:
+            push(tip)
+        out = []
+        while queue:
+            _, _, sha = heapq.heappop(queue)
+            commit = repo.graph[sha]
+            out.append(commit)
+            for parent in commit.parents:
+                push(parent)
+        return out
+
+    def list_commits(self, request: Request) -> Response:
+        repo = self.repo(request.repo)
+        self.require_read(repo, request.token)
+        ref = request.query.get("sha") or repo.default_branch
+        tip = self.resolve(repo, ref)
+        if tip is None:
+            raise HTTPError(404, f"No commit found for SHA: {ref}")
+        chunk, headers = self.shapes.page(
+            self.walk(repo, [tip]), request.query, f"/repositories/{repo.id}/commits"
+        )
+        return Response(200, [self.shapes.commit(repo, c) for c in chunk], headers)
+
+    def compare(self, request: Request) -> Response:
+        repo = self.repo(request.repo)
+        self.require_read(repo, request.token)
+        basehead = unquote(request.params["basehead"])
+        base_ref, sep, head_ref = basehead.partition("...")
+        base, head = self.resolve(repo, base_ref), self.resolve(repo, head_ref)
+        if not sep or base is None or head is None:
+            raise HTTPError(404, "Not Found")
+        of_base = {c.sha for c in self.walk(repo, [base])}
+        of_head = self.walk(repo, [head])
+        common = [c for c in of_head if c.sha in of_base]
+        # The common ancestors are closed under ancestry: the best ones are those that are
+        # no member's parent. Several (criss-cross merges): the newest, as git picks one.
+        parents = {p for c in common for p in c.parents}
+        best = [c for c in common if c.sha not in parents]
+        if not best:
+            raise HTTPError(404, f"No common ancestor between {base_ref} and {head_ref}.")
+        ahead = [c for c in of_head if c.sha not in of_base]
+        behind = len(of_base) - len(common)
+        status = (
+            "identical"
+            if not ahead and not behind
+            else "ahead"
+            if not behind
+            else "behind"
+            if not ahead
+            else "diverged"
+        )
+        # Oldest first, as GitHub lists a comparison's commits.
+        chunk, headers = self.shapes.page(
+            list(reversed(ahead)),
+            request.query,
+            f"/repositories/{repo.id}/compare/{request.params['basehead']}",
+        )
+        data = self.shapes.comparison(
+            repo,
+            basehead,
+            base=repo.graph[base],
+            head=repo.graph[head],
+            merge_base=best[0],
+            status=status,
+            ahead_by=len(ahead),
+            behind_by=behind,
+            commits=chunk,
+        )
+        return Response(200, data, headers)
 
     def list_statuses(self, request: Request) -> Response:
         repo = self.repo(request.repo)

@@ -6,9 +6,13 @@ import hashlib
 import itertools
 import json
 import re
+import subprocess
 import threading
 import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -24,6 +28,7 @@ from tests.fakes.github.model import (
     CheckRun,
     Comment,
     Fault,
+    GitCommit,
     HTTPError,
     Pull,
     Repo,
@@ -57,6 +62,7 @@ class FakeGitHub:
         self._lock = threading.RLock()
         self._ids = itertools.count(1_000_001)
         self._shas = itertools.count(1)
+        self._ticks = itertools.count(0)
         self._state = State()
         self._faults: list[Fault] = []
         self._calls: list[Call] = []
@@ -142,11 +148,68 @@ class FakeGitHub:
             self._state.repos[full_name.lower()] = repo
         return repo
 
-    def add_commit(self, repo: str, sha: str | None = None) -> str:
+    def add_commit(
+        self,
+        repo: str,
+        sha: str | None = None,
+        *,
+        parents: Sequence[str] = (),
+        date: str | None = None,
+        message: str = "A commit",
+        branch: str | None = None,
+    ) -> str:
+        """A commit (a root unless `parents` are given, which must be known); `branch` then
+        points at it. Without `date`, each commit is a second newer than the one before."""
         sha = sha or self.sha()
         with self._lock:
-            self._find_repo(repo).commits.add(sha)
+            found = self._find_repo(repo)
+            unknown = [p for p in parents if p not in found.graph]
+            if unknown:
+                raise ValueError(f"add the parents first: {unknown}")
+            if date is None:
+                stamp = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(seconds=next(self._ticks))
+                date = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+            found.commits.add(sha)
+            found.graph.setdefault(sha, GitCommit(sha, tuple(parents), date, message))
+            if branch is not None:
+                found.branches[branch] = sha
         return sha
+
+    def set_branch(self, repo: str, name: str, sha: str) -> None:
+        with self._lock:
+            found = self._find_repo(repo)
+            if sha not in found.graph:
+                raise ValueError(f"unknown commit {sha}")
+            found.branches[name] = sha
+
+    def add_git_history(self, repo: str, checkout: Path | str) -> list[str]:
+        """Every commit of a local git repository (its parents, committer dates and subjects)
+        and its branches, as GitHub would hold them once pushed; returns the shas, oldest
+        first."""
+        log = subprocess.run(
+            ["git", "log", "--all", "--reverse", "--topo-order", "--format=%H %ct %P%x09%s"],
+            cwd=checkout,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        shas = []
+        for line in log.splitlines():
+            fields, _, subject = line.partition("\t")
+            sha, stamp, *parents = fields.split()
+            date = datetime.fromtimestamp(int(stamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            shas.append(self.add_commit(repo, sha, parents=parents, date=date, message=subject))
+        refs = subprocess.run(
+            ["git", "for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads"],
+            cwd=checkout,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        for line in refs.splitlines():
+            name, sha = line.split()
+            self.set_branch(repo, name, sha)
+        return shas
 
     def add_pull(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,9 +10,11 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from tests.fakes.github.model import (
+    OCTOCAT,
     Actor,
     CheckRun,
     Comment,
+    GitCommit,
     Pull,
     Repo,
     Status,
@@ -28,15 +31,26 @@ class Shapes:
     storage: str = ""
 
     def user(self, actor: Actor) -> dict[str, Any]:
+        api = f"{self.api_url}/users/{quote(actor.login)}"
         return {
             "login": actor.login,
             "id": actor.id,
             "node_id": f"U_{actor.id}",
             "type": actor.type,
             "site_admin": False,
-            "url": f"{self.api_url}/users/{quote(actor.login)}",
+            "url": api,
             "html_url": f"{self.origin}/{quote(actor.login)}",
             "avatar_url": f"{self.origin}/avatars/{actor.id}",
+            "gravatar_id": "",
+            "followers_url": f"{api}/followers",
+            "following_url": f"{api}/following{{/other_user}}",
+            "gists_url": f"{api}/gists{{/gist_id}}",
+            "starred_url": f"{api}/starred{{/owner}}{{/repo}}",
+            "subscriptions_url": f"{api}/subscriptions",
+            "organizations_url": f"{api}/orgs",
+            "repos_url": f"{api}/repos",
+            "events_url": f"{api}/events{{/privacy}}",
+            "received_events_url": f"{api}/received_events",
         }
 
     def repository(self, repo: Repo) -> dict[str, Any]:
@@ -151,18 +165,82 @@ class Shapes:
             "creator": self.user(status.creator),
         }
 
-    def commit(self, repo: Repo, sha: str) -> dict[str, Any]:
+    def commit(self, repo: Repo, commit: GitCommit, *, detail: bool = False) -> dict[str, Any]:
+        """A commit as the commits listing and the compare endpoint give it; `detail` (the
+        single-commit endpoint) adds the stats and the files."""
         api = f"{self.api_url}/repos/{repo.full_name}"
-        return {
+        sha = commit.sha
+        tree = hashlib.sha1(f"tree {sha}".encode(), usedforsecurity=False).hexdigest()
+        person = {"name": OCTOCAT.login, "email": "octocat@github.com", "date": commit.date}
+        data: dict[str, Any] = {
             "sha": sha,
             "node_id": f"C_{sha}",
             "url": f"{api}/commits/{sha}",
             "html_url": f"{self.origin}/{repo.full_name}/commit/{sha}",
             "comments_url": f"{api}/commits/{sha}/comments",
-            "commit": {"message": "A commit", "url": f"{api}/git/commits/{sha}"},
-            "author": None,
-            "committer": None,
-            "parents": [],
+            "commit": {
+                "url": f"{api}/git/commits/{sha}",
+                "author": person,
+                "committer": person,
+                "message": commit.message,
+                "comment_count": 0,
+                "tree": {"sha": tree, "url": f"{api}/git/trees/{tree}"},
+                "verification": {
+                    "verified": False,
+                    "reason": "unsigned",
+                    "payload": None,
+                    "signature": None,
+                    "verified_at": None,
+                },
+            },
+            # The GitHub account of the commit's email (GitHub sends null when none matches).
+            "author": self.user(OCTOCAT),
+            "committer": self.user(OCTOCAT),
+            "parents": [
+                {
+                    "sha": parent,
+                    "url": f"{api}/commits/{parent}",
+                    "html_url": f"{self.origin}/{repo.full_name}/commit/{parent}",
+                }
+                for parent in commit.parents
+            ],
+        }
+        if detail:
+            data["stats"] = {"additions": 0, "deletions": 0, "total": 0}
+            data["files"] = []
+        return data
+
+    def comparison(
+        self,
+        repo: Repo,
+        basehead: str,
+        *,
+        base: GitCommit,
+        head: GitCommit,
+        merge_base: GitCommit,
+        status: str,
+        ahead_by: int,
+        behind_by: int,
+        commits: list[GitCommit],
+    ) -> dict[str, Any]:
+        html = f"{self.origin}/{repo.full_name}/compare/{basehead}"
+        owner = repo.owner.login
+        return {
+            "url": f"{self.api_url}/repos/{repo.full_name}/compare/{basehead}",
+            "html_url": html,
+            "permalink_url": (
+                f"{self.origin}/{repo.full_name}/compare/{owner}:{base.sha}...{owner}:{head.sha}"
+            ),
+            "diff_url": f"{html}.diff",
+            "patch_url": f"{html}.patch",
+            "base_commit": self.commit(repo, base),
+            "merge_base_commit": self.commit(repo, merge_base),
+            "status": status,
+            "ahead_by": ahead_by,
+            "behind_by": behind_by,
+            "total_commits": ahead_by,
+            "commits": [self.commit(repo, c) for c in commits],
+            "files": [],
         }
 
     def artifact(self, artifact: WorkflowArtifact) -> dict[str, Any]:
