@@ -218,15 +218,27 @@ def _atom(char: str) -> str:
 
 def _part_at_end(text: str, secret: str) -> int:
     """The length of the longest start of `secret` (not all of it) that ends `text`."""
-    for size in range(min(len(secret) - 1, len(text)), FRAGMENT - 1, -1):
-        if text.endswith(secret[:size]):
-            return size
-    return 0
+    edge = text[-FRAGMENT:]
+    if len(edge) < FRAGMENT or edge not in secret:
+        return 0  # the common case, decided without a loop
+    best, at = 0, secret.find(edge)
+    while at != -1:
+        size = at + FRAGMENT  # `edge` ends secret[:size]
+        if size < len(secret) and text.endswith(secret[:size]):
+            best = size
+        at = secret.find(edge, at + 1)
+    return best
 
 
 def _part_at_start(text: str, secret: str) -> int:
     """The length of the longest end of `secret` (not all of it) that starts `text`."""
-    for size in range(min(len(secret) - 1, len(text)), FRAGMENT - 1, -1):
-        if text.startswith(secret[-size:]):
-            return size
-    return 0
+    edge = text[:FRAGMENT]
+    if len(edge) < FRAGMENT or edge not in secret:
+        return 0
+    best, at = 0, secret.rfind(edge)
+    while at != -1:
+        size = len(secret) - at  # `edge` starts secret[-size:]
+        if at > 0 and text.startswith(secret[at:]):
+            best = size
+        at = secret.rfind(edge, 0, at + FRAGMENT - 1)
+    return best

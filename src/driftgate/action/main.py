@@ -3,7 +3,8 @@
 It reads the inputs once, chooses the activity in one place, runs the gate session, and
 reports on every surface that applies: the job summary and report files always, the sticky
 comment and the check run when the token may write, the artifact folder when it may not
-(fork pull requests), the step outputs.
+(fork pull requests), the step outputs. Every known secret (the secret inputs, the
+environment's keys and tokens) is masked in the log and redacted from every surface.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from driftgate.action.publish import Policy, Publisher, ReporterFactory, Target,
 from driftgate.action.workflow import Commands, InputError
 from driftgate.ci.context import CIContext
 from driftgate.errors import BackendError, UsageError
+from driftgate.redact import Redactor
 from driftgate.report import render_summary
 from driftgate.result import GateResult
 from driftgate.session import STATE_DIR, RunOutcome, RunRequest, run_gate
@@ -59,22 +61,24 @@ def action_main(edges: Edges) -> int:
     try:
         inputs = read_inputs(env)
     except InputError as exc:
-        cmds.error(str(exc), title="driftgate: input")
+        # The secret inputs are in the environment too (INPUT_GITHUB-TOKEN, ...).
+        cmds.error(Redactor.of([], env)(str(exc)), title="driftgate: input")
         return EXIT_USAGE
-    for secret in inputs.secrets:
+    redact = Redactor.of([s.get_secret_value() for s in inputs.secrets], env)
+    for secret in redact.secrets:
         cmds.add_mask(secret)
     workspace = _workspace(env)
-    publisher = _publisher(edges, cmds, inputs.github_token, inputs.api_url)
+    publisher = _publisher(edges, cmds, inputs.github_token, inputs.api_url, redact)
     if inputs.mode == "publish":
         return publish(edges, publisher, workspace / inputs.artifact, inputs.artifact)
     try:
         return _gate(edges, inputs, cmds, publisher, workspace)
     except UsageError as exc:
-        cmds.error(str(exc), title="driftgate: configuration")
+        cmds.error(redact(str(exc)), title="driftgate: configuration")
         return exc.exit_code
     except BackendError as exc:
-        cmds.error(str(exc), title="driftgate: experiments backend")
-        _summary(env, f"## driftgate: error\n\n{exc}\n")
+        cmds.error(redact(str(exc)), title="driftgate: experiments backend")
+        publisher.summary(f"## driftgate: error\n\n{exc}\n")
         return exc.exit_code
     finally:
         workflow.hand_back(workspace)
@@ -120,7 +124,7 @@ def _gate(
             "with actions/cache so that pull requests find the base branch's baselines"
         )
     result, ctx = outcome.result, outcome.ctx
-    _summary(env, render_summary(result, outcome.report))
+    publisher.summary(render_summary(result, outcome.report))
     outputs = _outputs(result)
     activity = choose_activity(ctx)
     if activity == "read_only":
@@ -166,7 +170,7 @@ def publish(edges: Edges, publisher: Publisher, folder: Path, shown: str) -> int
             folder.resolve(), shown, env.get("GITHUB_REPOSITORY"), triggering_run(env)
         )
     except UsageError as exc:
-        publisher.cmds.error(str(exc), title="driftgate: publish")
+        publisher.cmds.error(publisher.redact(str(exc)), title="driftgate: publish")
         return exc.exit_code
     if outputs and env.get("GITHUB_OUTPUT"):
         workflow.set_outputs(env["GITHUB_OUTPUT"], outputs)
@@ -178,11 +182,13 @@ def publish_main(
 ) -> int:
     """`driftgate publish`: the same as the Action's `mode: publish`, with arguments."""
     cmds = Commands(edges.stdout)
+    redact = Redactor.of([token.get_secret_value()] if token else [], edges.env)
     if edges.env.get("GITHUB_ACTIONS") == "true":
-        # Only a runner reads this line (and hides the value); a terminal would show it.
-        cmds.add_mask(token)
+        # Only a runner reads these lines (and hides the values); a terminal would show them.
+        for secret in redact.secrets:
+            cmds.add_mask(secret)
     api_url = api_url or edges.env.get("GITHUB_API_URL") or "https://api.github.com"
-    publisher = _publisher(edges, cmds, token, api_url)
+    publisher = _publisher(edges, cmds, token, api_url, redact)
     return publish(edges, publisher, _workspace(edges.env) / artifact, artifact)
 
 
@@ -190,13 +196,17 @@ def _workspace(env: Mapping[str, str]) -> Path:
     return Path(env.get("GITHUB_WORKSPACE") or os.getcwd())
 
 
-def _publisher(edges: Edges, cmds: Commands, token: SecretStr | None, api_url: str) -> Publisher:
+def _publisher(
+    edges: Edges, cmds: Commands, token: SecretStr | None, api_url: str, redact: Redactor
+) -> Publisher:
     return Publisher(
         cmds,
-        lambda markdown: _summary(edges.env, markdown),
+        # The job summary is public to whoever can read the run: the last place to redact.
+        lambda markdown: _summary(edges.env, redact(markdown)),
         edges.github or reporter_factory(edges.env.get("GITHUB_REPOSITORY")),
         token,
         api_url,
+        redact,
     )
 
 
