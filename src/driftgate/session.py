@@ -8,6 +8,10 @@ finds what the command recorded, waits for it to finish, resolves each baseline,
 and writes report.json and report.md. The adapters (`cli/`, `action/main.py`) parse their
 arguments or inputs, call in here, and put the result on their own surfaces.
 
+Every known secret (the request's, and the environment's keys and tokens: `redact.py`) is
+redacted here from what the session logs, returns and writes; the adapters redact again
+where their surfaces leave.
+
 Errors a user can act on are `errors.UsageError` (exit 2) or `errors.BackendError` (exit 3),
 raised to the adapter, which prints the message.
 """
@@ -18,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Literal, Protocol, get_args
 
@@ -38,6 +43,7 @@ from driftgate.experiments.discover import (
     wait_until_finished,
 )
 from driftgate.experiments.models import ExperimentInfo
+from driftgate.redact import NO_SECRETS, Redactor
 from driftgate.report import render_terminal
 from driftgate.result import CommandResult, GateResult, ReportContext
 
@@ -175,7 +181,8 @@ class RunRequest:
     """An explicit baseline (`ID` or `ID@RUN`)."""
     setup: str | None = None
     secrets: Sequence[str] = ()
-    """Values masked in the command's output."""
+    """Secrets besides the environment's keys and tokens (which are found by their names):
+    redacted from the log, the result and the report files."""
     backend_fix: str = "use the embedded store"
     run_url: str | None = None
     github_token: str | None = field(default=None, repr=False)
@@ -230,6 +237,8 @@ def run_gate(
 ) -> RunOutcome:
     """The whole gate: context, backend, setup, command, find, wait, baselines, compare,
     report files."""
+    redact = Redactor.of(request.secrets, env)
+    log = _RedactedLog(log, redact)
     git = GitRepo(request.workdir)
     ctx = build_context(
         env, git, workspace=str(request.workspace), now=now(), base_branch=request.base_branch
@@ -243,12 +252,13 @@ def run_gate(
         run_env = {**env, **backend.command_env, **command_env(ctx, request.pipeline)}
         # The Action's inputs (tokens among them) are the Action's, not the command's.
         run_env = {k: v for k, v in run_env.items() if not k.startswith("INPUT_")}
-        session = _Session(backend, config, log)
-        result = session.run(request, ctx, run_env, lambda: _ancestry(request, ctx, git))
+        session = _Session(backend, config, log, redact)
+        ancestry = partial(_ancestry, request, ctx, git)
+        result = _redacted(session.run(request, ctx, run_env, ancestry), redact)
     rctx = report_context(ctx, request.pipeline, backend.name, request.run_url)
-    terminal = render_terminal(result, rctx)
+    terminal = redact(render_terminal(result, rctx))
     request.report_dir.mkdir(parents=True, exist_ok=True)
-    (request.report_dir / "report.json").write_text(result.to_json())
+    (request.report_dir / "report.json").write_text(redact(result.to_json()))
     (request.report_dir / "report.md").write_text(terminal)
     return RunOutcome(ctx, result, rctx, terminal, backend.embedded)
 
@@ -289,6 +299,7 @@ class _Session:
     backend: Backend
     config: GateConfig
     log: Log
+    redact: Redactor = NO_SECRETS
 
     def run(
         self,
@@ -308,7 +319,7 @@ class _Session:
                     env=run_env,
                     timeout_s=request.timeout_s,
                     echo=log.line,
-                    secrets=request.secrets,
+                    secrets=self.redact,
                 )
 
         if request.setup:
@@ -418,3 +429,35 @@ def _ancestry(request: RunRequest, ctx: CIContext, git: GitRepo) -> Ancestry:
         token=request.github_token,
         api_url=request.github_api_url,
     )
+
+
+class _RedactedLog:
+    """A session's log with every known secret redacted (the command line is in section
+    titles and progress, its failure in errors)."""
+
+    def __init__(self, log: Log, redact: Redactor) -> None:
+        self._log, self._redact = log, redact
+
+    def line(self, text: str) -> None:
+        self._log.line(self._redact(text))
+
+    def progress(self, message: str) -> None:
+        self._log.progress(self._redact(message))
+
+    def notice(self, message: str) -> None:
+        self._log.notice(self._redact(message))
+
+    def error(self, message: str, title: str) -> None:
+        self._log.error(self._redact(message), self._redact(title))
+
+    def section(self, title: str) -> AbstractContextManager[object]:
+        return self._log.section(self._redact(title))
+
+
+def _redacted(result: GateResult, redact: Redactor) -> GateResult:
+    """`result` without a secret anywhere in it (the command's tail, an experiment's data):
+    checked on report.json's own text, and read back from it redacted when one is found."""
+    text = result.to_json()
+    if not redact.found(text):
+        return result
+    return GateResult.from_json(redact(text))

@@ -1,14 +1,22 @@
 """Running the user's command: live output, tail, exit status, timeouts that end the whole
-process group, experiment URLs, secrets kept out."""
+process group, nothing left running or writing once it exited, experiment URLs, secrets
+kept out. Real processes throughout."""
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from driftgate.action.workflow import Commands, WorkflowLog
+from driftgate.ci import runner
 from driftgate.ci.runner import display, run_command
+from driftgate.redact import Redactor
 
 PY = sys.executable
 
@@ -69,15 +77,24 @@ def test_a_timeout_stops_the_whole_process_group(tmp_path: Path) -> None:
     assert lines == ["started"]
     assert "did not finish within the timeout" in result.describe_failure()
     child = int(pid_file.read_text())
-    for _ in range(50):  # the orphaned grandchild is reaped by init shortly after the kill
-        if (
-            not Path(f"/proc/{child}").exists()
-            or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
-        ):
-            break
+    assert_ended(child)
+
+
+def ended(pid: int) -> bool:
+    """Gone, or a zombie waiting for init to reap it (it runs no more)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat[stat.rindex(")") + 2] in "ZX"
+
+
+def assert_ended(pid: int) -> None:
+    for _ in range(50):  # the orphan is reaped by init shortly after the kill
+        if ended(pid):
+            return
         time.sleep(0.1)
-    else:
-        raise AssertionError("the child of the timed-out command is still running")
+    raise AssertionError(f"process {pid} of the command is still running")
 
 
 def test_experiment_urls_in_the_output_are_collected_in_order(tmp_path: Path) -> None:
@@ -104,3 +121,126 @@ def test_secrets_never_reach_the_echo_or_the_tail(tmp_path: Path) -> None:
 def test_display_quotes_what_needs_it() -> None:
     assert display(["python", "exp.py", "--name", "my run"]) == "python exp.py --name 'my run'"
     assert display("make eval") == "make eval"
+
+
+# -- what the command leaves behind ---------------------------------------------------------
+
+
+def gate_step(script: str, tmp_path: Path, **kw: float) -> tuple[str, io.StringIO, float]:
+    """`script` run the way the Action runs it: inside a log group in which workflow commands
+    are suspended. Returns the log up to the block's end, the live log, and the run's time."""
+    out = io.StringIO()
+    log = WorkflowLog(out, Commands(out))
+    clock = time.monotonic()
+    with log.section("experiment: evil"):
+        result = run_command(
+            script, cwd=tmp_path, env=dict(os.environ), timeout_s=30, echo=log.line, **kw
+        )
+    took = time.monotonic() - clock
+    assert result.ok, result
+    return out.getvalue(), out, took
+
+
+def test_a_background_job_cannot_write_workflow_commands_after_the_block(tmp_path: Path) -> None:
+    pid_file = tmp_path / "job.pid"
+    script = (
+        f"(sleep 0.3; echo '::error::pwned'; echo '::add-mask::x'; echo '::stop-commands::t') & "
+        f"echo $! > {pid_file}; echo started; exit 0"
+    )
+    closed, out, took = gate_step(script, tmp_path)
+    assert took < 2, "the job is stopped when the command exits, not waited for"
+    assert ended(int(pid_file.read_text()))
+    time.sleep(0.6)  # past the moment the job would have written
+    assert out.getvalue() == closed, "nothing may reach the log after the block"
+    assert "pwned" not in closed and "::add-mask::" not in closed
+    *_, token_line, end_group = closed.splitlines()
+    assert end_group == "::endgroup::"
+    assert token_line.startswith("::") and token_line.endswith("::")  # stop-commands resumed
+    assert "started" in closed
+
+
+def test_what_the_job_wrote_before_the_exit_is_read_inside_the_block(tmp_path: Path) -> None:
+    script = "(for i in 1 2 3; do echo job-$i; done; sleep 30) & sleep 0.3; echo done"
+    closed, _, _ = gate_step(script, tmp_path)
+    inside = closed.split("::endgroup::")[0]
+    assert [line for line in inside.splitlines() if line.startswith(("job-", "done"))] == [
+        "job-1",
+        "job-2",
+        "job-3",
+        "done",
+    ]
+
+
+def test_a_job_that_ignores_sigterm_gets_sigkill_after_the_grace(tmp_path: Path) -> None:
+    pid_file = tmp_path / "stubborn.pid"
+    script = (
+        f"(trap '' TERM; echo $BASHPID > {pid_file}; while :; do sleep 0.05; done) & "
+        "sleep 0.2; echo exiting; exit 0"
+    )
+    closed, _, took = gate_step(f"bash -c {shlex_quote(script)}", tmp_path, leftover_grace_s=0.6)
+    assert 0.6 <= took < 3, took
+    assert_ended(int(pid_file.read_text()))
+    assert "exiting" in closed
+
+
+def test_a_timed_out_command_that_ignores_sigterm_is_killed(tmp_path: Path) -> None:
+    script = "trap '' TERM; echo stubborn; while :; do sleep 0.05; done"
+    clock = time.monotonic()
+    result, lines = run(["bash", "-c", script], tmp_path, timeout=0.5, grace_s=0.5)
+    assert result.timed_out and lines == ["stubborn"]
+    assert 1.0 <= time.monotonic() - clock < 4
+
+
+def test_a_process_that_left_the_group_is_not_heard_after_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Out of reach of the group's signals (setsid), it still holds the output: the runner
+    stops reading it after the drain period, and stops echoing at once."""
+    monkeypatch.setattr(runner, "DRAIN_S", 0.3)
+    escape = "import os, time; os.setsid(); time.sleep(0.8); print('::error::late', flush=True)"
+    script = f'{sys.executable} -c "{escape}; time.sleep(1)" & echo started'
+    closed, out, took = gate_step(script, tmp_path)
+    assert took < 2
+    time.sleep(1.0)
+    assert out.getvalue() == closed
+    assert "late" not in closed
+
+
+# -- secrets in what the runner returns -----------------------------------------------------
+
+TOKEN = "ghs_16C7e42F292c6912E7710c838347Ae178B4a"
+
+
+def test_the_command_line_and_its_failure_are_redacted(tmp_path: Path) -> None:
+    redact = Redactor([TOKEN])
+    result, _ = run(f"echo using {TOKEN} >/dev/null; exit 4", tmp_path, secrets=redact)
+    assert TOKEN not in result.command and "***" in result.command
+    assert TOKEN not in result.describe_failure()
+    missing, _ = run([f"/nonexistent/{TOKEN}"], tmp_path, secrets=redact)
+    assert missing.failed_to_start is not None
+    assert TOKEN not in missing.failed_to_start and TOKEN not in missing.command
+
+
+def test_a_secret_split_across_lines_or_encoded_is_redacted_in_the_tail(tmp_path: Path) -> None:
+    header = base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
+    script = (
+        f"print('key: {TOKEN[:20]}')\n"  # wrapped by a formatter
+        f"print('{TOKEN[20:]} ok')\n"
+        f"print('AUTHORIZATION: basic {header}')\n"
+        f"print('https://u:{TOKEN.replace('_', '%5F')}@host')\n"
+    )
+    result, lines = run([PY, "-c", script], tmp_path, secrets=Redactor([TOKEN]))
+    for text in (result.tail, "\\n".join(lines)):
+        assert TOKEN[:8] not in text and TOKEN[-8:] not in text
+        assert header[20:40] not in text
+    assert result.tail.splitlines()[:2] == ["key: ***", "*** ok"]
+
+
+def test_the_tail_s_first_line_loses_the_end_of_a_secret_begun_before_it(tmp_path: Path) -> None:
+    script = f"print('{TOKEN[:25]}'); print('{TOKEN[25:]} rest'); print('last')"
+    result, _ = run([PY, "-c", script], tmp_path, secrets=Redactor([TOKEN]), tail_lines=2)
+    assert result.tail == "*** rest\nlast"
+
+
+def shlex_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"

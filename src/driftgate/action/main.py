@@ -3,7 +3,8 @@
 It reads the inputs once, chooses the activity in one place, runs the gate session, and
 reports on every surface that applies: the job summary and report files always, the sticky
 comment and the check run when the token may write, the artifact folder when it may not
-(fork pull requests), the step outputs.
+(fork pull requests), the step outputs. Every known secret (the secret inputs, the
+environment's keys and tokens) is masked in the log and redacted from every surface.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from driftgate.action.workflow import Commands, InputError
 from driftgate.ci.context import CIContext
 from driftgate.errors import BackendError, UsageError
 from driftgate.experiments.client import DEFAULT_SITE
+from driftgate.redact import Redactor
 from driftgate.report import render_summary
 from driftgate.result import GateResult
 from driftgate.session import STATE_DIR, NothingToGate, RunOutcome, RunRequest, run_gate
@@ -67,12 +69,14 @@ def action_main(edges: Edges) -> int:
     try:
         inputs = read_inputs(env)
     except InputError as exc:
-        cmds.error(str(exc), title="driftgate: input")
+        # The secret inputs are in the environment too (INPUT_GITHUB-TOKEN, ...).
+        cmds.error(Redactor.of([], env)(str(exc)), title="driftgate: input")
         return EXIT_USAGE
-    for secret in inputs.secrets:
+    redact = Redactor.of([s.get_secret_value() for s in inputs.secrets], env)
+    for secret in redact.secrets:
         cmds.add_mask(secret)
     workspace = _workspace(env)
-    publisher = _publisher(edges, cmds, inputs.github_token, inputs.api_url)
+    publisher = _publisher(edges, cmds, inputs.github_token, inputs.api_url, redact)
     if inputs.mode == "publish":
         policy = Policy(inputs.pipeline, inputs.comment, inputs.check, inputs.fail_on)
         folder = Source(workspace / inputs.artifact, inputs.artifact, inputs.artifact_name)
@@ -83,11 +87,11 @@ def action_main(edges: Edges) -> int:
         cmds.notice(str(exc))
         return EXIT_OK
     except UsageError as exc:
-        cmds.error(str(exc), title="driftgate: configuration")
+        cmds.error(redact(str(exc)), title="driftgate: configuration")
         return exc.exit_code
     except BackendError as exc:
-        cmds.error(str(exc), title="driftgate: experiments backend")
-        _summary(env, f"## driftgate: error\n\n{exc}\n")
+        cmds.error(redact(str(exc)), title="driftgate: experiments backend")
+        publisher.summary(f"## driftgate: error\n\n{exc}\n")
         return exc.exit_code
     finally:
         workflow.hand_back(workspace)
@@ -135,7 +139,7 @@ def _gate(
             "with actions/cache so that pull requests find the base branch's baselines"
         )
     result, ctx = outcome.result, outcome.ctx
-    _summary(env, render_summary(result, outcome.report))
+    publisher.summary(render_summary(result, outcome.report))
     outputs = _outputs(result)
     activity = choose_activity(ctx)
     if activity == "read_only":
@@ -203,7 +207,7 @@ def publish(
     try:
         code, outputs = publisher.publish_artifact(request)
     except UsageError as exc:
-        publisher.cmds.error(str(exc), title="driftgate: publish")
+        publisher.cmds.error(publisher.redact(str(exc)), title="driftgate: publish")
         return exc.exit_code
     if outputs and env.get("GITHUB_OUTPUT"):
         workflow.set_outputs(env["GITHUB_OUTPUT"], outputs)
@@ -221,11 +225,13 @@ def publish_main(
     """`driftgate publish`: the same as the Action's `mode: publish`, with arguments; it
     reads the artifact folder only (the Action also downloads it)."""
     cmds = Commands(edges.stdout)
+    redact = Redactor.of([token.get_secret_value()] if token else [], edges.env)
     if edges.env.get("GITHUB_ACTIONS") == "true":
-        # Only a runner reads this line (and hides the value); a terminal would show it.
-        cmds.add_mask(token)
+        # Only a runner reads these lines (and hides the values); a terminal would show them.
+        for secret in redact.secrets:
+            cmds.add_mask(secret)
     api_url = api_url or edges.env.get("GITHUB_API_URL") or "https://api.github.com"
-    publisher = _publisher(edges, cmds, token, api_url)
+    publisher = _publisher(edges, cmds, token, api_url, redact)
     policy = policy or Policy("default", "always", True, "regression")
     source = Source(_workspace(edges.env) / artifact, artifact, None)
     return publish(edges, publisher, policy, source, dd_site)
@@ -235,13 +241,17 @@ def _workspace(env: Mapping[str, str]) -> Path:
     return Path(env.get("GITHUB_WORKSPACE") or os.getcwd())
 
 
-def _publisher(edges: Edges, cmds: Commands, token: SecretStr | None, api_url: str) -> Publisher:
+def _publisher(
+    edges: Edges, cmds: Commands, token: SecretStr | None, api_url: str, redact: Redactor
+) -> Publisher:
     return Publisher(
         cmds,
-        lambda markdown: _summary(edges.env, markdown),
+        # The job summary is public to whoever can read the run: the last place to redact.
+        lambda markdown: _summary(edges.env, redact(markdown)),
         edges.github or reporter_factory(edges.env.get("GITHUB_REPOSITORY")),
         token,
         api_url,
+        redact,
     )
 
 

@@ -5,7 +5,8 @@ the artifact (see `Publisher.publish_artifact`).
 
 Which verdict fails the check and which creates a comment is `driftgate.result`'s to say;
 how a comment is found, kept sticky and compared is `github.py`'s. Here: what to post where,
-and what to tell the user when GitHub refuses."""
+and what to tell the user when GitHub refuses. Every body sent is redacted here, last: GitHub
+masks secrets in the log, never in a comment or a check run."""
 
 from __future__ import annotations
 
@@ -79,13 +80,15 @@ class Policy:
 
 @dataclass
 class Publisher:
-    """One step's way to GitHub: its log, its job summary, its token."""
+    """One step's way to GitHub: its log, its job summary, its token, its secrets."""
 
     cmds: Commands
     summary: Callable[[str], None]
     reporter_for: ReporterFactory
     token: SecretStr | None
     api_url: str
+    redact: Callable[[str], str]
+    """Applied to every body sent to GitHub (`redact.Redactor`)."""
 
     def post(
         self, policy: Policy, target: Target, result: GateResult, rctx: ReportContext
@@ -145,7 +148,7 @@ class Publisher:
         done = reporter.upsert_comment(
             number,
             policy.pipeline,
-            render_comment(result, rctx, room),
+            self.redact(render_comment(result, rctx, room)),
             head_sha=target.head_sha,
             create=policy.comment != "on-regression" or alarming(result.verdict),
             unless_same=policy.comment == "on-change",
@@ -167,16 +170,16 @@ class Publisher:
     ) -> None:
         """The check run, or the commit status in its place; raises CannotWrite when the
         token may write neither."""
-        out = render_check(result, rctx)
+        out, redact = render_check(result, rctx), self.redact
         reporter.publish_verdict(
             target.head_sha,
             policy.pipeline,
             conclusion=conclusion_for(result.verdict, policy.fail_on),
-            title=out.title,
-            summary=out.summary,
-            text=out.text,
+            title=redact(out.title),
+            summary=redact(out.summary),
+            text=out.text and redact(out.text),
             details_url=rctx.run_url,
-            description=status_description(result),
+            description=redact(status_description(result)),
         )
 
     def publish_artifact(self, request: PublishRequest) -> tuple[int, dict[str, str]]:
