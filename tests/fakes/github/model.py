@@ -23,6 +23,7 @@ SECONDARY_RATE_LIMIT = (
 DOCS = "https://docs.github.com/rest"
 
 CHECK_STATUSES = {"queued", "in_progress", "completed", "waiting", "requested", "pending"}
+CHECK_CREATE_STATUSES = {"queued", "in_progress", "completed"}
 CHECK_CONCLUSIONS = {
     "action_required",
     "cancelled",
@@ -82,6 +83,8 @@ class Repo:
     private: bool = False
     fork: bool = False
     commits: set[str] = field(default_factory=set)
+    # Deleted (a fork gone): 404 to every request, null as a pull request's head repository.
+    deleted: bool = False
 
 
 @dataclass
@@ -96,6 +99,7 @@ class Pull:
     author: Actor
     title: str = "A change"
     state: str = "open"
+    created_at: str = field(default_factory=lambda: now())
 
 
 @dataclass
