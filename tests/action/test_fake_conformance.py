@@ -203,6 +203,10 @@ def test_the_fake_refuses_check_runs_github_refuses(
     assert answer["message"].startswith("Invalid request.\n\n")
     assert detail in answer["message"]
     assert all(run.status != "pending" for run in fake.check_runs(REPO))
+    # The description refuses all but `stale`, which only its prose forbids.
+    from_description = [r for r in fake.refusals if r.startswith(f"{method} {CHECKS}")]
+    assert len(from_description) == (0 if "stale" in detail else 1)
+    assert all(r.endswith(answer["message"].split("\n\n", 1)[1]) for r in from_description)
 
 
 def test_the_fake_refuses_statuses_and_comments_github_refuses(

@@ -43,6 +43,8 @@ def fake() -> Iterator[FakeGitHub]:
     with FakeGitHub() as running:
         running.add_repo(REPO)
         yield running
+        # driftgate never sends what GitHub's description refuses.
+        assert running.refusals == []
 
 
 @pytest.fixture
@@ -808,6 +810,8 @@ def test_the_fake_enforces_tokens_and_limits_like_github(fake: FakeGitHub, pull:
         == 422
     )
     assert _status(fake, "POST", checks, "write", check | {"output": output}) == 422
+    [refused] = fake.take_refusals()
+    assert refused.startswith("POST /repos/octo/widgets/check-runs: For 'properties/output/")
     assert _status(fake, "POST", checks, "personal", check) == 403
     assert _status(fake, "POST", checks, "no-checks", check) == 403
     assert _status(fake, "POST", statuses, "no-checks", {"state": "success"}) == 201

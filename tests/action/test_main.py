@@ -155,6 +155,8 @@ def world(tmp_path: Path) -> Iterator[World]:
     with FakeGitHub() as fake:
         fake.add_repo(REPO)
         yield World(tmp_path, repo, fake)
+        # Whatever a test did, driftgate never sent what GitHub's description refuses.
+        assert fake.refusals == []
 
 
 def our_comments(world: World, number: int) -> list[Any]:

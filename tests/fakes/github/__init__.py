@@ -13,7 +13,11 @@ It behaves like GitHub where driftgate depends on it:
 - secondary rate limits (403 or 429 with `Retry-After`), a spent hourly quota and 5xx are
   injected on demand, a 5xx optionally after the write happened (the answer is lost, the
   comment exists: what duplicates comments in naive clients);
-- every request is recorded (method, path, query, body, token name) for assertions.
+- every request is recorded (method, path, query, body, token name) for assertions;
+- it is held to GitHub's official REST description (`openapi.py`, switch `conform`, on in
+  every test): each JSON answer is validated against the operation's response schema (a
+  violation fails the test when the fake stops, naming the operation and the schema path),
+  and a request body the description refuses answers 422 as GitHub does.
 
 Usage::
 

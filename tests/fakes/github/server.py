@@ -58,6 +58,7 @@ class FakeGitHub:
         self.conform = conform
         self._description: Description | None = None
         self._violations: list[Violation] = []
+        self._refusals: list[str] = []
         self.origin = ""
         self._lock = threading.RLock()
         self._ids = itertools.count(1_000_001)
@@ -114,6 +115,19 @@ class FakeGitHub:
         """The answers so far that GitHub's description does not allow."""
         with self._lock:
             return list(self._violations)
+
+    @property
+    def refusals(self) -> list[str]:
+        """The requests refused because GitHub's description refuses their body (422), as
+        `METHOD path: detail`: what a test of driftgate expects to be empty."""
+        with self._lock:
+            return list(self._refusals)
+
+    def take_refusals(self) -> list[str]:
+        """The refusals so far, forgotten: for tests that send refused bodies on purpose."""
+        with self._lock:
+            taken, self._refusals = self._refusals, []
+            return taken
 
     def assert_conforms(self) -> None:
         """AssertionError naming every operation whose answer was off the description."""
@@ -336,7 +350,8 @@ class FakeGitHub:
             self._calls.append(
                 Call(method, path, query, body, token.name if token else None, response.status)
             )
-            if self._description is not None:
+            # JSON answers only: a download's bytes have no schema to meet.
+            if self._description is not None and not isinstance(response.body, bytes | str):
                 violation = self._description.check(method, path, response.status, response.body)
                 if violation is not None:
                     self._violations.append(violation)
@@ -374,7 +389,10 @@ class FakeGitHub:
         """Why GitHub's description refuses this request body; None when it accepts it."""
         if self._description is None or body is None:
             return None
-        return self._description.refuse(method, path, body)
+        refused = self._description.refuse(method, path, body)
+        if refused is not None:
+            self._refusals.append(f"{method} {path}: {refused}")
+        return refused
 
     def _authenticate(self, authorization: str | None) -> tuple[Token | None, bool]:
         if not authorization:
