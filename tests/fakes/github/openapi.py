@@ -185,10 +185,10 @@ class Description:
                         self.basic_error = schema
                 segments = template.strip("/").split("/")
                 literal = sum(1 for s in segments if not s.startswith("{"))
-                pattern = "/" + "/".join(
+                regex = "/" + "/".join(
                     "[^/]+" if s.startswith("{") else re.escape(s) for s in segments
                 )
-                entries.append(((len(segments), -literal), re.compile(pattern), operation))
+                entries.append(((len(segments), -literal), re.compile(regex), operation))
         # Literal segments win over parameters: `/issues/comments/{id}` over `/issues/{n}/x`.
         for (length, _), pattern, operation in sorted(entries, key=lambda e: e[0]):
             self._by_length.setdefault(length, []).append((pattern, operation))
