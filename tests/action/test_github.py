@@ -43,6 +43,8 @@ def fake() -> Iterator[FakeGitHub]:
     with FakeGitHub() as running:
         running.add_repo(REPO)
         yield running
+        # driftgate never sends what GitHub's description refuses.
+        assert running.refusals == []
 
 
 @pytest.fixture
@@ -541,6 +543,57 @@ def test_a_secondary_rate_limit_without_retry_after_waits_at_least_a_minute(
     assert len(fake.comments(REPO, 7)) == 1
 
 
+def test_a_secondary_rate_limit_that_does_not_end_is_given_up_within_the_budget(
+    fake: FakeGitHub, pull: Pull, sleeps: list[float]
+) -> None:
+    fake.rate_limit(100, retry_after=None, method="POST")
+
+    with pytest.raises(GitHubUnavailable) as error:
+        reporter(fake, sleeps).upsert_comment(7, PIPELINE, "x", head_sha=pull.head_sha)
+
+    # 63 s + 126 s waited; the next 252 s would pass the four minutes allowed in all.
+    assert sleeps == [63, 126]
+    message = str(error.value)
+    assert message.startswith("Could not post the pull request comment: rate limited by GitHub")
+    assert "240 s" in message
+    assert "\n" not in message
+    assert len(fake.called("POST", COMMENTS)) == 3
+
+
+def test_the_budget_is_shared_by_every_request_of_a_reporter(
+    fake: FakeGitHub, pull: Pull, sleeps: list[float]
+) -> None:
+    github = reporter(fake, sleeps)
+    fake.rate_limit(2, retry_after=100, method="POST", path="/comments$")
+    github.upsert_comment(7, PIPELINE, "x", head_sha=pull.head_sha)
+    fake.rate_limit(1, retry_after=60, method="POST", path="/check-runs$")
+
+    with pytest.raises(GitHubUnavailable, match="create the check run"):
+        github.publish_check(pull.head_sha, PIPELINE, conclusion="success", title="t", summary="s")
+
+    assert sleeps == [100, 100]
+
+
+def test_a_retried_delete_answered_404_means_already_deleted(
+    fake: FakeGitHub, pull: Pull, sleeps: list[float]
+) -> None:
+    first = fake.add_comment(REPO, 7, f"{MARKER}\nrun A", author=ACTIONS_BOT)
+    fake.add_comment(REPO, 7, f"{MARKER}\nrun B", author=ACTIONS_BOT)
+    # The duplicate is deleted, and the answer lost: the retry finds it gone (404).
+    fake.server_error(1, status=502, method="DELETE", after_processing=True)
+
+    result = reporter(fake, sleeps).upsert_comment(7, PIPELINE, "merged", head_sha=pull.head_sha)
+
+    assert (result.outcome, result.comment_id, result.removed) == (
+        CommentOutcome.UPDATED,
+        first.id,
+        1,
+    )
+    assert [c.status for c in fake.called("DELETE", COMMENT)] == [502, 404]
+    [kept] = fake.comments(REPO, 7)
+    assert kept.body.endswith("merged")
+
+
 def test_a_spent_quota_waits_until_it_resets(
     fake: FakeGitHub, pull: Pull, sleeps: list[float]
 ) -> None:
@@ -757,6 +810,8 @@ def test_the_fake_enforces_tokens_and_limits_like_github(fake: FakeGitHub, pull:
         == 422
     )
     assert _status(fake, "POST", checks, "write", check | {"output": output}) == 422
+    [refused] = fake.take_refusals()
+    assert refused.startswith("POST /repos/octo/widgets/check-runs: For 'properties/output/")
     assert _status(fake, "POST", checks, "personal", check) == 403
     assert _status(fake, "POST", checks, "no-checks", check) == 403
     assert _status(fake, "POST", statuses, "no-checks", {"state": "success"}) == 201

@@ -21,7 +21,7 @@ import pytest
 
 from driftgate.action.github import GitHubReporter, RetryPolicy, comment_marker, connect
 from driftgate.action.main import Edges, action_main
-from tests.events import pull_request_event, push_event, workflow_run_event
+from tests.events import EVENTS, pull_request_event, push_event, workflow_run_event
 from tests.fakes.github import WRITE_ALL, FakeGitHub, WorkflowArtifact
 
 REPO = "acme/bot"
@@ -209,6 +209,8 @@ def world(tmp_path: Path) -> Iterator[World]:
         # The publish workflow's token: the README's permissions, `actions: read` among them.
         fake.add_token("publish", WRITE_ALL | {"actions": "read"})
         yield World(tmp_path, repo, fake)
+        # Whatever a test did, driftgate never sent what GitHub's description refuses.
+        assert fake.refusals == []
 
 
 def our_comments(world: World, number: int) -> list[Any]:
@@ -439,17 +441,58 @@ def test_secrets_are_masked_and_never_printed(world: World) -> None:
     assert lines == ["::add-mask::sekret-key-123"]
 
 
-def test_a_token_that_may_not_write_gets_the_permissions_block(world: World) -> None:
+def _pull_request(world: World, number: int, message: str) -> tuple[str, str]:
+    """main recorded, then pull request `number` at a new commit; (head, base)."""
     first = world.commit("base")
     main = world.commit("main")
     world.act("push", world.push_event(main, first))
     git(world.repo, "checkout", "-q", "-b", "feature")
-    head = world.commit("same repository, workflow without write permissions")
-    world.fake.add_pull(REPO, 13, head_sha=head, base_sha=main)
-    step = world.act("pull_request", world.pr_event(13, head, main), token="fork")
-    assert step.code == 0  # the verdict decides the exit; the report is still everywhere else
+    head = world.commit(message)
+    world.fake.add_pull(REPO, number, head_sha=head, base_sha=main)
+    world.fake.clear_calls()
+    return head, main
+
+
+def _dependabot_event(number: int, head: str, base: str) -> dict[str, Any]:
+    """GitHub's `pull_request` event of a Dependabot pull request (same repository)."""
+    payload: dict[str, Any] = json.loads((EVENTS / "pull_request.dependabot.json").read_text())
+    pr = payload["pull_request"]
+    payload["number"] = pr["number"] = number
+    pr["head"].update(sha=head)
+    pr["base"].update(sha=base, ref="main")
+    for repo in (pr["head"]["repo"], pr["base"]["repo"], payload["repository"]):
+        repo.update(full_name=REPO, name=REPO.split("/")[1], default_branch="main")
+    return payload
+
+
+def _annotations(stdout: str, kind: str) -> list[str]:
+    return [line for line in stdout.splitlines() if line.startswith((f"::{kind} ", f"::{kind}::"))]
+
+
+def _assert_left_for_publish(world: World, step: Step, number: int, head: str) -> None:
+    assert step.code == 0, step.stdout  # the gate's verdict, not the refused writes
     assert step.outputs["verdict"] == "pass"
-    assert "::error title=driftgate%3A permissions::" in step.stdout
+    assert _annotations(step.stdout, "error") == []
+    [notice] = [n for n in _annotations(step.stdout, "notice") if "publish workflow" in n]
+    assert ".driftgate/artifact" in notice
+    meta = json.loads((world.repo / ".driftgate" / "artifact" / "meta.json").read_text())
+    assert (meta["pr_number"], meta["head_sha"]) == (number, head)
+    assert world.fake.comments(REPO, number) == []
+    assert world.fake.check_runs(REPO, head) == []
+    assert "driftgate" in step.summary  # the report itself reached the job summary
+
+
+def test_a_pull_request_whose_writes_are_refused_leaves_the_report_for_publish(
+    world: World,
+) -> None:
+    head, main = _pull_request(world, 13, "same repository, workflow without write permissions")
+
+    step = world.act("pull_request", world.pr_event(13, head, main), token="fork")
+
+    _assert_left_for_publish(world, step, 13, head)
+    # It tried (the token decides, not the event), and GitHub refused.
+    assert {c.status for c in world.fake.writes()} == {403}
+    assert "### Waiting for the publish workflow" in step.summary
     assert "pull-requests: write" in step.summary
     assert "checks: write" in step.summary
     assert "driftgate" in step.summary  # the report itself reached the job summary
@@ -806,3 +849,83 @@ def test_publish_without_actions_read_says_which_permission(world: World) -> Non
     (error,) = _errors(step)
     assert "give the job `actions: read`" in error
     assert world.fake.writes() == []
+
+
+def test_a_dependabot_pull_request_with_a_read_only_token_leaves_the_report(world: World) -> None:
+    head, main = _pull_request(world, 14, "bump openai")
+    world.env_extra["GITHUB_ACTOR"] = "dependabot[bot]"
+
+    step = world.act("pull_request", _dependabot_event(14, head, main), token="fork")
+
+    _assert_left_for_publish(world, step, 14, head)
+
+
+def test_a_dependabot_pull_request_whose_token_can_write_gets_its_report(world: World) -> None:
+    head, main = _pull_request(world, 15, "bump openai")
+    world.env_extra["GITHUB_ACTOR"] = "dependabot[bot]"
+
+    step = world.act("pull_request", _dependabot_event(15, head, main), token="write")
+
+    assert step.code == 0, step.stdout
+    (comment,) = our_comments(world, 15)
+    assert step.outputs["comment-url"].endswith(f"#issuecomment-{comment.id}")
+    (check,) = world.fake.check_runs(REPO, head)
+    assert check.conclusion == "success"
+    assert not (world.repo / ".driftgate" / "artifact").exists()
+
+
+def test_a_push_whose_writes_are_refused_names_the_permissions_to_add(world: World) -> None:
+    first = world.commit("base")
+    main = world.commit("main")
+
+    step = world.act("push", world.push_event(main, first), token="fork")
+
+    assert step.code == 0  # the verdict decides the exit; the report is still everywhere else
+    assert step.outputs["verdict"] == "no_baseline"
+    assert "::error title=driftgate%3A permissions::" in step.stdout
+    assert "checks: write" in step.summary
+    assert "driftgate" in step.summary
+    assert not (world.repo / ".driftgate" / "artifact").exists()
+
+
+def test_a_rate_limited_comment_does_not_keep_the_check_from_being_posted(world: World) -> None:
+    head, main = _pull_request(world, 16, "same quality")
+    # A secondary limit without Retry-After, for as long as the step would wait.
+    world.fake.rate_limit(100, retry_after=None, method="POST", path="/comments$")
+
+    step = world.act("pull_request", world.pr_event(16, head, main))
+
+    assert step.code == 0, step.stdout
+    assert step.outputs["verdict"] == "pass"
+    assert step.outputs["comment-url"] == ""
+    assert world.fake.comments(REPO, 16) == []
+    (check,) = world.fake.check_runs(REPO, head)
+    assert check.conclusion == "success"
+    [error] = _annotations(step.stdout, "error")
+    assert error.startswith("::error title=driftgate%3A comment not posted::")
+    assert "post the pull request comment" in error
+    assert "gave up" in error
+    assert "### The comment was not posted" in step.summary
+    assert len(world.fake.called("POST", r"/repos/acme/bot/issues/16/comments")) == 3
+
+
+def test_a_passing_step_whose_check_was_not_posted_says_so_loudly(world: World) -> None:
+    head, main = _pull_request(world, 17, "same quality")
+    world.fake.server_error(100, status=503, path="check-runs")
+
+    step = world.act("pull_request", world.pr_event(17, head, main))
+
+    # The exit code stays the verdict's: branch protection already holds a pull request
+    # whose required check never arrived, and the log and summary say so.
+    assert step.code == 0, step.stdout
+    assert step.outputs["verdict"] == "pass"
+    (comment,) = our_comments(world, 17)
+    assert step.outputs["comment-url"].endswith(f"#issuecomment-{comment.id}")
+    assert world.fake.check_runs(REPO, head) == []
+    [error] = _annotations(step.stdout, "error")
+    assert error.startswith("::error title=driftgate%3A check not posted::")
+    assert "driftgate / qa" in error
+    assert "cannot merge until it appears" in error
+    assert "re-run this job" in error
+    assert "### The check was not posted" in step.summary
+    assert "cannot merge until it appears" in step.summary

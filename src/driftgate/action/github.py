@@ -36,6 +36,10 @@ Rules kept here, which the README documents:
   created before it posts again, so a retry cannot duplicate the comment or the check run.
   Retrying is done here rather than by urllib3 (`retry=None` in `connect`), because only
   here can a POST be checked before it is repeated, and the sleep be injected.
+- **Budget.** All the waits of one reporter add up to at most `RetryPolicy.budget` (four
+  minutes): past it, the request that failed is given up with a one-line
+  `GitHubUnavailable` naming what could not be done, and the caller goes on with the next
+  surface. A `DELETE` answered 404 is done: the comment is already gone.
 - **Permissions.** A refused write (403 "Resource not accessible by integration") raises
   `CannotWrite`, which carries the `permissions:` block to add and a one-line explanation
   that points fork pull requests to the artifact + `workflow_run` flow.
@@ -328,6 +332,10 @@ class RetryPolicy:
     """GitHub asks to wait at least a minute after a secondary rate limit that names no time."""
     max_wait: float = 900.0
     """A longer wait than this (an hourly quota spent) is not waited for: GitHubUnavailable."""
+    budget: float = 240.0
+    """What all the waits of one reporter may add up to, across its requests: a step spends
+    at most a few minutes on GitHub's limits (a secondary limit without `Retry-After` doubles
+    from a minute), then gives up with GitHubUnavailable naming what it could not do."""
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     clock: Callable[[], float] = field(default=time.time, repr=False)
     jitter: Callable[[], float] = field(default=random.random, repr=False)
@@ -433,6 +441,8 @@ class GitHubReporter:
         self._retry = retry or RetryPolicy()
         # Lazy: no request until one is needed, so no `GET /repos/{o}/{r}` either.
         self._repo: Repository = client.get_repo(repository)
+        # Seconds slept so far, against `RetryPolicy.budget`.
+        self._waited = 0.0
 
     def __repr__(self) -> str:
         return f"GitHubReporter(repository={self.repository!r})"
@@ -597,12 +607,17 @@ class GitHubReporter:
 
     def _remove(self, comments: list[IssueComment], fork: bool | None) -> int:
         for comment in comments:
-            self._call(
-                "delete the pull request comment",
-                comment.delete,
-                permission=_PULL_REQUESTS,
-                fork=fork,
-            )
+            try:
+                self._call(
+                    "delete the pull request comment",
+                    comment.delete,
+                    permission=_PULL_REQUESTS,
+                    fork=fork,
+                )
+            except GitHubNotFound:
+                # Already gone: a retried DELETE whose first answer was lost, or a
+                # concurrent run removing the same duplicate. What was asked is done.
+                _log.debug("comment %s was already deleted", comment.id)
         return len(comments)
 
     # ------------------------------------------------------------------ checks
@@ -762,6 +777,12 @@ class GitHubReporter:
                     f"Could not {action}: {failure.reason}, and GitHub asks to wait "
                     f"{delay:.0f} s, longer than the {policy.max_wait:.0f} s allowed."
                 ) from None
+            if self._waited + delay > policy.budget:
+                raise GitHubUnavailable(
+                    f"Could not {action}: {failure.reason} ({retries} attempts), and another "
+                    f"{delay:.0f} s wait would pass the {policy.budget:.0f} s this step may "
+                    f"spend waiting for GitHub ({self._waited:.0f} s spent); gave up."
+                ) from None
             _log.warning(
                 "Could not %s: %s; retrying in %.1f s (attempt %d of %d).",
                 action,
@@ -771,6 +792,7 @@ class GitHubReporter:
                 policy.attempts,
             )
             policy.sleep(delay)
+            self._waited += delay
             if recover is not None and failure.ambiguous:
                 found = recover()
                 if found is not None:

@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from driftgate.action import workflow
 from driftgate.action.artifact import ArtifactMeta, write_artifact
 from driftgate.action.event import triggering_run
+from driftgate.action.github import CannotWrite
 from driftgate.action.inputs import ActionInputs, read_inputs
 from driftgate.action.publish import (
     Policy,
@@ -142,22 +143,62 @@ def _gate(
     publisher.summary(render_summary(result, outcome.report))
     outputs = _outputs(result)
     activity = choose_activity(ctx)
-    if activity == "read_only":
-        _leave_artifact(workspace / inputs.artifact, outcome, inputs)
-        cmds.notice(
-            f"{ctx.read_only_reason or 'this run has a read-only token'}: the report was left "
-            f"in {inputs.artifact} for a workflow_run workflow to publish (upload it with "
-            "actions/upload-artifact; see the README's fork setup)"
-        )
-    else:
-        pr = ctx.pr_number if activity == "pull_request" else None
-        policy = Policy(inputs.pipeline, inputs.comment, inputs.check, inputs.fail_on)
-        target = Target(ctx.repository, ctx.head_sha, pr)
-        outputs.update(publisher.post(policy, target, result, outcome.report))
-    if env.get("GITHUB_OUTPUT"):
-        workflow.set_outputs(env["GITHUB_OUTPUT"], outputs)
+    folder = workspace / inputs.artifact
+    try:
+        if activity == "read_only":
+            # Known from the event (a fork's pull request): no write is tried.
+            _leave_artifact(folder, outcome, inputs)
+            reason = ctx.read_only_reason or "this run has a read-only token"
+            cmds.notice(f"{reason}: {_waits_for_publish(inputs.artifact)}")
+        else:
+            pr = ctx.pr_number if activity == "pull_request" else None
+            policy = Policy(inputs.pipeline, inputs.comment, inputs.check, inputs.fail_on)
+            target = Target(ctx.repository, ctx.head_sha, pr)
+            refused: list[CannotWrite] = []
+            # A pull request run whose token turns out read-only (a Dependabot PR, a
+            # workflow without write permissions) leaves the report for the publish
+            # workflow, as a fork's does; elsewhere a refused write is the user's to fix.
+            outputs.update(
+                publisher.post(
+                    policy,
+                    target,
+                    result,
+                    outcome.report,
+                    refused_to=refused.append if activity == "pull_request" else None,
+                )
+            )
+            if refused:
+                _leave_artifact(folder, outcome, inputs)
+                _handed_to_publish(env, cmds, CannotWrite.combine(*refused), inputs.artifact)
+    finally:
+        # Whatever happened on GitHub, the step's outputs are written.
+        if env.get("GITHUB_OUTPUT"):
+            workflow.set_outputs(env["GITHUB_OUTPUT"], outputs)
     edges.stdout.write(f"driftgate: verdict {result.verdict}\n")
     return exit_code(result.verdict, inputs.fail_on)
+
+
+def _waits_for_publish(artifact: str) -> str:
+    return (
+        f"the report was left in {artifact} and waits for the publish workflow "
+        "(on: workflow_run, with mode: publish) to post it; upload the folder with "
+        "actions/upload-artifact, as the README's fork setup does"
+    )
+
+
+def _handed_to_publish(
+    env: Mapping[str, str], cmds: Commands, refused: CannotWrite, artifact: str
+) -> None:
+    """A notice, not an error: the publish workflow posts what this token may not."""
+    said = f"GitHub refused to {refused.action} with this run's token (403)"
+    waits = _waits_for_publish(artifact)
+    cmds.notice(f"{said}: {waits}")
+    _summary(
+        env,
+        f"\n### Waiting for the publish workflow\n\n{said}: this run's token is read-only. "
+        f"{waits[0].upper()}{waits[1:]}. To post from this workflow instead, "
+        f"give its job these permissions:\n\n```yaml\n{refused.fix}```\n",
+    )
 
 
 def _leave_artifact(folder: Path, outcome: RunOutcome, inputs: ActionInputs) -> None:

@@ -35,6 +35,7 @@ from driftgate.action.github import (
     GitHubReporter,
     PullRequestInfo,
     RetryPolicy,
+    check_name,
     comment_room,
     connect,
 )
@@ -91,9 +92,21 @@ class Publisher:
     """Applied to every body sent to GitHub (`redact.Redactor`)."""
 
     def post(
-        self, policy: Policy, target: Target, result: GateResult, rctx: ReportContext
+        self,
+        policy: Policy,
+        target: Target,
+        result: GateResult,
+        rctx: ReportContext,
+        *,
+        refused_to: Callable[[CannotWrite], None] | None = None,
     ) -> dict[str, str]:
-        """The comment (pull requests only) and the check run; the outputs it produced."""
+        """The comment (pull requests only) and the check run; the outputs it produced.
+
+        Each surface is tried on its own: a comment GitHub would not take never keeps the
+        check from being posted, and every failure is said in the log and the summary,
+        naming the surface. Writes the token may not make (CannotWrite) go to `refused_to`
+        when given (the gate hands the report to the publish workflow instead), else they
+        are reported with the `permissions:` block to add."""
         outputs: dict[str, str] = {}
         commenting = target.pr_number is not None and policy.comment != "off"
         if self.token is None:
@@ -110,29 +123,55 @@ class Publisher:
             )
             return outputs
         refused: list[CannotWrite] = []
-        try:
-            if commenting and target.pr_number is not None:
-                try:
-                    url = self._comment(reporter, policy, target.pr_number, target, result, rctx)
-                except CannotWrite as exc:
-                    refused.append(exc)
-                    url = None
+        if commenting and target.pr_number is not None:
+            try:
+                url = self._comment(reporter, policy, target.pr_number, target, result, rctx)
+            except CannotWrite as exc:
+                refused.append(exc)
+            except GitHubError as exc:
+                self._not_posted("comment", exc)
+            else:
                 if url:
                     outputs["comment-url"] = url
-            if policy.check:
-                try:
-                    self._check(reporter, policy, target, result, rctx)
-                except CannotWrite as exc:
-                    refused.append(exc)
-        except GitHubError as exc:
-            self.cmds.error(f"could not report on GitHub: {exc}", title="driftgate: GitHub")
-        if refused:
+        if policy.check:
+            try:
+                self._check(reporter, policy, target, result, rctx)
+            except CannotWrite as exc:
+                refused.append(exc)
+            except GitHubError as exc:
+                self._not_posted("check", exc, check_name(policy.pipeline))
+        if refused and refused_to is not None:
+            for refusal in refused:
+                refused_to(refusal)
+        elif refused:
             problem = CannotWrite.combine(*refused)
             self.cmds.error(problem.explanation, title="driftgate: permissions")
             self.summary(
                 f"\n### Permissions\n\n{problem.explanation}\n\n```yaml\n{problem.fix}\n```\n"
             )
         return outputs
+
+    def _not_posted(self, surface: str, exc: GitHubError, check: str | None = None) -> None:
+        """A surface GitHub did not take, for another reason than permissions: an error
+        annotation and a summary section naming it and what to do."""
+        said = str(exc).rstrip(".")
+        said = said[:1].lower() + said[1:]
+        if check is None:
+            line = (
+                f"The pull request comment was not posted: {said}. The report is in the job "
+                "summary; re-run this job to post it."
+            )
+        else:
+            # The verdict decides the exit code all the same: failing a passing step would
+            # not make the check appear, and branch protection already holds a pull request
+            # whose required check never arrived.
+            line = (
+                f"The check '{check}' was not posted: {said}. If branch protection requires "
+                "it, this pull request cannot merge until it appears: re-run this job once "
+                "GitHub answers. The step's exit code is still the verdict's."
+            )
+        self.cmds.error(line, title=f"driftgate: {surface} not posted")
+        self.summary(f"\n### The {surface} was not posted\n\n{line}\n")
 
     def _comment(
         self,

@@ -16,7 +16,11 @@ It behaves like GitHub where driftgate depends on it:
 - artifacts registered by tests (`add_artifact`) are listed per run and downloaded as
   GitHub does: a 302 from the API to a storage host (`storage_origin`, the same server
   under the name `localhost`), which refuses a request that carries a token;
-- every request is recorded (method, path, query, body, token name) for assertions.
+- every request is recorded (method, path, query, body, token name) for assertions;
+- it is held to GitHub's official REST description (`openapi.py`, switch `conform`, on in
+  every test): each JSON answer is validated against the operation's response schema (a
+  violation fails the test when the fake stops, naming the operation and the schema path),
+  and a request body the description refuses answers 422 as GitHub does.
 
 Usage::
 

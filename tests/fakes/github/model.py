@@ -23,6 +23,7 @@ SECONDARY_RATE_LIMIT = (
 DOCS = "https://docs.github.com/rest"
 
 CHECK_STATUSES = {"queued", "in_progress", "completed", "waiting", "requested", "pending"}
+CHECK_CREATE_STATUSES = {"queued", "in_progress", "completed"}
 CHECK_CONCLUSIONS = {
     "action_required",
     "cancelled",
@@ -99,6 +100,8 @@ class Repo:
     """Every commit of `commits`, with its parents."""
     branches: dict[str, str] = field(default_factory=dict)
     """Branch name to the sha it points at."""
+    # Deleted (a fork gone): 404 to every request, null as a pull request's head repository.
+    deleted: bool = False
 
 
 @dataclass
@@ -113,6 +116,7 @@ class Pull:
     author: Actor
     title: str = "A change"
     state: str = "open"
+    created_at: str = field(default_factory=lambda: now())
 
 
 @dataclass

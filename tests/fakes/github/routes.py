@@ -111,7 +111,7 @@ class Routes:
     # ------------------------------------------------------------------ lookups
     def repo(self, name: str) -> Repo:
         repo = self.state.repos.get(name.lower())
-        if repo is None:
+        if repo is None or repo.deleted:
             raise HTTPError(404, "Not Found")
         return repo
 
@@ -160,10 +160,10 @@ class Routes:
             raise HTTPError(401, "Requires authentication")
         if request.token.installation:
             raise HTTPError(403, model.NOT_ACCESSIBLE)
-        return Response(200, self.shapes.user(request.token.actor))
+        return Response(200, self.shapes.private_user(request.token.actor))
 
     def get_repo(self, request: Request) -> Response:
-        return Response(200, self.shapes.repository(self.repo(request.repo)))
+        return Response(200, self.shapes.full_repository(self.repo(request.repo)))
 
     def list_pulls(self, request: Request) -> Response:
         """`state` (open by default, closed, all) and `head` (`owner:branch`), as GitHub
@@ -247,15 +247,19 @@ class Routes:
 
     # ------------------------------------------------------------------ check runs
     @staticmethod
-    def apply_check(body: dict[str, Any], run: CheckRun) -> None:
+    def apply_check(body: dict[str, Any], run: CheckRun, *, create: bool) -> None:
         """Apply a create or update body to `run`, answering 422 where GitHub would."""
         if "status" in body:
-            if body["status"] not in model.CHECK_STATUSES:
+            # `waiting`, `requested` and `pending` are GitHub Actions' own, never created.
+            allowed = model.CHECK_CREATE_STATUSES if create else model.CHECK_STATUSES
+            if body["status"] not in allowed:
                 raise invalid(f"{body['status']!r} is not a valid status.")
             run.status = body["status"]
         if body.get("conclusion") is not None:
             if body["conclusion"] not in model.CHECK_CONCLUSIONS:
                 raise invalid(f"{body['conclusion']!r} is not a valid conclusion.")
+            if body["conclusion"] == "stale":
+                raise invalid("Only GitHub can set a check run's conclusion to stale.")
             run.conclusion = body["conclusion"]
             run.status = "completed"
             run.completed_at = body.get("completed_at") or model.now()
@@ -297,7 +301,7 @@ class Routes:
             raise invalid('"name" wasn\'t supplied.')
         sha = self.known_commit(request.repo, request.field("head_sha"))
         run = CheckRun(next(self.ids), request.repo, name, sha, "queued", None, {})
-        self.apply_check(request.body, run)
+        self.apply_check(request.body, run, create=True)
         self.state.check_runs[run.id] = run
         data = self.shapes.check_run(run)
         return Response(201, data, {"Location": data["url"]})
@@ -312,7 +316,7 @@ class Routes:
             raise HTTPError(400, "Problems parsing JSON")
         # Changes go to a copy, so that a 422 leaves the stored run as it was.
         updated = CheckRun(**{**run.__dict__, "output": dict(run.output)})
-        self.apply_check(request.body, updated)
+        self.apply_check(request.body, updated, create=False)
         self.state.check_runs[run.id] = updated
         return Response(200, self.shapes.check_run(updated))
 

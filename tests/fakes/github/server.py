@@ -38,6 +38,7 @@ from tests.fakes.github.model import (
     Token,
     WorkflowArtifact,
 )
+from tests.fakes.github.openapi import Description, Violation, description
 from tests.fakes.github.routes import Routes
 from tests.fakes.github.shapes import Shapes
 
@@ -51,10 +52,19 @@ class FakeGitHub:
     access token: may call `GET /user`, may not create check runs).
 
     `prefix` mimics GitHub Enterprise Server (`/api/v3`); the default is github.com's layout.
+
+    `conform` (on in every test) holds the fake to GitHub's REST description
+    (`tests.fakes.github.openapi`): a request body it refuses answers 422 as GitHub does,
+    and an answer off the description is recorded and fails the test when the fake stops,
+    naming the operation and the schema path.
     """
 
-    def __init__(self, prefix: str = "") -> None:
+    def __init__(self, prefix: str = "", *, conform: bool = True) -> None:
         self.prefix = prefix.rstrip("/")
+        self.conform = conform
+        self._description: Description | None = None
+        self._violations: list[Violation] = []
+        self._refusals: list[str] = []
         self.origin = ""
         # Artifact zips are served from here: the same server under another host name, so
         # that a client which sends the API token along with a redirect is caught.
@@ -69,7 +79,7 @@ class FakeGitHub:
         self._reset = int(time.time()) + 3600
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self._routes = Routes(self._state, Shapes("", "", self._find_repo), self._ids)
+        self._routes = Routes(self._state, Shapes("", "", self._stored_repo), self._ids)
         self.add_token("write", WRITE_ALL)
         self.add_token("fork", READ_ONLY)
         self.add_token("no-checks", WRITE_ALL | {"checks": "read"})
@@ -77,13 +87,16 @@ class FakeGitHub:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FakeGitHub:
+        if self.conform:
+            # Loaded before serving, so that a missing description fails at once.
+            self._description = description()
         server = _Server(("127.0.0.1", 0), _RequestHandler)
         server.fake = self
         host, port = server.server_address[:2]
         self.origin = f"http://{host!s}:{port}"
         self.storage_origin = f"http://localhost:{port}"
         self._routes.shapes = Shapes(
-            self.origin, self.api_url, self._find_repo, self.storage_origin
+            self.origin, self.api_url, self._stored_repo, self.storage_origin
         )
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
@@ -107,6 +120,33 @@ class FakeGitHub:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+        # Also when the test failed: an answer off the description may be why.
+        self.assert_conforms()
+
+    @property
+    def violations(self) -> list[Violation]:
+        """The answers so far that GitHub's description does not allow."""
+        with self._lock:
+            return list(self._violations)
+
+    @property
+    def refusals(self) -> list[str]:
+        """The requests refused because GitHub's description refuses their body (422), as
+        `METHOD path: detail`: what a test of driftgate expects to be empty."""
+        with self._lock:
+            return list(self._refusals)
+
+    def take_refusals(self) -> list[str]:
+        """The refusals so far, forgotten: for tests that send refused bodies on purpose."""
+        with self._lock:
+            taken, self._refusals = self._refusals, []
+            return taken
+
+    def assert_conforms(self) -> None:
+        """AssertionError naming every operation whose answer was off the description."""
+        seen = list(dict.fromkeys(str(v) for v in self.violations))
+        if seen:
+            raise AssertionError("\n".join(seen))
 
     @property
     def api_url(self) -> str:
@@ -240,6 +280,12 @@ class FakeGitHub:
             )
             self._state.pulls[(repo.lower(), number)] = pull
             return pull
+
+    def delete_repo(self, full_name: str) -> None:
+        """The repository is deleted (a fork gone): it answers 404, and the pull requests
+        that came from it have `head.repo: null`, as GitHub's do."""
+        with self._lock:
+            self._find_repo(full_name).deleted = True
 
     def push(self, repo: str, number: int, head_sha: str | None = None) -> str:
         """A new commit on the pull request's branch; returns the new head sha."""
@@ -405,6 +451,11 @@ class FakeGitHub:
             self._calls.append(
                 Call(method, path, query, body, token.name if token else None, response.status)
             )
+            # JSON answers only: a download's bytes have no schema to meet.
+            if self._description is not None and not isinstance(response.body, bytes | str):
+                violation = self._description.check(method, path, response.status, response.body)
+                if violation is not None:
+                    self._violations.append(violation)
             response.headers = self._headers(token) | response.headers
             return response
 
@@ -442,10 +493,22 @@ class FakeGitHub:
         try:
             if isinstance(body, str):
                 raise HTTPError(400, "Problems parsing JSON")
+            refused = self._refused(method, path, body)
+            if refused is not None:
+                raise model.invalid(refused)
             response = self._routes.route(method, path, query, body, token)
         except HTTPError as error:
             response = error.response
         return response if fault is None else self._fault_response(fault)
+
+    def _refused(self, method: str, path: str, body: Any) -> str | None:
+        """Why GitHub's description refuses this request body; None when it accepts it."""
+        if self._description is None or body is None:
+            return None
+        refused = self._description.refuse(method, path, body)
+        if refused is not None:
+            self._refusals.append(f"{method} {path}: {refused}")
+        return refused
 
     def _authenticate(self, authorization: str | None) -> tuple[Token | None, bool]:
         if not authorization:
@@ -471,6 +534,10 @@ class FakeGitHub:
 
     def _find_repo(self, name: str) -> Repo:
         return self._routes.repo(name)
+
+    def _stored_repo(self, name: str) -> Repo:
+        # Deleted ones included: a pull request still names the fork it came from.
+        return self._state.repos[name.lower()]
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         for fault in self._faults:

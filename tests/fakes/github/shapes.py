@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from tests.fakes.github.model import (
     OCTOCAT,
@@ -21,6 +21,9 @@ from tests.fakes.github.model import (
     WorkflowArtifact,
 )
 
+# When the fake's repositories, users and apps were created.
+CREATED = "2020-01-01T00:00:00Z"
+
 
 @dataclass(frozen=True)
 class Shapes:
@@ -31,30 +34,97 @@ class Shapes:
     storage: str = ""
 
     def user(self, actor: Actor) -> dict[str, Any]:
-        api = f"{self.api_url}/users/{quote(actor.login)}"
+        """GitHub's "Simple User"."""
+        login = quote(actor.login)
+        api = f"{self.api_url}/users/{login}"
         return {
             "login": actor.login,
             "id": actor.id,
             "node_id": f"U_{actor.id}",
             "type": actor.type,
             "site_admin": False,
-            "url": api,
-            "html_url": f"{self.origin}/{quote(actor.login)}",
-            "avatar_url": f"{self.origin}/avatars/{actor.id}",
             "gravatar_id": "",
+            "url": api,
+            "html_url": f"{self.origin}/{login}",
+            "avatar_url": f"{self.origin}/avatars/{actor.id}",
+            "events_url": f"{api}/events{{/privacy}}",
             "followers_url": f"{api}/followers",
             "following_url": f"{api}/following{{/other_user}}",
             "gists_url": f"{api}/gists{{/gist_id}}",
+            "organizations_url": f"{api}/orgs",
+            "received_events_url": f"{api}/received_events",
+            "repos_url": f"{api}/repos",
             "starred_url": f"{api}/starred{{/owner}}{{/repo}}",
             "subscriptions_url": f"{api}/subscriptions",
-            "organizations_url": f"{api}/orgs",
-            "repos_url": f"{api}/repos",
-            "events_url": f"{api}/events{{/privacy}}",
-            "received_events_url": f"{api}/received_events",
+        }
+
+    def private_user(self, actor: Actor) -> dict[str, Any]:
+        """`GET /user`: the authenticated user, with the fields only its owner sees."""
+        return self.user(actor) | {
+            "name": None,
+            "company": None,
+            "blog": "",
+            "location": None,
+            "email": None,
+            "hireable": None,
+            "bio": None,
+            "public_repos": 0,
+            "public_gists": 0,
+            "followers": 0,
+            "following": 0,
+            "created_at": CREATED,
+            "updated_at": CREATED,
+            "private_gists": 0,
+            "total_private_repos": 0,
+            "owned_private_repos": 0,
+            "disk_usage": 0,
+            "collaborators": 0,
+            "two_factor_authentication": True,
         }
 
     def repository(self, repo: Repo) -> dict[str, Any]:
+        """GitHub's "Repository" (in pull requests); `full_repository` adds the rest."""
         api = f"{self.api_url}/repos/{repo.full_name}"
+        html = f"{self.origin}/{repo.full_name}"
+        host = urlsplit(self.origin).netloc or "github.invalid"
+        templates = {
+            "archive_url": "/{archive_format}{/ref}",
+            "assignees_url": "/assignees{/user}",
+            "blobs_url": "/git/blobs{/sha}",
+            "branches_url": "/branches{/branch}",
+            "collaborators_url": "/collaborators{/collaborator}",
+            "comments_url": "/comments{/number}",
+            "commits_url": "/commits{/sha}",
+            "compare_url": "/compare/{base}...{head}",
+            "contents_url": "/contents/{+path}",
+            "contributors_url": "/contributors",
+            "deployments_url": "/deployments",
+            "downloads_url": "/downloads",
+            "events_url": "/events",
+            "forks_url": "/forks",
+            "git_commits_url": "/git/commits{/sha}",
+            "git_refs_url": "/git/refs{/sha}",
+            "git_tags_url": "/git/tags{/sha}",
+            "hooks_url": "/hooks",
+            "issue_comment_url": "/issues/comments{/number}",
+            "issue_events_url": "/issues/events{/number}",
+            "issues_url": "/issues{/number}",
+            "keys_url": "/keys{/key_id}",
+            "labels_url": "/labels{/name}",
+            "languages_url": "/languages",
+            "merges_url": "/merges",
+            "milestones_url": "/milestones{/number}",
+            "notifications_url": "/notifications{?since,all,participating}",
+            "pulls_url": "/pulls{/number}",
+            "releases_url": "/releases{/id}",
+            "stargazers_url": "/stargazers",
+            "statuses_url": "/statuses/{sha}",
+            "subscribers_url": "/subscribers",
+            "subscription_url": "/subscription",
+            "tags_url": "/tags",
+            "teams_url": "/teams",
+            "trees_url": "/git/trees{/sha}",
+        }
         return {
             "id": repo.id,
             "node_id": f"R_{repo.id}",
@@ -62,12 +132,47 @@ class Shapes:
             "full_name": repo.full_name,
             "owner": self.user(repo.owner),
             "private": repo.private,
+            "visibility": "private" if repo.private else "public",
             "fork": repo.fork,
+            "description": None,
+            "homepage": None,
+            "language": "Python",
+            "license": None,
             "default_branch": repo.default_branch,
             "url": api,
-            "html_url": f"{self.origin}/{repo.full_name}",
-            "pulls_url": f"{api}/pulls{{/number}}",
-            "issues_url": f"{api}/issues{{/number}}",
+            "html_url": html,
+            **{name: api + tail for name, tail in templates.items()},
+            "clone_url": f"{html}.git",
+            "git_url": f"git://{host}/{repo.full_name}.git",
+            "ssh_url": f"git@{host}:{repo.full_name}.git",
+            "svn_url": html,
+            "mirror_url": None,
+            "archived": False,
+            "disabled": False,
+            "has_issues": True,
+            "has_projects": True,
+            "has_wiki": True,
+            "has_pages": False,
+            "has_downloads": True,
+            "forks": 0,
+            "forks_count": 0,
+            "open_issues": 0,
+            "open_issues_count": 0,
+            "size": 0,
+            "stargazers_count": 0,
+            "watchers": 0,
+            "watchers_count": 0,
+            "created_at": CREATED,
+            "updated_at": CREATED,
+            "pushed_at": CREATED,
+        }
+
+    def full_repository(self, repo: Repo) -> dict[str, Any]:
+        """`GET /repos/{owner}/{repo}`: GitHub's "Full Repository"."""
+        return self.repository(repo) | {
+            "has_discussions": False,
+            "network_count": 0,
+            "subscribers_count": 0,
         }
 
     def _part(self, repo_name: str, ref: str, sha: str) -> dict[str, Any]:
@@ -77,34 +182,108 @@ class Shapes:
             "ref": ref,
             "sha": sha,
             "user": self.user(repo.owner),
-            "repo": self.repository(repo),
+            # GitHub sends null once the fork the pull request came from is deleted.
+            "repo": None if repo.deleted else self.repository(repo),
         }
 
     def pull(self, pull: Pull) -> dict[str, Any]:
         api = f"{self.api_url}/repos/{pull.repo}"
+        html = f"{self.origin}/{pull.repo}/pull/{pull.number}"
+        links = {
+            "self": f"{api}/pulls/{pull.number}",
+            "html": html,
+            "issue": f"{api}/issues/{pull.number}",
+            "comments": f"{api}/issues/{pull.number}/comments",
+            "review_comments": f"{api}/pulls/{pull.number}/comments",
+            "review_comment": f"{api}/pulls/comments{{/number}}",
+            "commits": f"{api}/pulls/{pull.number}/commits",
+            "statuses": f"{api}/statuses/{pull.head_sha}",
+        }
         return {
             "id": pull.number * 1000 + 7,
             "node_id": f"PR_{pull.number}",
             "number": pull.number,
             "state": pull.state,
+            "locked": False,
             "title": pull.title,
+            "body": None,
             "user": self.user(pull.author),
+            "author_association": "CONTRIBUTOR",
             "draft": False,
             "merged": False,
-            "url": f"{api}/pulls/{pull.number}",
-            "html_url": f"{self.origin}/{pull.repo}/pull/{pull.number}",
-            "issue_url": f"{api}/issues/{pull.number}",
-            "comments_url": f"{api}/issues/{pull.number}/comments",
-            "statuses_url": f"{api}/statuses/{pull.head_sha}",
+            "mergeable": None,
+            "mergeable_state": "unknown",
+            "merged_by": None,
+            "merge_commit_sha": None,
+            "maintainer_can_modify": False,
+            "auto_merge": None,
+            "assignee": None,
+            "assignees": [],
+            "requested_reviewers": [],
+            "requested_teams": [],
+            "labels": [],
+            "milestone": None,
+            "created_at": pull.created_at,
+            "updated_at": pull.created_at,
+            "closed_at": None,
+            "merged_at": None,
+            "url": links["self"],
+            "html_url": html,
+            "diff_url": f"{html}.diff",
+            "patch_url": f"{html}.patch",
+            "issue_url": links["issue"],
+            "comments_url": links["comments"],
+            "commits_url": links["commits"],
+            "review_comments_url": links["review_comments"],
+            "review_comment_url": links["review_comment"],
+            "statuses_url": links["statuses"],
             "head": self._part(pull.head_repo, pull.head_ref, pull.head_sha),
             "base": self._part(pull.repo, pull.base_ref, pull.base_sha),
+            "_links": {name: {"href": href} for name, href in links.items()},
+            "comments": 0,
+            "review_comments": 0,
+            "commits": 1,
+            "additions": 1,
+            "deletions": 0,
+            "changed_files": 1,
         }
 
     def issue(self, pull: Pull) -> dict[str, Any]:
-        data = self.pull(pull)
-        data["url"] = data["issue_url"]
-        data["pull_request"] = {"url": f"{self.api_url}/repos/{pull.repo}/pulls/{pull.number}"}
-        return data
+        """The issue side of a pull request (`GET /repos/{o}/{r}/issues/{n}`)."""
+        api = f"{self.api_url}/repos/{pull.repo}"
+        issue = f"{api}/issues/{pull.number}"
+        return {
+            "id": pull.number * 1000 + 8,
+            "node_id": f"I_{pull.number}",
+            "number": pull.number,
+            "title": pull.title,
+            "body": None,
+            "user": self.user(pull.author),
+            "author_association": "CONTRIBUTOR",
+            "state": pull.state,
+            "locked": False,
+            "assignee": None,
+            "assignees": [],
+            "labels": [],
+            "milestone": None,
+            "comments": 0,
+            "created_at": pull.created_at,
+            "updated_at": pull.created_at,
+            "closed_at": None,
+            "url": issue,
+            "html_url": f"{self.origin}/{pull.repo}/pull/{pull.number}",
+            "repository_url": api,
+            "labels_url": f"{issue}/labels{{/name}}",
+            "comments_url": f"{issue}/comments",
+            "events_url": f"{issue}/events",
+            "pull_request": {
+                "url": f"{api}/pulls/{pull.number}",
+                "html_url": f"{self.origin}/{pull.repo}/pull/{pull.number}",
+                "diff_url": f"{self.origin}/{pull.repo}/pull/{pull.number}.diff",
+                "patch_url": f"{self.origin}/{pull.repo}/pull/{pull.number}.patch",
+                "merged_at": None,
+            },
+        }
 
     def comment(self, comment: Comment) -> dict[str, Any]:
         api = f"{self.api_url}/repos/{comment.repo}"
@@ -121,6 +300,24 @@ class Shapes:
             "updated_at": comment.updated_at,
             "author_association": "NONE" if comment.author.type == "Bot" else "CONTRIBUTOR",
             "performed_via_github_app": None,
+        }
+
+    def actions_app(self) -> dict[str, Any]:
+        """The GitHub Actions app, which owns the check runs an Actions token creates."""
+        owner = Actor("github", 9919, "Organization")
+        return {
+            "id": 15368,
+            "slug": "github-actions",
+            "node_id": "A_15368",
+            "owner": self.user(owner),
+            "name": "GitHub Actions",
+            "description": "Automate your workflow from idea to production",
+            "external_url": "https://help.github.com/en/actions",
+            "html_url": f"{self.origin}/apps/github-actions",
+            "created_at": CREATED,
+            "updated_at": CREATED,
+            "permissions": {"checks": "write", "statuses": "write", "pull_requests": "write"},
+            "events": ["check_run", "check_suite", "pull_request", "push"],
         }
 
     def check_run(self, run: CheckRun) -> dict[str, Any]:
@@ -146,7 +343,7 @@ class Shapes:
                 "annotations_url": f"{api}/check-runs/{run.id}/annotations",
             },
             "check_suite": {"id": 5_000_000 + run.id},
-            "app": {"id": 15368, "slug": "github-actions", "name": "GitHub Actions"},
+            "app": self.actions_app(),
             "pull_requests": [],
         }
 
