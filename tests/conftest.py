@@ -7,12 +7,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from driftgate.store.clients import client_env
 from driftgate.store.server import BackgroundStore
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = Path(__file__).parent / "scripts"
+
+# Generated tests (hypothesis): few examples and no deadline (the machine is shared), no
+# example database in the tree. "ci" (chosen when CI is set, as on GitHub's runners) draws
+# the same examples on every run; "thorough" is for hunting, by hand, with many more.
+settings.register_profile("dev", max_examples=25, deadline=None, database=None)
+settings.register_profile("ci", settings.get_profile("dev"), derandomize=True, print_blob=True)
+settings.register_profile("thorough", settings.get_profile("dev"), max_examples=3000)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)
 
 
 @pytest.fixture

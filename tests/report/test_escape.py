@@ -53,10 +53,34 @@ def test_mentions_teams_cross_references_and_urls_do_not_link() -> None:
     out = md_text("ping @octocat and @acme/team, see acme/repo#12, #3, https://x.test/a www.y.test")
     assert "@octocat" not in out and "@acme/team" not in out
     assert f"@{ZWSP}octocat" in out and f"@{ZWSP}acme/team" in out
-    assert "repo#12" not in out and f"repo{ZWSP}#12" in out
-    assert " #3," in out  # a plain issue number may link within the repository
+    # An issue number links (and leaves a cross-reference), in this repository or another.
+    assert "repo#12" not in out and f"repo#{ZWSP}12" in out
+    assert f" #{ZWSP}3," in out
+    assert md_text("GH-7 gh-8") == f"GH-{ZWSP}7 gh-{ZWSP}8"
     assert "https://" not in out and "www.y" not in out
-    assert md_text("mail a@b.test") == f"mail a@{ZWSP}b.test"  # harmless in an address
+    assert md_text("mail a@b.test") == f"mail a@{ZWSP}b.test"
+    assert md_text("a@.b.test") == f"a@{ZWSP}.b.test"  # an address GitHub would link too
+
+
+def test_www_after_an_underscore_or_a_marker_does_not_link() -> None:
+    # The autolink extension reads the source: after `_`, `*`, `~` or `(`, escaped or not.
+    for before in ("see_", "\\*", "~", "(", ""):
+        assert md_text(f"{before}www.evil.example").endswith(f"www{ZWSP}.evil.example")
+    assert md_text("WWW.evil.example") == f"WWW{ZWSP}.evil.example"
+
+
+def test_a_trailing_hash_run_is_not_a_closing_sequence() -> None:
+    assert md_text("step #") == "step \\#"
+    assert md_text("step ##") == "step \\##"
+    assert md_text("#") == "\\#"
+    assert md_text("C#") == "C#"  # not after a space: the heading keeps it
+    assert md_text("===") == "==\\="
+    assert md_text("--") == "-\\-"
+
+
+def test_clean_replaces_lone_surrogates() -> None:
+    assert md_text("a\ud800b") == "a\ufffdb"
+    assert md_text("\u061cx\u200ey") == "xy"
 
 
 def test_md_text_shortens_before_escaping() -> None:

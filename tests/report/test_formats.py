@@ -95,6 +95,9 @@ def test_change_interval_and_min_effect_follow_the_unit() -> None:
     assert formats.change(latency) == "+100 µs (+5.6%)"
     assert formats.interval(latency) == "—"
     assert formats.min_effect(latency) == "±440 µs (25%)"
+    # The rule is data when a report.json says it (`driftgate publish`): escaped.
+    forged = latency.model_copy(update={"min_effect_rule": "<img src=x>|@octocat 25%"})
+    assert formats.min_effect(forged) == "±440 µs (&lt;img src=x&gt;\\|@\u200boctocat 25%)"
     score = metric(kind="score", unit="score", delta=-0.167, relative_delta=-0.21)
     assert formats.change(score) == "-0.167 (-21%)"
     assert formats.interval(score.model_copy(update={"ci_low": 0.0})) == "[0, -0.1]"

@@ -18,16 +18,29 @@ Threats, and the answer to each:
   tracking image. A leading block marker (`#`, `-`, `1.`) is escaped too, in case a text
   ever starts a line. `_` inside a word is left alone: it cannot emphasise, and names like
   `exact_match` stay readable in a terminal.
-- **Notifications.** `@name` and `@org/team` would notify people: a zero-width space goes
-  after the `@`, which breaks the mention and stays invisible. `owner/repo#1` and bare URLs
-  (`https://...`, `www.`) would auto-link and leave a cross-reference in someone else's
-  issue on every update of the comment: a zero-width space breaks them too. A plain `#12`
-  is left alone (it links within the repository, which is harmless).
+- **Headings.** A trailing run of `#` after a space would be read as a heading's closing
+  sequence and vanish: its first `#` is escaped. A text of `=` or of `-` and spaces would
+  be a rule, or underline the line above into a heading: escaped like the block markers.
+- **Links and notifications.** GitHub links more than CommonMark: cmark-gfm's autolink
+  extension turns `www.`, `http://`, `https://`, `ftp://` and e-mail addresses (with or
+  without `mailto:`/`xmpp:`) into links, and GitHub itself links `@name`, `@org/team`
+  (notifying them), `#12`, `GH-12` and `owner/repo#12` (leaving a cross-reference in that
+  issue's timeline on every update of the comment). A zero-width space breaks each pattern
+  where no escape can: after every `@`, between `www` and its dot, between `:` and `//`,
+  and after the `#` or `GH-` of an issue number. Backslash escapes do not help here: the
+  autolink extension reads the source, where `\\_www.` is still `www.` after `_`. The
+  space is invisible; it only shows if the text is copied. Left alone: a bare commit sha
+  (GitHub links it only to a commit of this repository, with no notification) and emoji
+  shortcodes (GitHub's own images).
 - **Code.** A fence longer than any backtick run in the text, so the text cannot close it;
-  inside code, `<` before a tag name, `!`, `/` or `?` gets a zero-width space, so that even
-  a renderer that missed the fence could not read a tag.
-- **Terminals.** Control characters (ANSI escapes among them) and bidirectional overrides
-  are dropped.
+  cmark-gfm reads at most 80 backticks around a code span and 255 in a fence (longer ones
+  are text, and the code inside is read as Markdown again), so a longer run in the text is
+  cut by zero-width spaces first. Inside code, `<` before a tag name, `!`, `/` or `?` gets
+  a zero-width space, so that even a renderer that missed the fence could not read a tag.
+- **Terminals.** Control characters (ANSI escapes among them), NUL, and the bidirectional
+  marks, overrides and isolates are dropped; a lone surrogate (valid in JSON, not in UTF-8)
+  becomes U+FFFD. These, and whitespace runs collapsing to one space on one-line surfaces,
+  are the only changes to what the text says.
 
 Texts are shortened *before* escaping, so a cut never splits an entity or an escape.
 """
@@ -35,12 +48,14 @@ Texts are shortened *before* escaping, so a cut never splits an entity or an esc
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from urllib.parse import quote, urlsplit
 
 __all__ = [
     "Md",
     "clean",
     "code_block",
+    "code_lines",
     "code_span",
     "html_text",
     "md_cell",
@@ -54,21 +69,29 @@ __all__ = [
 ZWSP = "\u200b"
 ELLIPSIS = "…"
 
-# C0/C1 controls except tab and newline, plus the bidirectional overrides and isolates.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_MENTION = re.compile(r"@(?=[A-Za-z0-9])")
-_CROSS_REF = re.compile(r"(?<=[\w.-])#(?=\d)")
-_SCHEME = re.compile(r"(?i)(?<=[a-z0-9])://")
-_WWW = re.compile(r"(?i)\bwww\.")
+# C0/C1 controls except tab and newline, plus the bidirectional marks, overrides and isolates.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Half of a UTF-16 pair alone: JSON can carry one, UTF-8 (every surface) cannot.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Where a zero-width space goes so that GitHub links nothing (see the module's docstring):
+# after each match.
+_LINK_START = re.compile(r"(?i)@|www(?=\.)|:(?=//)|(?:#|GH-)(?=\d)")
 # ASCII punctuation: after a backslash, CommonMark reads the pair as the literal character.
 _PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 # Always backslash-escaped in inline text: they open spans (code, emphasis, links, math,
 # strikethrough) or end a table cell.
 _ALWAYS = frozenset("`*[]|~$")
-# What would start a heading, a list item or a quote if the text began a line.
-_LEADING_BLOCK = re.compile(r"^(?:#{1,6}|[+-]|\d{1,9}[.)])(?= |$)")
+# What would start a heading or a list item, or be a rule or underline the line above into
+# a heading (`***` and `___` are escaped anyway), if the text began a line.
+_LEADING_BLOCK = re.compile(r"^(?:(?:#{1,6}|[+-]|\d{1,9}[.)])(?= |$)|=+$|-[- ]*$)")
+# What a heading would drop as its closing sequence if the text ended one.
+_TRAILING_HASHES = re.compile(r"(?:^|(?<= ))#+$")
 _TAG_START = re.compile(r"<(?=[A-Za-z!/?])")
 _BACKTICKS = re.compile(r"`+")
+# The longest delimiter cmark-gfm reads: a longer code span's backticks, or a longer fence,
+# are text, and what they were meant to hold is read as Markdown again.
+_SPAN_FENCE_MAX = 80
+_BLOCK_FENCE_MAX = 255
 
 
 class Md(str):
@@ -80,7 +103,8 @@ class Md(str):
 def clean(value: object) -> str:
     """`value` as text without control characters; newlines and tabs kept."""
     text = "" if value is None else str(value)
-    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def shorten(text: str, limit: int | None) -> str:
@@ -97,10 +121,7 @@ def _one_line(value: object, limit: int | None) -> str:
 
 
 def _unlink(text: str) -> str:
-    text = _MENTION.sub("@" + ZWSP, text)
-    text = _CROSS_REF.sub(ZWSP + "#", text)
-    text = _SCHEME.sub(":" + ZWSP + "//", text)
-    return _WWW.sub(lambda m: m[0][:3] + ZWSP + ".", text)
+    return _LINK_START.sub(lambda m: m[0] + ZWSP, text)
 
 
 def _is_word(char: str) -> bool:
@@ -142,6 +163,9 @@ def _escape_leading(escaped: str) -> str:
         # `1. ` -> `1\. `, `# ` -> `\# `: escaping the marker's last character is enough.
         end = leading.end()
         escaped = escaped[: end - 1] + "\\" + escaped[end - 1 :]
+    if trailing := _TRAILING_HASHES.search(escaped):
+        # `x ##` -> `x \##`: a run that starts with an escape closes nothing.
+        escaped = escaped[: trailing.start()] + "\\" + escaped[trailing.start() :]
     return escaped
 
 
@@ -166,9 +190,18 @@ def html_text(value: object, limit: int | None = None) -> Md:
     return Md(_unlink(text))
 
 
-def _fence_for(text: str, minimum: int) -> str:
+def _fenced(text: str, minimum: int, maximum: int) -> tuple[str, str]:
+    """`text` with its backtick runs cut by zero-width spaces to less than `maximum`, and a
+    fence longer than any run left."""
+    shorter = maximum - 1
+
+    def cut(run: re.Match[str]) -> str:
+        r = run[0]
+        return ZWSP.join(r[i : i + shorter] for i in range(0, len(r), shorter))
+
+    text = _BACKTICKS.sub(cut, text)
     longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
-    return "`" * max(minimum, longest + 1)
+    return text, "`" * max(minimum, longest + 1)
 
 
 def code_span(value: object, limit: int | None = None) -> Md:
@@ -176,7 +209,7 @@ def code_span(value: object, limit: int | None = None) -> Md:
     text = _TAG_START.sub("<" + ZWSP, _one_line(value, limit))
     if not text:
         return Md("")
-    fence = _fence_for(text, 1)
+    text, fence = _fenced(text, 1, _SPAN_FENCE_MAX)
     # A space on each side keeps a backtick at either end from joining the fence; CommonMark
     # strips one space from each side when both are present.
     pad = " " if text[0] in "` " or text[-1] in "` " else ""
@@ -197,10 +230,15 @@ def code_block(
     if max_lines is not None:
         lines = lines[-max_lines:] if max_lines > 0 else []
     lines = [_TAG_START.sub("<" + ZWSP, shorten(line, max_line_length)) for line in lines]
-    body = "\n".join(lines)
-    fence = _fence_for(body, 3)
+    body, fence = _fenced("\n".join(lines), 3, _BLOCK_FENCE_MAX)
     info = re.sub(r"[^A-Za-z0-9_+-]", "", lang)
     return Md(f"{fence}{info}\n{body}\n{fence}" if body else f"{fence}{info}\n{fence}")
+
+
+def code_lines(values: Iterable[object]) -> Md:
+    """A code block of one value per line (record ids): a value's own line breaks become
+    spaces, so that one id never reads as two."""
+    return code_block("\n".join(_one_line(value, None) for value in values))
 
 
 _URL_SAFE = ":/?#@!$&'*+,;=%~-._"

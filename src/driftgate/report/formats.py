@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from driftgate.compare.schema import Metric, MetricVerdict
-from driftgate.report.escape import Md
+from driftgate.report.escape import Md, md_text
 from driftgate.verdict import Verdict
 
 __all__ = [
@@ -198,7 +198,8 @@ def min_effect(metric: Metric) -> Md:
     else:
         shown = f"±{number(v)}"
     rule = metric.min_effect_rule
-    return Md(f"{shown} ({rule})" if rule.endswith("%") else shown)
+    # As configured, or as a report.json handed to `driftgate publish` says: data.
+    return Md(f"{shown} ({md_text(rule)})" if rule.endswith("%") else shown)
 
 
 def arrow(metric: Metric) -> Md:

@@ -137,6 +137,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "html_text": escape.html_text,
     "code_span": escape.code_span,
     "code_block": escape.code_block,
+    "code_lines": escape.code_lines,
     "md_link": escape.md_link,
     "url": escape.safe_url,
     "trusted": _trusted,
