@@ -11,6 +11,7 @@ from hypothesis import settings
 
 from driftgate.store.clients import client_env
 from driftgate.store.server import BackgroundStore
+from tests import references
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -24,6 +25,12 @@ settings.register_profile("thorough", settings.get_profile("dev"), max_examples=
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
 )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    problem = references.ensure_installed()
+    if problem:
+        print(f"\ndriftgate tests: {problem}", file=sys.stderr)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,13 +20,10 @@ from driftgate.action.github import (
     RetryPolicy,
     connect,
 )
+from tests import references
 from tests.fakes.github import WRITE_ALL, FakeGitHub
 
 REPO = "acme/bot"
-SPEC = (
-    Path(__file__).parents[1]
-    / "external/node_modules/@octokit/openapi/generated/api.github.com.deref.json"
-)
 
 
 @pytest.fixture
@@ -46,9 +42,8 @@ def reporter(fake: FakeGitHub, token: str = "publish") -> GitHubReporter:
 
 
 def _operation(path: str) -> dict[str, Any]:
-    if not SPEC.exists():
-        pytest.fail(f"{SPEC} is missing: run `npm ci --prefix tests/external`")
-    operation: dict[str, Any] = json.loads(SPEC.read_text())["paths"][path]["get"]
+    spec = references.reference(references.REST_DESCRIPTION)
+    operation: dict[str, Any] = json.loads(spec.read_text())["paths"][path]["get"]
     return operation
 
 

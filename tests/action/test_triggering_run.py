@@ -10,15 +10,13 @@ from typing import Any
 import pytest
 
 from driftgate.action.event import triggering_run
+from tests import references
 
-EXTERNAL = Path(__file__).parents[1] / "external" / "node_modules" / "@octokit"
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "events"
 
 
 def _examples(event: str) -> list[dict[str, Any]]:
-    index = EXTERNAL / "webhooks-examples" / "api.github.com" / "index.json"
-    if not index.exists():
-        pytest.fail(f"{index} is missing: run `npm ci --prefix tests/external`")
+    index = references.reference(references.WEBHOOK_EXAMPLES)
     examples: list[dict[str, Any]] = next(
         e["examples"] for e in json.loads(index.read_text()) if e["name"] == event
     )

@@ -29,13 +29,8 @@ from driftgate.ci.context import (
     from_github_event,
     metadata,
 )
+from tests import references
 from tests.ci.fakegit import FakeGit
-
-EXAMPLES = (
-    Path(__file__).parents[1]
-    / "external/node_modules/@octokit/webhooks-examples/api.github.com/index.json"
-)
-NPM = "npm ci --prefix tests/external"
 
 # Commits GitHub names in the environment but no payload carries.
 DEFAULT_TIP = "d7a4b0f2c9e1835a6b4f0e2d1c3b5a7968f4e2d0"  # the default branch's last commit
@@ -49,12 +44,8 @@ DRIVEN = ("pull_request", "push", "workflow_run", "merge_group", "workflow_dispa
 
 @cache
 def _index() -> dict[str, list[dict[str, Any]]]:
-    if not EXAMPLES.is_file():
-        pytest.fail(
-            f"{EXAMPLES} is missing: the context is tested against octokit's real webhook "
-            f"payloads; run `{NPM}` (CI does) to install them"
-        )
-    return {entry["name"]: entry["examples"] for entry in json.loads(EXAMPLES.read_text())}
+    examples = references.reference(references.WEBHOOK_EXAMPLES)
+    return {entry["name"]: entry["examples"] for entry in json.loads(examples.read_text())}
 
 
 def _cases() -> list[Any]:

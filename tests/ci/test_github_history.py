@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,13 +15,10 @@ import pytest
 from openapi_schema_validator import OAS30Validator
 
 from driftgate.ci.github_history import GitHubHistory, HistoryPolicy, HistoryUnavailable
+from tests import references
 from tests.fakes.github import WRITE_ALL, FakeGitHub
 
 REPO = "octo/widgets"
-DESCRIPTION = (
-    Path(__file__).parents[1]
-    / "external/node_modules/@octokit/openapi/generated/api.github.com.deref.json"
-)
 
 
 @pytest.fixture
@@ -312,12 +308,8 @@ def test_no_server_is_unavailable_after_the_attempts() -> None:
 
 
 def _description() -> dict[str, Any]:
-    if not DESCRIPTION.exists():
-        pytest.fail(
-            f"GitHub's REST description is missing ({DESCRIPTION}): run "
-            "`npm ci --prefix tests/external`"
-        )
-    paths: dict[str, Any] = json.loads(DESCRIPTION.read_text())["paths"]
+    description = references.reference(references.REST_DESCRIPTION)
+    paths: dict[str, Any] = json.loads(description.read_text())["paths"]
     return paths
 
 

@@ -33,11 +33,9 @@ from openapi_schema_validator import (
     oas30_format_checker,
 )
 
-DESCRIPTION = (
-    Path(__file__).resolve().parents[2]
-    / "external/node_modules/@octokit/openapi/generated/api.github.com.deref.json"
-)
-INSTALL = "npm ci --prefix tests/external"
+from tests import references
+
+DESCRIPTION = references.MODULES / references.REST_DESCRIPTION
 
 # (method, path template, status, where in the response schema, what GitHub really sends)
 _ALLOWANCES: list[tuple[str, str, str, tuple[str, ...], str]] = [
@@ -261,8 +259,8 @@ def load(path: Path) -> Description:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise DescriptionMissing(
-            f"GitHub's REST description is missing ({path}): run `{INSTALL}` (the GitHub "
-            "fake validates every answer against it)"
+            f"GitHub's REST description is missing ({path}): run "
+            f"`{references.INSTALL}` (the GitHub fake validates every answer against it)"
         ) from None
     return Description(orjson.loads(raw))
 
