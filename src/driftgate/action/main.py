@@ -169,7 +169,7 @@ def _gate(
             )
             if refused:
                 _leave_artifact(folder, outcome, inputs)
-                _handed_to_publish(env, cmds, CannotWrite.combine(*refused), inputs.artifact)
+                _handed_to_publish(publisher, CannotWrite.combine(*refused), inputs.artifact)
     finally:
         # Whatever happened on GitHub, the step's outputs are written.
         if env.get("GITHUB_OUTPUT"):
@@ -186,15 +186,12 @@ def _waits_for_publish(artifact: str) -> str:
     )
 
 
-def _handed_to_publish(
-    env: Mapping[str, str], cmds: Commands, refused: CannotWrite, artifact: str
-) -> None:
+def _handed_to_publish(publisher: Publisher, refused: CannotWrite, artifact: str) -> None:
     """A notice, not an error: the publish workflow posts what this token may not."""
     said = f"GitHub refused to {refused.action} with this run's token (403)"
     waits = _waits_for_publish(artifact)
-    cmds.notice(f"{said}: {waits}")
-    _summary(
-        env,
+    publisher.cmds.notice(f"{said}: {waits}")
+    publisher.summary(
         f"\n### Waiting for the publish workflow\n\n{said}: this run's token is read-only. "
         f"{waits[0].upper()}{waits[1:]}. To post from this workflow instead, "
         f"give its job these permissions:\n\n```yaml\n{refused.fix}```\n",
