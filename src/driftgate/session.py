@@ -352,6 +352,7 @@ class _Session:
                 reports=[error_report(message)], command=result, found_how=how, notes=notes
             )
         log.progress(f"found {len(found)} experiment{'s' if len(found) > 1 else ''} ({how})")
+
         def notice(message: str) -> None:
             log.notice(message)
             notes.append(message)

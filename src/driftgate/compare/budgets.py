@@ -90,7 +90,7 @@ def budget_metrics(
                 found.warnings.append(
                     f"{name}: not reported by either run (neither the task spans nor their "
                     f"child spans carry {_METRIC[name]}), so the {name} budget is not judged; "
-                    "record them on the task's LLM spans, or set its level to \"off\""
+                    'record them on the task\'s LLM spans, or set its level to "off"'
                 )
             continue
         if not (_reported(base) and _reported(cand)):

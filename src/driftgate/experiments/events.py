@@ -101,8 +101,9 @@ def is_task_span(span: Mapping[str, Any]) -> bool:
         return False
     # No parent given: a child only when its kind says so and no dataset record names it.
     return not (
-        isinstance(kind, str) and kind and tag_value(span.get("tags") or [], "dataset_record_id")
-        is None
+        isinstance(kind, str)
+        and kind
+        and tag_value(span.get("tags") or [], "dataset_record_id") is None
     )
 
 
