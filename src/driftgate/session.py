@@ -352,8 +352,13 @@ class _Session:
                 reports=[error_report(message)], command=result, found_how=how, notes=notes
             )
         log.progress(f"found {len(found)} experiment{'s' if len(found) > 1 else ''} ({how})")
+
+        def notice(message: str) -> None:
+            log.notice(message)
+            notes.append(message)
+
         finished = wait_until_finished(
-            client, found, WaitPolicy(timeout_s=request.wait_s), log.progress
+            client, found, WaitPolicy(timeout_s=request.wait_s), log.progress, notice=notice
         )
         # Not needed, and not looked up, when the baseline is given.
         history = Ancestry() if request.baseline else ancestors()

@@ -265,8 +265,10 @@ def test_listing_pages_and_filters(served: Served) -> None:
     with served.client() as client:
         assert [e.id for e in client.list_experiments(limit=2)] == ids[::-1]
         assert [e.id for e in client.list_experiments(limit=2, max_results=3)] == ids[:1:-1]
-        # Datadog answers one page for these filters; the client asks for it in one.
-        assert len(client.list_experiments(experiment="cap", limit=2)) == 2
+        # Every filter pages: a page of 2 is not the answer.
+        assert [e.id for e in client.list_experiments(experiment="cap", limit=2)] == ids[::-1]
+        tagged = client.list_experiments(metadata={"tags": ["git.commit.sha:c1"]}, limit=1)
+        assert [e.id for e in tagged] == [ids[1]]
         found = client.list_experiments(metadata={"tags": ["git.commit.sha:c3"]}, limit=5000)
         assert [e.id for e in found] == [ids[3]]
         assert found[0].commit == "c3"

@@ -13,6 +13,7 @@ import pytest
 
 from driftgate.store.server import BackgroundStore
 from tests.conftest import SCRIPTS, ddtrace_env, run_script
+from tests.storeapi import Api
 
 FULL, CLEAN = "store-full", "store-clean"
 
@@ -171,3 +172,36 @@ def test_a_restart_on_the_same_file_loses_nothing(recorded: dict[str, Any], tmp_
         after = httpx.get(again.url + path).json()
     assert listed[0]["attributes"]["aggregate_data"] == read["by_name"][0]["aggregate_data"]
     assert after == before
+
+
+def test_ddtrace_lists_every_one_of_hundreds_of_experiments_whatever_the_filter(
+    tmp_path: Path,
+) -> None:
+    # ddtrace's list_experiments asks for 100 at a time: a filtered answer cut at a page
+    # without a cursor would give it the newest 100 and nothing to say that more exist.
+    with BackgroundStore(str(tmp_path / "store.db")) as store:
+        api = Api(store.url)
+        pid = api.project("many-project")
+        did = api.dataset(pid, "many")["id"]
+        kept, other = [], []
+        for i in range(260):
+            tags = ["ci.pipeline:many", f"i:{i}"] if i % 13 else ["ci.pipeline:else"]
+            eid = api.experiment(pid, did, "many", metadata={"tags": tags})["id"]
+            (kept if i % 13 else other).append(eid)
+        other.append(api.experiment(pid, did, "unrelated")["id"])
+        run_script(
+            SCRIPTS / "list_many.py",
+            str(tmp_path / "listed.json"),
+            "many-project",
+            "many",
+            "ci.pipeline:many",
+            env=ddtrace_env(store.url),
+        )
+    listed = json.loads((tmp_path / "listed.json").read_text())
+    newest_first = kept[::-1]
+    assert len(newest_first) == 240
+    assert listed["by_tag"] == newest_first
+    assert listed["by_both"] == newest_first
+    assert sorted(listed["by_name"]) == sorted(kept + other[:-1])
+    assert len(listed["by_name"]) == 260
+    assert len(listed["all"]) == 261

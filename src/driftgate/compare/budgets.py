@@ -21,6 +21,7 @@ from driftgate.config import Budget, GateConfig
 from driftgate.experiments.models import ExperimentData, FloatArray
 
 NS_PER_SECOND = 1e9
+_METRIC = {"tokens": "token counts", "cost": "estimated costs"}
 
 
 def _reported(values: FloatArray) -> bool:
@@ -84,6 +85,13 @@ def budget_metrics(
     )
     for name, base, cand, budget, unit in columns:
         if not _reported(base) and not _reported(cand):
+            if name in budgets.model_fields_set and budget.level != "off":
+                # A budget the configuration sets is never dropped without a word.
+                found.warnings.append(
+                    f"{name}: not reported by either run (neither the task spans nor their "
+                    f"child spans carry {_METRIC[name]}), so the {name} budget is not judged; "
+                    'record them on the task\'s LLM spans, or set its level to "off"'
+                )
             continue
         if not (_reported(base) and _reported(cand)):
             side = "baseline" if _reported(base) else "candidate"

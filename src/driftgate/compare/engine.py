@@ -66,6 +66,12 @@ def _differences(baseline: ExperimentData, candidate: ExperimentData) -> list[st
     return said
 
 
+def _read_notes(baseline: ExperimentData | None, candidate: ExperimentData) -> list[str]:
+    """What reading each side could not establish, named by side."""
+    sides = (("baseline", baseline), ("candidate", candidate))
+    return [f"{side}: {note}" for side, data in sides if data is not None for note in data.notes]
+
+
 def _measure(
     baseline: ExperimentData, candidate: ExperimentData, config: GateConfig
 ) -> tuple[Alignment, Findings]:
@@ -112,7 +118,7 @@ def compare(
     alignment, found = _measure(baseline, candidate, config)
     metrics = judge_all(found.measurements, config.alpha)
     records = record_changes(found.measurements, alignment, baseline, candidate)
-    warnings = _differences(baseline, candidate)
+    warnings = _differences(baseline, candidate) + _read_notes(baseline, candidate)
     if records.baseline_only or records.candidate_only:
         warnings.append(
             f"{records.baseline_only} record(s) are in the baseline only and "
@@ -189,6 +195,7 @@ def no_baseline_report(
         alpha=config.alpha,
         config_source=config.source,
         evaluators=coverage,
+        warnings=_read_notes(None, candidate),
     )
 
 

@@ -61,8 +61,10 @@ def same_logical(candidate: ExperimentInfo, other: ExperimentInfo, pipeline: str
 
 
 def usable(info: ExperimentInfo) -> bool:
-    """A run that holds data to compare with: finished, aggregated, not interrupted."""
-    return info.status in ("completed", "failed") and info.aggregate_data is not None
+    """A run that holds data to compare with: finished, not interrupted. Not whether the
+    backend has aggregated it: Datadog may add `aggregate_data` late or never, and the
+    comparison reads the events."""
+    return info.status in ("completed", "failed")
 
 
 def history(

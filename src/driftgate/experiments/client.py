@@ -228,8 +228,9 @@ class ExperimentsClient:
         limit: int = 100,
         max_results: int | None = None,
     ) -> list[ExperimentInfo]:
-        """Newest first. Queries by `experiment` or `metadata` are one page (Datadog does not
-        page them), so ask for up to 5000 with `limit`."""
+        """Newest first, every page: `meta.after` is followed whenever it is present, for
+        every filter (Datadog documents the cursor on all list queries; a page of `limit` is
+        not the whole answer). `max_results` stops early."""
         params: list[tuple[str, str]] = [("page[limit]", str(max(1, min(limit, MAX_PAGE))))]
         params += [("filter[id]", i) for i in ids]
         params += [("filter[parent_experiment_id]", p) for p in parent_ids]
@@ -245,9 +246,9 @@ class ExperimentsClient:
             params.append(("filter[metadata]", json.dumps(metadata, separators=(",", ":"))))
         if is_deleted:
             params.append(("filter[is_deleted]", "true"))
-        single_page = experiment is not None or metadata is not None
         found: list[ExperimentInfo] = []
         cursor: str | None = None
+        seen: set[str] = set()
         while True:
             page = self._get(
                 LIST, params + ([("page[cursor]", cursor)] if cursor else []), "the experiment list"
@@ -256,9 +257,16 @@ class ExperimentsClient:
                 found.append(_experiment(item))
                 if max_results is not None and len(found) >= max_results:
                     return found
-            cursor = (page.get("meta") or {}).get("after")
-            if single_page or not cursor:
+            cursor = _cursor(page)
+            if not cursor:
                 return found
+            if cursor in seen:
+                # A server answering the same cursor again would be followed forever.
+                raise BackendError(
+                    f"{self.backend.describe()} answered the experiment list with a cursor it "
+                    "had already given (meta.after repeats); the listing cannot be completed"
+                )
+            seen.add(cursor)
 
     def get_experiment(self, experiment_id: str) -> ExperimentInfo:
         found = self.list_experiments(ids=[experiment_id], limit=1)
@@ -283,7 +291,7 @@ class ExperimentsClient:
                 )
                 page = self._get(EVENTS_V3.format(id=experiment_id), params, what)
                 yield _attributes(page, what, self.backend)
-                cursor = (page.get("meta") or {}).get("after")
+                cursor = _cursor(page)
                 if not cursor:
                     return
         except NotFoundError:
@@ -328,6 +336,13 @@ def _experiment(item: Any) -> ExperimentInfo:
             f"the list answered an experiment this client cannot read ({exc.error_count()} "
             f"problems, first: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']})"
         ) from exc
+
+
+def _cursor(page: Mapping[str, Any]) -> str | None:
+    """The next page's cursor: `meta.after`, absent or empty (`""`) on the last page."""
+    meta = page.get("meta")
+    after = meta.get("after") if isinstance(meta, Mapping) else None
+    return after if isinstance(after, str) and after else None
 
 
 def _attributes(page: Mapping[str, Any], what: str, backend: Backend) -> dict[str, Any]:

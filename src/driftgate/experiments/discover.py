@@ -83,15 +83,22 @@ class WaitPolicy:
     timeout_s: float = 600.0
     first_delay_s: float = 0.5
     max_delay_s: float = 15.0
+    aggregate_s: float = 60.0
+    """How long, past a terminal status, to wait for the backend's `aggregate_data` (within
+    `timeout_s`). Nothing promises when Datadog aggregates, and the gate compares from the
+    events, so the wait is bounded; the aggregate's arrival is only a sign that Datadog has
+    taken in the run's spans."""
 
 
 def is_finished(info: ExperimentInfo) -> bool:
-    """Finished and aggregated. ddtrace reports `failed` when any record raised: such a run
-    holds data to compare, so it counts as finished once aggregated; `interrupted` never
-    gets more data."""
-    if info.status == "interrupted":
-        return True
-    return info.status in FINISHED and info.aggregate_data is not None
+    """A terminal status: `completed`, `failed` (ddtrace's word for a run where a record or
+    an evaluator raised: it holds data to compare) or `interrupted` (never gets more data).
+    `aggregate_data` is not waited for here: Datadog may add it late, or never."""
+    return info.status in FINISHED
+
+
+def _aggregating(info: ExperimentInfo) -> bool:
+    return info.status in ("completed", "failed") and info.aggregate_data is None
 
 
 def wait_until_finished(
@@ -102,15 +109,26 @@ def wait_until_finished(
     *,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    notice: Callable[[str], None] = lambda _: None,
 ) -> list[ExperimentInfo]:
-    """Poll, with backoff, until every experiment is finished; one list request per poll."""
+    """Poll, with backoff, until every experiment has a terminal status (one list request
+    per poll), then a bounded while for the backend's aggregates; `notice` says which were
+    compared without one."""
     current = {e.id: e for e in experiments}
     deadline = clock() + policy.timeout_s
     delay = policy.first_delay_s
+
+    def poll(pending: list[str], remaining: float) -> None:
+        nonlocal delay
+        sleep(min(delay, max(remaining, 0.0)))
+        delay = min(delay * 2, policy.max_delay_s)
+        for info in client.list_experiments(ids=pending, limit=len(pending)):
+            current[info.id] = info
+
     while True:
         pending = [i for i, e in current.items() if not is_finished(e)]
         if not pending:
-            return [current[e.id] for e in experiments]
+            break
         remaining = deadline - clock()
         if remaining <= 0:
             states = ", ".join(f"{i} is {current[i].status or 'unknown'}" for i in pending)
@@ -123,7 +141,25 @@ def wait_until_finished(
             f"waiting for {len(pending)} experiment{'s' if len(pending) > 1 else ''} to "
             f"finish ({', '.join(f'{current[i].name or i}: {current[i].status}' for i in pending)})"
         )
-        sleep(min(delay, max(remaining, 0.0)))
-        delay = min(delay * 2, policy.max_delay_s)
-        for info in client.list_experiments(ids=pending, limit=len(pending)):
-            current[info.id] = info
+        poll(pending, remaining)
+    started = clock()
+    aggregate_deadline = min(deadline, started + policy.aggregate_s)
+    while pending := [i for i, e in current.items() if _aggregating(e)]:
+        remaining = aggregate_deadline - clock()
+        if remaining <= 0:
+            waited = clock() - started
+            for i in pending:
+                notice(
+                    f"{current[i].name or i} finished ({current[i].status}) but "
+                    f"{client.backend.describe()} had not aggregated it after {waited:.0f} s "
+                    "more: compared from its events without waiting longer (the gate never "
+                    "needs the aggregate; spans still being taken in would be missing, so "
+                    "re-run the job if its record counts look short)"
+                )
+            break
+        progress(
+            f"waiting up to {policy.aggregate_s:.0f} s for {client.backend.describe()} to "
+            f"aggregate {len(pending)} finished experiment{'s' if len(pending) > 1 else ''}"
+        )
+        poll(pending, remaining)
+    return [current[e.id] for e in experiments]

@@ -1,12 +1,18 @@
 """Experiment events (task spans with their evaluations, and summary evaluations) turned into
 the gate's columnar `ExperimentData`. Pure: the client feeds it pages as they arrive, so
-the raw JSON of one page at a time is all that is ever held."""
+the raw JSON of one page at a time is all that is ever held.
+
+Read as Datadog may answer, not only as the embedded store does: token and cost metrics may
+be on the task span (rolled up) or only on its child spans (the LLM spans ddtrace sends), and
+child spans may or may not come back; summary evaluations may come back without their run
+number (ddtrace sends it in the request's tags only).
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -15,6 +21,7 @@ from driftgate.experiments.models import (
     EvaluatorColumn,
     ExperimentData,
     ExperimentInfo,
+    FloatArray,
     SummaryEvaluation,
 )
 from driftgate.llmobs import MetricType, tag_value
@@ -27,6 +34,15 @@ _TYPES: dict[str, MetricType] = {
     "json": "json",
 }
 _NAN = math.nan
+# A task span's parent, as ddtrace sends it: none.
+_NO_PARENT = frozenset({"", "undefined", "0", "None"})
+# Usage metrics, by the column they fill: (the metric, the metrics whose sum stands in for it).
+_USAGE: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("input_tokens", ()),
+    ("output_tokens", ()),
+    ("total_tokens", ("input_tokens", "output_tokens")),
+    ("estimated_total_cost", ("estimated_input_cost", "estimated_output_cost")),
+)
 
 
 def short_text(value: Any, limit: int = TEXT_LIMIT) -> str:
@@ -71,6 +87,40 @@ def _error_text(error: Any) -> str | None:
             return None
         return f"{kind}: {message}" if kind and message else str(message or kind)
     return str(error)
+
+
+def is_task_span(span: Mapping[str, Any]) -> bool:
+    """A task span (one per record and run) rather than one of its child spans: no parent,
+    or the kind `experiment` ddtrace gives it."""
+    meta = span.get("meta")
+    kind = meta.get("span", {}).get("kind") if isinstance(meta, Mapping) else None
+    if kind == "experiment":
+        return True
+    parent = span.get("parent_id")
+    if parent is not None and str(parent) not in _NO_PARENT:
+        return False
+    # No parent given: a child only when its kind says so and no dataset record names it.
+    return not (
+        isinstance(kind, str)
+        and kind
+        and tag_value(span.get("tags") or [], "dataset_record_id") is None
+    )
+
+
+def _usage(metrics: Any) -> dict[str, float]:
+    """A span's token and cost metrics, those it reports (a total from its parts when only
+    they are given); no usage reported is not zero usage."""
+    if not isinstance(metrics, Mapping):
+        return {}
+    found: dict[str, float] = {}
+    for name, parts in _USAGE:
+        value = _float(metrics.get(name))
+        if math.isnan(value) and parts:
+            given = [v for v in (_float(metrics.get(p)) for p in parts) if not math.isnan(v)]
+            value = math.fsum(given) if given else _NAN
+        if not math.isnan(value):
+            found[name] = value
+    return found
 
 
 class _Column:
@@ -136,15 +186,16 @@ class ExperimentDataBuilder:
         self._error: list[bool] = []
         self._message: list[str | None] = []
         self._duration: list[float] = []
-        self._tok_in: list[float] = []
-        self._tok_out: list[float] = []
-        self._tok_total: list[float] = []
-        self._cost: list[float] = []
+        self._trace: list[str] = []
+        self._usage: list[dict[str, float]] = []
+        # Usage summed over the child spans of each trace, as they are read.
+        self._child_usage: dict[str, dict[str, float]] = {}
         self._input: list[str] = []
         self._expected: list[str] = []
         self._output: list[str] = []
         self._columns: dict[str, _Column] = {}
-        self._summaries: dict[tuple[str, int], tuple[int, SummaryEvaluation]] = {}
+        self._run_of: dict[str, int] = {}  # run_id -> run_iteration, from the task spans
+        self._summaries: list[_Summary] = []
 
     def add_page(self, attributes: Mapping[str, Any]) -> None:
         """One events answer's `data.attributes`: `spans` and `summary_metrics`."""
@@ -157,7 +208,18 @@ class ExperimentDataBuilder:
 
     def add_span(self, span: Mapping[str, Any]) -> None:
         tags = span.get("tags") or []
+        if not is_task_span(span):
+            # A child span (an LLM call of the task): its usage counts towards its task's.
+            usage = _usage(span.get("metrics"))
+            if usage:
+                into = self._child_usage.setdefault(str(span.get("trace_id") or ""), {})
+                for name, value in usage.items():
+                    into[name] = into.get(name, 0.0) + value
+            return
         run = _int(tag_value(tags, "run_iteration"), 1)
+        run_id = tag_value(tags, "run_id")
+        if run_id:
+            self._run_of.setdefault(run_id, run)
         if self.run is not None and run != self.run:
             return
         meta = span.get("meta") or {}
@@ -173,10 +235,8 @@ class ExperimentDataBuilder:
         self._error.append(span.get("status") == "error" or message is not None)
         self._message.append(message)
         self._duration.append(_float(span.get("duration")))
-        self._tok_in.append(_float(metrics.get("input_tokens")))
-        self._tok_out.append(_float(metrics.get("output_tokens")))
-        self._tok_total.append(_float(metrics.get("total_tokens")))
-        self._cost.append(_float(metrics.get("estimated_total_cost")))
+        self._trace.append(str(span.get("trace_id") or ""))
+        self._usage.append(_usage(metrics))
         self._input.append(short_text(meta.get("input")))
         self._expected.append(short_text(meta.get("expected_output")))
         self._output.append(short_text(meta.get("output")))
@@ -192,28 +252,76 @@ class ExperimentDataBuilder:
         label = metric.get("label")
         if not label:
             return
-        run = _int(
-            metric.get("run_iteration") or tag_value(metric.get("tags") or [], "run_iteration"), 1
-        )
-        if self.run is not None and run != self.run:
-            return
+        tags = metric.get("tags") or []
+        # The run: the metric's own field (the embedded store answers it), else its tags
+        # (where a backend kept the request's), else its run id, matched at the end against
+        # the task spans' runs. Datadog promises none of them.
+        raw_run = metric.get("run_iteration") or tag_value(tags, "run_iteration")
+        run_id = metric.get("run_id") or tag_value(tags, "run_id")
         kind = _metric_type(metric.get("metric_type"))
-        stamp = _int(metric.get("timestamp_ms"), 0)
-        previous = self._summaries.get((label, run))
-        if previous is not None and previous[0] > stamp:
-            return
-        self._summaries[(label, run)] = (
-            stamp,
-            SummaryEvaluation(
+        self._summaries.append(
+            _Summary(
                 label=str(label),
-                run=run,
+                run=_int(raw_run, 0) or None,
+                run_id=str(run_id) if run_id else None,
+                stamp=_int(metric.get("timestamp_ms"), 0),
                 metric_type=kind,
                 value=metric.get(f"{kind}_value"),
                 error=_error_text(metric.get("error")),
-            ),
+            )
         )
 
+    def _usage_column(self, name: str) -> FloatArray:
+        """One usage metric per row: the task span's own, else the sum over its child
+        spans (Datadog may not roll it up onto the task span), else NaN (not reported)."""
+        values = [
+            own.get(name, self._child_usage.get(trace, {}).get(name, _NAN))
+            for own, trace in zip(self._usage, self._trace, strict=True)
+        ]
+        return np.asarray(values, dtype=np.float64)
+
+    def _resolved_summaries(self) -> tuple[list[SummaryEvaluation], list[str]]:
+        """The summary evaluations of the runs read, and what could not be said of them.
+
+        A run known (from the metric, or from its run id): the latest value per label and
+        run wins. A run unknown: when the experiment has one run it is that run; else each
+        value is kept as its own, never collapsed into one run (which would compare one
+        run's value with another experiment's mean over runs)."""
+        runs = set(self._runs) | set(self._run_of.values())
+        single = len(runs) <= 1 and (self.info.run_count or 1) <= 1
+        known: dict[tuple[str, int], _Summary] = {}
+        unknown: list[_Summary] = []
+        for item in self._summaries:
+            run = item.run or (self._run_of.get(item.run_id) if item.run_id else None)
+            if run is None and single:
+                run = min(runs, default=1)
+            if run is None:
+                unknown.append(item)
+                continue
+            if self.run is not None and run != self.run:
+                continue
+            seen = known.get((item.label, run))
+            if seen is None or item.stamp >= seen.stamp:
+                known[(item.label, run)] = item._replace(run=run)
+        notes: list[str] = []
+        if unknown:
+            labels = ", ".join(sorted({u.label for u in unknown}))
+            if self.run is not None:
+                unknown = []
+                notes.append(
+                    f"summary evaluations ({labels}) came back without their run number, so "
+                    f"those of run {self.run} cannot be told apart: not compared"
+                )
+            else:
+                notes.append(
+                    f"summary evaluations ({labels}) came back without their run number: "
+                    "each value is kept as its own, none is taken for another run's"
+                )
+        ordered = sorted(known.values(), key=lambda s: (s.run or 0, s.label)) + unknown
+        return [item.evaluation() for item in ordered], notes
+
     def build(self) -> ExperimentData:
+        summaries, notes = self._resolved_summaries()
         return ExperimentData(
             info=self.info,
             run=self.run,
@@ -222,17 +330,37 @@ class ExperimentDataBuilder:
             task_error=np.asarray(self._error, dtype=np.bool_),
             error_message=self._message,
             duration_ns=np.asarray(self._duration, dtype=np.float64),
-            input_tokens=np.asarray(self._tok_in, dtype=np.float64),
-            output_tokens=np.asarray(self._tok_out, dtype=np.float64),
-            total_tokens=np.asarray(self._tok_total, dtype=np.float64),
-            cost=np.asarray(self._cost, dtype=np.float64),
+            input_tokens=self._usage_column("input_tokens"),
+            output_tokens=self._usage_column("output_tokens"),
+            total_tokens=self._usage_column("total_tokens"),
+            cost=self._usage_column("estimated_total_cost"),
             input_text=self._input,
             expected_text=self._expected,
             output_text=self._output,
             evaluators={label: col.build(label) for label, col in self._columns.items()},
-            summaries=[
-                s for _, s in sorted(self._summaries.values(), key=lambda p: (p[1].run, p[1].label))
-            ],
+            summaries=summaries,
+            notes=tuple(notes),
+        )
+
+
+class _Summary(NamedTuple):
+    """A summary evaluation as read, before its run is settled."""
+
+    label: str
+    run: int | None
+    run_id: str | None
+    stamp: int
+    metric_type: MetricType
+    value: Any
+    error: str | None
+
+    def evaluation(self) -> SummaryEvaluation:
+        return SummaryEvaluation(
+            label=self.label,
+            run=self.run,
+            metric_type=self.metric_type,
+            value=self.value,
+            error=self.error,
         )
 
 

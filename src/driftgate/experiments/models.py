@@ -85,10 +85,11 @@ class EvaluatorColumn:
 
 @dataclass(frozen=True, slots=True)
 class SummaryEvaluation:
-    """One summary evaluator's value for one run."""
+    """One summary evaluator's value for one run; `run` is None when the backend did not say
+    which (each such value is still one run's)."""
 
     label: str
-    run: int
+    run: int | None
     metric_type: MetricType
     value: Any
     error: str | None = None
@@ -119,6 +120,9 @@ class ExperimentData:
     output_text: list[str]
     evaluators: dict[str, EvaluatorColumn]
     summaries: list[SummaryEvaluation]
+    notes: tuple[str, ...] = ()
+    """What the read could not establish (summary runs Datadog did not give): said in the
+    report."""
 
     @property
     def rows(self) -> int:

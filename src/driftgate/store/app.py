@@ -246,11 +246,6 @@ class StoreApp:
             is_deleted=q.get("filter[is_deleted]", "false").lower() == "true",
         )
         cursor = q.get("page[cursor]")
-        if cursor and (flt.metadata is not None or flt.experiment is not None):
-            raise BadRequest(
-                "page[cursor] is not supported with filter[experiment] or filter[metadata] "
-                "(Datadog does not page these queries); ask for up to 5000 with page[limit]"
-            )
         limit = jsonapi.clamp_limit(q.get("page[limit]"), 100)
         page = self.store.experiments.find(flt, jsonapi.seq_after(cursor), limit)
         after = jsonapi.seq_cursor(page.next_after)

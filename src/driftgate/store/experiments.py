@@ -153,11 +153,11 @@ class Experiments:
             )
 
     def find(self, flt: ExperimentFilter, after: int | None, limit: int) -> Page[Experiment, int]:
-        """Newest first, at most `limit`, older than the key `after`.
-
-        With a metadata or experiment filter the answer is one page only (no `next_after`),
-        as Datadog does not page those queries. Stale aggregates of the rows answered are
-        computed first, so a listing always shows them fresh.
+        """Newest first, at most `limit`, older than the key `after`; `next_after` whenever
+        more rows match, whatever the filter (ddtrace's `list_experiments` pages at 100 and
+        follows the cursor: an answer cut without one would lose runs silently). Stale
+        aggregates of the rows answered are computed first, so a listing always shows them
+        fresh.
         """
         sql = (
             "SELECT id, seq, metadata, aggregate_stale, status FROM experiments "
@@ -181,14 +181,18 @@ class Experiments:
             sql += " AND seq < ?"
             args.append(after)
         sql += " ORDER BY seq DESC"
-        paged = flt.metadata is None and flt.experiment is None
         if flt.metadata is None:
             sql += " LIMIT ?"
             args.append(limit + 1)
         with self._db.read() as conn:
-            rows = conn.execute(sql, args).fetchall()
-            if flt.metadata is not None:
-                rows = [r for r in rows if json_contains(loads(r["metadata"]), flt.metadata)]
+            rows: list[sqlite3.Row] = []
+            # Containment is checked here, row by row newest first, up to one row past the
+            # page: that row only says that a next page exists.
+            for row in conn.execute(sql, args):
+                if flt.metadata is None or json_contains(loads(row["metadata"]), flt.metadata):
+                    rows.append(row)
+                    if len(rows) > limit:
+                        break
             more = len(rows) > limit
             rows = rows[:limit]
             stale = [r["id"] for r in rows if r["aggregate_stale"] and r["status"] in FINISHED]
@@ -198,7 +202,7 @@ class Experiments:
                     refresh_aggregate(conn, eid)
         with self._db.read() as conn:
             found = [_experiment(_row(conn, r["id"])) for r in rows]
-        return Page(found, rows[-1]["seq"] if paged and more else None)
+        return Page(found, rows[-1]["seq"] if more else None)
 
     def latest_id(self, project_name: str, experiment_name: str) -> str:
         """The newest live experiment submitted or named `experiment_name` in the project."""
