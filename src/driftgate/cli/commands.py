@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from driftgate.cli.parser import DEFAULT_DB
 from driftgate.errors import UsageError
-from driftgate.verdict import EXIT_OK, exit_code
+from driftgate.verdict import EXIT_OK, decided_by_no_baseline, exit_code
 
 if TYPE_CHECKING:
     from driftgate.session import StoreChoice
@@ -160,8 +160,29 @@ def run(args: argparse.Namespace) -> int:
         _progress(str(exc))
         return EXIT_OK
     print("\n" + outcome.terminal)
-    _progress(f"verdict {outcome.result.verdict}; reports in {request.report_dir}")
-    return exit_code(outcome.result.verdict, args.fail_on)
+    result, on_base = outcome.result, outcome.ctx.on_base_branch
+    _progress(f"verdict {result.verdict}; reports in {request.report_dir}")
+    code = exit_code(result.verdicts, args.fail_on, args.no_baseline, on_base_branch=on_base)
+    if decided_by_no_baseline(
+        result.verdicts, args.fail_on, args.no_baseline, on_base_branch=on_base
+    ):
+        _progress(_no_baseline_exit(code, args.no_baseline, on_base))
+    return code
+
+
+def _no_baseline_exit(code: int, policy: str, on_base_branch: bool) -> str:
+    """Why a run without a baseline exits as it does: the flag's effect, said once."""
+    if on_base_branch:
+        return (
+            f"no baseline on the base branch: this run is recorded as one (exit {code}; "
+            "--no-baseline applies to other branches)"
+        )
+    if policy == "fail":
+        return (
+            f"no baseline, and --no-baseline fail: exit {code}; record a run on the base "
+            "branch first, or pass --baseline ID"
+        )
+    return f"no baseline: exit {code} (--no-baseline {policy}; fail makes it exit 1)"
 
 
 def action(args: argparse.Namespace) -> int:
@@ -182,7 +203,7 @@ def publish(args: argparse.Namespace) -> int:
         args.artifact,
         SecretStr(token) if token else None,
         args.api_url,
-        Policy(args.pipeline, args.comment, args.check, args.fail_on),
+        Policy(args.pipeline, args.comment, args.check, args.fail_on, args.no_baseline),
         args.dd_site,
     )
 

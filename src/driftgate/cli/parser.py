@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from driftgate import __version__
-from driftgate.verdict import COMMENT_MODES, FAIL_ON
+from driftgate.verdict import COMMENT_MODES, FAIL_ON, NO_BASELINE
 
 DEFAULT_DB = Path(".driftgate") / "store.db"
 DEFAULT_REPORT_DIR = Path(".driftgate") / "report"
@@ -115,6 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="regression",
         help="exit 1 on a failing gate (regression), also on warnings, or never",
     )
+    run.add_argument(
+        "--no-baseline",
+        choices=NO_BASELINE,
+        default="neutral",
+        help="what a run without a baseline concludes off the base branch: neutral (exit 0), "
+        "fail (exit 1) or pass; on the base branch it records and never fails "
+        "(default: %(default)s)",
+    )
     backend_options(run)
     run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
 
@@ -144,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=FAIL_ON,
         default="regression",
         help="which verdicts fail the check: regression, also warning, or never",
+    )
+    publish.add_argument(
+        "--no-baseline",
+        choices=NO_BASELINE,
+        default="neutral",
+        help="what the check concludes for a pull request without a baseline: neutral, fail "
+        "or pass (default: %(default)s)",
     )
     publish.add_argument(
         "--comment",
