@@ -122,6 +122,7 @@ def _gate(
         config=inputs.config and str(workspace / inputs.config),
         base_branch=inputs.baseline_branch,
         baseline=inputs.baseline_experiment_id,
+        baseline_input="Input baseline-experiment-id",
         setup=inputs.setup,
         secrets=[s.get_secret_value() for s in inputs.secrets],
         backend_fix="leave store at auto (or set it to embedded) for the embedded store; "

@@ -107,3 +107,36 @@ def test_publish_applies_its_own_steps_no_baseline(world: World) -> None:
     (check,) = world.fake.check_runs(REPO, head)
     assert check.conclusion == "failure"
     assert "failed: no-baseline is fail" in check.output["title"]
+
+
+def test_an_unknown_baseline_experiment_id_stops_before_the_command(world: World) -> None:
+    first = world.commit("base")
+    main = world.commit("main work")
+    step = world.act(
+        "push",
+        world.push_event(main, first),
+        **{"baseline-experiment-id": "0c4d1da7-0000-4000-8000-00000000dead@2"},
+    )
+    assert step.code == 2, step.stdout
+    (error,) = [line for line in step.stdout.splitlines() if line.startswith("::error")]
+    assert "Input baseline-experiment-id: no experiment" in error
+    assert "leave the baseline out" in error
+    # The command never ran (it prints its experiment's URL), and nothing was posted.
+    assert "/llm/experiments/" not in step.stdout
+    assert world.fake.check_runs(REPO, main) == []
+
+
+def test_a_misspelt_rule_is_in_the_log_and_on_every_surface(world: World) -> None:
+    (world.repo / "driftgate.toml").write_text('[metrics.corect]\nlevel = "warn"\n')
+    first = world.commit("base")
+    main = world.commit("main work")
+    step = world.act("push", world.push_event(main, first))
+    assert step.code == 0, step.stdout
+    (notice,) = [x for x in step.stdout.splitlines() if "matches no evaluator" in x]
+    assert notice.startswith("::notice")
+    assert "did you mean 'correct'?" in notice
+    (check,) = world.fake.check_runs(REPO, main)
+    for surface in (step.summary, check.output["summary"]):
+        assert "matches no evaluator of the compared experiments (did you mean 'correct'?)" in (
+            surface
+        )
