@@ -246,9 +246,14 @@ def test_an_unknown_id_is_named(
     missing = "00000000-0000-4000-8000-00000000dead"
     refs = {"--candidate": experiment, "--baseline": experiment, side: missing}
     code, out, err = compare(capsys, *[a for pair in refs.items() for a in pair])
-    assert code == outcome.EXIT_BACKEND
     assert out == ""
-    assert f"experiment {missing!r} does not exist" in err
+    if side == "--baseline":
+        # Checked first, as `run` checks it before its command: a usage error, with the fix.
+        assert code == outcome.EXIT_USAGE
+        assert f"--baseline: no experiment {missing!r} in the experiments API at " in err
+    else:
+        assert code == outcome.EXIT_BACKEND
+        assert f"experiment {missing!r} does not exist" in err
 
 
 def test_markdown_is_a_readable_table(served: Served, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,12 +8,13 @@ reasons for the defaults are in docs/config.md.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import json
 import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
@@ -150,6 +151,46 @@ class GateConfig(BaseModel):
                     else policy.pass_values,
                 )
         return policy
+
+
+def unmatched_rules(config: GateConfig, evaluators: Iterable[str]) -> list[str]:
+    """One warning per `[metrics.<glob>]` rule that matches none of `evaluators` (the labels
+    of the compared experiments' evaluators), naming the nearest labels. Such a rule is
+    ignored, so the metric it meant gets the default rule: a misspelt name must not pass
+    for a configured one in silence."""
+    names = sorted(set(evaluators))
+    if not names:
+        return []
+    warnings = []
+    for rule in config.metrics:
+        if any(fnmatch.fnmatchcase(name, rule.pattern) for name in names):
+            continue
+        key = rule.pattern if _BARE_KEY.match(rule.pattern) else json.dumps(rule.pattern)
+        near = _nearest(rule.pattern, names)
+        if near:
+            hint = f"did you mean {' or '.join(repr(n) for n in near)}?"
+        else:
+            shown = ", ".join(repr(n) for n in names[:8])
+            more = f" and {len(names) - 8} more" if len(names) > 8 else ""
+            hint = f"the evaluators are {shown}{more}"
+        warnings.append(
+            f"{config.source}: the rule [metrics.{key}] matches no evaluator of the compared "
+            f"experiments ({hint}); it is ignored and the default rule applies: rename it "
+            "to the evaluator's label"
+        )
+    return warnings
+
+
+def _nearest(word: str, names: list[str]) -> list[str]:
+    """The names `word` most likely misspells: difflib's close matches, the best first,
+    without the ones far behind the best (a one-letter typo needs no runner-up)."""
+    scored = []
+    for name in names:
+        score = difflib.SequenceMatcher(None, word, name).ratio()
+        if score >= 0.6:
+            scored.append((score, name))
+    scored.sort(key=lambda pair: (-pair[0], pair[1]))
+    return [name for score, name in scored[:3] if score >= scored[0][0] - 0.1]
 
 
 # ---------------------------------------------------------------- parsing (pure)

@@ -107,6 +107,12 @@ class GateResult(BaseModel):
         """The worst of the experiments' verdicts; an error when there is none."""
         return worst([r.verdict for r in self.reports]) if self.reports else "error"
 
+    @property
+    def verdicts(self) -> list[Verdict]:
+        """Every experiment's verdict (an error when there is none): what the check's
+        conclusion is decided from (`verdict.conclusion_for`)."""
+        return [r.verdict for r in self.reports] or ["error"]
+
     @model_serializer(mode="wrap")
     def _contract(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         """The first experiment's report at the top level (the documented contract), the

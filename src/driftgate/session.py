@@ -32,7 +32,7 @@ from driftgate.ci.history import Ancestry, baseline_ancestry
 from driftgate.ci.runner import display, run_command
 from driftgate.compare import compare, error_report, experiment_ref, no_baseline_report
 from driftgate.compare.schema import Report
-from driftgate.config import GateConfig, load_config
+from driftgate.config import GateConfig, load_config, unmatched_rules
 from driftgate.errors import UsageError
 from driftgate.experiments import baseline as baselines
 from driftgate.experiments.client import ExperimentsClient, backend_from_env
@@ -179,6 +179,8 @@ class RunRequest:
     base_branch: str | None = None
     baseline: str | None = None
     """An explicit baseline (`ID` or `ID@RUN`)."""
+    baseline_input: str = "--baseline"
+    """How the user gave `baseline`, for the message when it names nothing."""
     setup: str | None = None
     secrets: Sequence[str] = ()
     """Secrets besides the environment's keys and tokens (which are found by their names):
@@ -272,8 +274,9 @@ def compare_experiments(
     with open_backend(request.store, env, request.db, fix=request.backend_fix) as backend:
         session = _Session(backend, config, log)
         report = session.compare(request)
+        notes = session.config_notes([report])
     rctx = report_context(None, request.pipeline or "default", backend.name)
-    return GateResult(reports=[report]), rctx
+    return GateResult(reports=[report], notes=notes), rctx
 
 
 def report_context(
@@ -310,6 +313,9 @@ class _Session:
     ) -> GateResult:
         log, client = self.log, self.backend.client
         notes = list(ctx.notes)
+        if request.baseline:
+            # Before the setup and the command: their run is the costly part.
+            self._check_baseline(request.baseline, request.baseline_input)
 
         def run(command: Sequence[str] | str, section: str) -> CommandResult:
             with log.section(f"{section}: {display(command)}"):
@@ -378,9 +384,27 @@ class _Session:
                 on_base_branch=ctx.on_base_branch,
             )
             reports.append(self._gate_one(candidate, None, choice))
+        notes += self.config_notes(reports)
         return GateResult(reports=reports, command=result, found_how=how, notes=notes)
 
+    def config_notes(self, reports: Sequence[Report]) -> list[str]:
+        """The configuration's rules that matched no evaluator of `reports`, each said in
+        the log now and returned for the report's notes."""
+        labels = [c.label for r in reports for c in r.evaluators]
+        notes = unmatched_rules(self.config, labels)
+        for note in notes:
+            self.log.notice(note)
+        return notes
+
+    def _check_baseline(self, ref: str, given_as: str) -> None:
+        try:
+            baselines.check_explicit(self.backend.client, ref, self.backend.name)
+        except baselines.RefError as exc:
+            raise UsageError(f"{given_as}: {exc}") from None
+
     def compare(self, request: CompareRequest) -> Report:
+        if request.baseline:
+            self._check_baseline(request.baseline, "--baseline")
         cand_id, cand_run = baselines.split_run(request.candidate)
         candidate = self.backend.client.get_experiment(cand_id)
         choice = baselines.resolve(

@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from driftgate.action.inputs import PIPELINE
 from driftgate.errors import UsageError
 from driftgate.result import GateResult
-from driftgate.verdict import CommentMode, FailOn
+from driftgate.verdict import CommentMode, FailOn, NoBaseline
 
 REPORT = "report.json"
 META = "meta.json"
@@ -70,6 +70,7 @@ class ArtifactMeta(BaseModel):
     comment: CommentMode = "always"
     check: bool = True
     fail_on: FailOn = "regression"
+    no_baseline: NoBaseline = "neutral"
     backend: str = Field(default="the pull request's run", max_length=80)
 
 

@@ -14,7 +14,7 @@ from driftgate.action import workflow
 from driftgate.action.workflow import InputError
 from driftgate.experiments.baseline import RefError, split_run
 from driftgate.session import STATE_DIR, STORES, StoreChoice
-from driftgate.verdict import COMMENT_MODES, FAIL_ON, CommentMode, FailOn
+from driftgate.verdict import COMMENT_MODES, FAIL_ON, NO_BASELINE, CommentMode, FailOn, NoBaseline
 
 Mode = Literal["gate", "publish"]
 MODES: tuple[Mode, ...] = get_args(Mode)
@@ -41,6 +41,7 @@ class ActionInputs(BaseModel):
     baseline_branch: str | None
     baseline_experiment_id: str | None
     fail_on: FailOn
+    no_baseline: NoBaseline
     comment: CommentMode
     check: bool
     github_token: SecretStr | None = Field(repr=False)
@@ -106,6 +107,7 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         baseline_branch=get(env, "baseline-branch") or None,
         baseline_experiment_id=baseline_id,
         fail_on=workflow.get_choice_input(env, "fail-on", FAIL_ON, default="regression"),
+        no_baseline=workflow.get_choice_input(env, "no-baseline", NO_BASELINE, default="neutral"),
         comment=workflow.get_choice_input(env, "comment", COMMENT_MODES, default="always"),
         check=workflow.get_bool_input(env, "check", default=True),
         github_token=workflow.get_secret_input(env, "github-token"),

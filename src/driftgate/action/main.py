@@ -79,7 +79,9 @@ def action_main(edges: Edges) -> int:
     workspace = _workspace(env)
     publisher = _publisher(edges, cmds, inputs.github_token, inputs.api_url, redact)
     if inputs.mode == "publish":
-        policy = Policy(inputs.pipeline, inputs.comment, inputs.check, inputs.fail_on)
+        policy = Policy(
+            inputs.pipeline, inputs.comment, inputs.check, inputs.fail_on, inputs.no_baseline
+        )
         folder = Source(workspace / inputs.artifact, inputs.artifact, inputs.artifact_name)
         return publish(edges, publisher, policy, folder, inputs.dd_site)
     try:
@@ -120,6 +122,7 @@ def _gate(
         config=inputs.config and str(workspace / inputs.config),
         base_branch=inputs.baseline_branch,
         baseline=inputs.baseline_experiment_id,
+        baseline_input="Input baseline-experiment-id",
         setup=inputs.setup,
         secrets=[s.get_secret_value() for s in inputs.secrets],
         backend_fix="leave store at auto (or set it to embedded) for the embedded store; "
@@ -152,8 +155,10 @@ def _gate(
             cmds.notice(f"{reason}: {_waits_for_publish(inputs.artifact)}")
         else:
             pr = ctx.pr_number if activity == "pull_request" else None
-            policy = Policy(inputs.pipeline, inputs.comment, inputs.check, inputs.fail_on)
-            target = Target(ctx.repository, ctx.head_sha, pr)
+            policy = Policy(
+                inputs.pipeline, inputs.comment, inputs.check, inputs.fail_on, inputs.no_baseline
+            )
+            target = Target(ctx.repository, ctx.head_sha, pr, ctx.on_base_branch)
             refused: list[CannotWrite] = []
             # A pull request run whose token turns out read-only (a Dependabot PR, a
             # workflow without write permissions) leaves the report for the publish
@@ -175,7 +180,9 @@ def _gate(
         if env.get("GITHUB_OUTPUT"):
             workflow.set_outputs(env["GITHUB_OUTPUT"], outputs)
     edges.stdout.write(f"driftgate: verdict {result.verdict}\n")
-    return exit_code(result.verdict, inputs.fail_on)
+    return exit_code(
+        result.verdicts, inputs.fail_on, inputs.no_baseline, on_base_branch=ctx.on_base_branch
+    )
 
 
 def _waits_for_publish(artifact: str) -> str:
@@ -210,6 +217,7 @@ def _leave_artifact(folder: Path, outcome: RunOutcome, inputs: ActionInputs) -> 
             comment=inputs.comment,
             check=inputs.check,
             fail_on=inputs.fail_on,
+            no_baseline=inputs.no_baseline,
             backend=outcome.report.backend,
         )
     write_artifact(folder, outcome.result, meta)

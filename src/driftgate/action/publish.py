@@ -42,10 +42,16 @@ from driftgate.action.github import (
 from driftgate.action.workflow import Commands
 from driftgate.errors import UsageError
 from driftgate.experiments.client import DEFAULT_SITE, ui_host
-from driftgate.report import render_check, render_comment, render_summary, status_description
+from driftgate.report import (
+    CheckRules,
+    render_check,
+    render_comment,
+    render_summary,
+    status_description,
+)
 from driftgate.report.links import LinkPolicy, keep_links
 from driftgate.result import GateResult, ReportContext, recheck
-from driftgate.verdict import EXIT_BACKEND, EXIT_OK, CommentMode, FailOn, alarming, conclusion_for
+from driftgate.verdict import EXIT_BACKEND, EXIT_OK, CommentMode, FailOn, NoBaseline, alarming
 
 ReporterFactory = Callable[[SecretStr, str], GitHubReporter | None]
 """(token, api_url) -> the reporter for this step's repository; None when it is unknown."""
@@ -67,6 +73,8 @@ class Target:
     repository: str | None
     head_sha: str
     pr_number: int | None  # None: no comment (a push)
+    on_base_branch: bool = False
+    """A run on the base branch itself records a baseline: a missing one never fails it."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,7 @@ class Policy:
     comment: CommentMode
     check: bool
     fail_on: FailOn
+    no_baseline: NoBaseline = "neutral"
 
 
 @dataclass
@@ -209,16 +218,17 @@ class Publisher:
     ) -> None:
         """The check run, or the commit status in its place; raises CannotWrite when the
         token may write neither."""
-        out, redact = render_check(result, rctx), self.redact
+        rules = CheckRules(policy.fail_on, policy.no_baseline, target.on_base_branch)
+        out, redact = render_check(result, rctx, rules), self.redact
         reporter.publish_verdict(
             target.head_sha,
             policy.pipeline,
-            conclusion=conclusion_for(result.verdict, policy.fail_on),
+            conclusion=rules.conclusion(result),
             title=redact(out.title),
             summary=redact(out.summary),
             text=out.text and redact(out.text),
             details_url=rctx.run_url,
-            description=redact(status_description(result)),
+            description=redact(status_description(result, rules)),
         )
 
     def publish_artifact(self, request: PublishRequest) -> tuple[int, dict[str, str]]:

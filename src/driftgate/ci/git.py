@@ -335,6 +335,16 @@ def remote_url(
     return normalize_remote_url(out)
 
 
+def toplevel(cwd: Path | str, *, timeout: float = DEFAULT_TIMEOUT) -> Path | None:
+    """The root of the work tree that holds `cwd` (`git rev-parse --show-toplevel`), or None
+    outside a repository."""
+    try:
+        _, out = _git(cwd, "rev-parse", "--show-toplevel", timeout=timeout)
+    except NotARepository:
+        return None
+    return Path(out.strip()) if out.strip() else None
+
+
 @dataclass(frozen=True, slots=True)
 class GitRepo:
     """The functions above bound to one directory: what `context.py` receives as its reader."""

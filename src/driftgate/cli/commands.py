@@ -13,9 +13,9 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from driftgate.cli.parser import DEFAULT_DB
+from driftgate.cli.parser import DEFAULT_DB, DEFAULT_REPORT_DIR
 from driftgate.errors import UsageError
-from driftgate.verdict import EXIT_OK, exit_code
+from driftgate.verdict import EXIT_OK, decided_by_no_baseline, exit_code
 
 if TYPE_CHECKING:
     from driftgate.session import StoreChoice
@@ -49,10 +49,24 @@ class TerminalLog:
         return nullcontext()
 
 
-def _store(args: argparse.Namespace) -> tuple[StoreChoice, Path]:
-    """`--local` or `--db`: the embedded store; else where ddtrace would record."""
-    db = Path(args.db or DEFAULT_DB)
-    return ("embedded" if args.local or args.db else "datadog"), db
+def _root() -> Path:
+    """Where `.driftgate/` lives: the repository's root, whatever the working directory
+    (`git rev-parse --show-toplevel`); the current directory outside a repository."""
+    from driftgate.ci.git import toplevel
+
+    cwd = Path.cwd()
+    return toplevel(cwd) or cwd
+
+
+def _store(args: argparse.Namespace, root: Path | None = None) -> tuple[StoreChoice, Path]:
+    """`--local` or `--db`: the embedded store; else where ddtrace would record. An explicit
+    `--db` is relative to the current directory, like any path typed; the default is at
+    the repository's root (`root`, else looked up: only when the store is used)."""
+    if not (args.local or args.db):
+        return "datadog", DEFAULT_DB
+    db = Path(args.db) if args.db else (root or _root()) / DEFAULT_DB
+    _progress(f"the embedded store: {db}")
+    return "embedded", db
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -62,6 +76,8 @@ def serve(args: argparse.Namespace) -> int:
     from driftgate.store.db import Store
     from driftgate.store.server import bind, serve_forever, url_of
 
+    if args.db is None:
+        args.db = str(_root() / DEFAULT_DB)
     if args.db != ":memory:":
         Path(args.db).parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -133,14 +149,15 @@ def _command(parts: Sequence[str]) -> list[str] | str:
 def run(args: argparse.Namespace) -> int:
     from driftgate.session import NothingToGate, RunRequest, run_gate
 
-    store, db = _store(args)
-    workspace = Path.cwd()
+    root = _root()
+    store, db = _store(args, root)
     request = RunRequest(
         command=_command(args.cmd),
         pipeline=args.pipeline,
-        workspace=workspace,
-        workdir=workspace,
-        report_dir=Path(args.report_dir),
+        workspace=root,
+        # The command runs, and the configuration is looked for, where the user is.
+        workdir=Path.cwd(),
+        report_dir=Path(args.report_dir) if args.report_dir else root / DEFAULT_REPORT_DIR,
         timeout_s=args.timeout * 60,
         wait_s=args.wait * 60,
         store=store,
@@ -160,8 +177,29 @@ def run(args: argparse.Namespace) -> int:
         _progress(str(exc))
         return EXIT_OK
     print("\n" + outcome.terminal)
-    _progress(f"verdict {outcome.result.verdict}; reports in {request.report_dir}")
-    return exit_code(outcome.result.verdict, args.fail_on)
+    result, on_base = outcome.result, outcome.ctx.on_base_branch
+    _progress(f"verdict {result.verdict}; reports in {request.report_dir}")
+    code = exit_code(result.verdicts, args.fail_on, args.no_baseline, on_base_branch=on_base)
+    if decided_by_no_baseline(
+        result.verdicts, args.fail_on, args.no_baseline, on_base_branch=on_base
+    ):
+        _progress(_no_baseline_exit(code, args.no_baseline, on_base))
+    return code
+
+
+def _no_baseline_exit(code: int, policy: str, on_base_branch: bool) -> str:
+    """Why a run without a baseline exits as it does: the flag's effect, said once."""
+    if on_base_branch:
+        return (
+            f"no baseline on the base branch: this run is recorded as one (exit {code}; "
+            "--no-baseline applies to other branches)"
+        )
+    if policy == "fail":
+        return (
+            f"no baseline, and --no-baseline fail: exit {code}; record a run on the base "
+            "branch first, or pass --baseline ID"
+        )
+    return f"no baseline: exit {code} (--no-baseline {policy}; fail makes it exit 1)"
 
 
 def action(args: argparse.Namespace) -> int:
@@ -182,7 +220,7 @@ def publish(args: argparse.Namespace) -> int:
         args.artifact,
         SecretStr(token) if token else None,
         args.api_url,
-        Policy(args.pipeline, args.comment, args.check, args.fail_on),
+        Policy(args.pipeline, args.comment, args.check, args.fail_on, args.no_baseline),
         args.dd_site,
     )
 

@@ -7,8 +7,10 @@ import os
 from pathlib import Path
 
 from driftgate import __version__
-from driftgate.verdict import COMMENT_MODES, FAIL_ON
+from driftgate.verdict import COMMENT_MODES, FAIL_ON, NO_BASELINE
 
+# Relative to the repository's root (the current directory outside one), wherever the
+# command runs from: a store per subdirectory would find no baseline.
 DEFAULT_DB = Path(".driftgate") / "store.db"
 DEFAULT_REPORT_DIR = Path(".driftgate") / "report"
 
@@ -33,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--db",
-        default=str(DEFAULT_DB),
-        help="SQLite file, created if missing; ':memory:' keeps nothing (default: %(default)s)",
+        help="SQLite file, created if missing; ':memory:' keeps nothing (default: "
+        f"{DEFAULT_DB} at the repository's root)",
     )
     serve.add_argument(
         "--api-key",
@@ -57,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--local",
             action="store_true",
-            help=f"use the embedded store in {DEFAULT_DB} (default: Datadog, or "
-            "DD_LLMOBS_OVERRIDE_ORIGIN, as ddtrace chooses)",
+            help=f"use the embedded store in {DEFAULT_DB} at the repository's root (default: "
+            "Datadog, or DD_LLMOBS_OVERRIDE_ORIGIN, as ddtrace chooses)",
         )
         p.add_argument("--db", help="use the embedded store in this SQLite file (implies --local)")
         p.add_argument(
@@ -96,8 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--base-branch", help="the branch baselines come from (default: the repo's)")
     run.add_argument(
         "--report-dir",
-        default=str(DEFAULT_REPORT_DIR),
-        help="where report.md and report.json go (default: %(default)s)",
+        help="where report.md and report.json go, relative to the current directory "
+        f"(default: {DEFAULT_REPORT_DIR} at the repository's root)",
     )
     run.add_argument(
         "--timeout", type=float, default=60.0, metavar="MIN", help="command timeout (default: 60)"
@@ -114,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=FAIL_ON,
         default="regression",
         help="exit 1 on a failing gate (regression), also on warnings, or never",
+    )
+    run.add_argument(
+        "--no-baseline",
+        choices=NO_BASELINE,
+        default="neutral",
+        help="what a run without a baseline concludes off the base branch: neutral (exit 0), "
+        "fail (exit 1) or pass; on the base branch it records and never fails "
+        "(default: %(default)s)",
     )
     backend_options(run)
     run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
@@ -144,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=FAIL_ON,
         default="regression",
         help="which verdicts fail the check: regression, also warning, or never",
+    )
+    publish.add_argument(
+        "--no-baseline",
+        choices=NO_BASELINE,
+        default="neutral",
+        help="what the check concludes for a pull request without a baseline: neutral, fail "
+        "or pass (default: %(default)s)",
     )
     publish.add_argument(
         "--comment",

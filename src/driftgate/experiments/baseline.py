@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftgate.errors import UsageError
-from driftgate.experiments.client import ExperimentsClient
+from driftgate.experiments.client import ExperimentsClient, NotFoundError
 from driftgate.experiments.models import ExperimentInfo
 
 MAX_LISTED = 5000
@@ -40,6 +40,33 @@ def split_run(ref: str) -> tuple[str, int | None]:
     if not run.isdigit() or int(run) < 1:
         raise RefError(f"{ref!r}: the run after @ must be a number from 1, as in {ident}@2")
     return ident, int(run)
+
+
+def check_explicit(
+    client: ExperimentsClient, ref: str, where: str | None = None
+) -> tuple[ExperimentInfo, int | None]:
+    """The experiment (and run) an explicit baseline `ref` names, read before anything runs:
+    a wrong one must cost a second, not the experiment's run. `RefError` (exit 2) when `ref`
+    is malformed, names no experiment in the backend (`where`, for the message), or a run
+    the experiment does not have."""
+    ident, run = split_run(ref)
+    if not ident:
+        raise RefError(f"{ref!r} names no experiment: give its id, as in ID or ID@2")
+    try:
+        info = client.get_experiment(ident)
+    except NotFoundError:
+        raise RefError(
+            f"no experiment {ident!r} in {where or client.backend.describe()}: give the id of "
+            "a recorded run (the report shows it, and `driftgate compare` takes it), or "
+            "leave the baseline out to resolve it from the base branch"
+        ) from None
+    runs = info.run_count
+    if run is not None and runs and run > runs:
+        raise RefError(
+            f"experiment {info.name or ident!r} has no run {run}: it has {runs} "
+            f"run{'s' if runs != 1 else ''} (use @1 to @{runs}, or no @ for all of them)"
+        )
+    return info, run
 
 
 def _per_run_named(candidate: ExperimentInfo, pipeline: str | None) -> bool:

@@ -13,6 +13,7 @@ Every text from experiments, git or the environment is escaped by the filters of
 
 from driftgate.report.render import (
     CheckOutput,
+    CheckRules,
     check_title,
     render_check,
     render_comment,
@@ -23,6 +24,7 @@ from driftgate.report.render import (
 
 __all__ = [
     "CheckOutput",
+    "CheckRules",
     "check_title",
     "render_check",
     "render_comment",

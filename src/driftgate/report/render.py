@@ -16,6 +16,7 @@ so that cut cannot leave one open.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -40,6 +41,14 @@ from driftgate.report.limits import (
 )
 from driftgate.report.view import Detail, ExperimentView, ResultView, build, top_categories
 from driftgate.result import GateResult, ReportContext
+from driftgate.verdict import (
+    Conclusion,
+    FailOn,
+    NoBaseline,
+    conclusion_for,
+    decided_by_no_baseline,
+    effective_no_baseline,
+)
 
 __all__ = [
     "CHECK_DETAILS",
@@ -47,6 +56,7 @@ __all__ = [
     "COMMENT_DETAILS",
     "SUMMARY_DETAILS",
     "CheckOutput",
+    "CheckRules",
     "environment",
     "render_check",
     "render_comment",
@@ -200,9 +210,9 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def _render(template: str, view: ResultView, ctx: ReportContext) -> str:
+def _render(template: str, view: ResultView, ctx: ReportContext, why: Md | None = None) -> str:
     template_ = environment().get_template(template)
-    return _tidy(template_.render(view=view, ctx=ctx, d=view.detail, note=_note(ctx)))
+    return _tidy(template_.render(view=view, ctx=ctx, d=view.detail, note=_note(ctx), why=why))
 
 
 def _tidy(text: str) -> str:
@@ -242,12 +252,13 @@ def _fitted(
     details: Sequence[Detail],
     limit: int,
     unit: Unit = UTF16,
+    why: Md | None = None,
 ) -> str:
     """The richest rendering of `template` within `limit`; the barest one cut at a line
     when none fits."""
     text = ""
     for detail in details:
-        text = _render(template, build(result, detail), ctx)
+        text = _render(template, build(result, detail), ctx, why)
         if unit.length(text) <= limit:
             return text
     tail = f"\n\n**This report was cut to fit GitHub's size limit.** {_note(ctx)}\n"
@@ -263,15 +274,103 @@ def render_comment(result: GateResult, ctx: ReportContext, limit: int = COMMENT_
     return _fitted("comment.md.j2", result, ctx, COMMENT_DETAILS, limit)
 
 
-def render_check(result: GateResult, ctx: ReportContext) -> CheckOutput:
+@dataclass(frozen=True)
+class CheckRules:
+    """What decides the check's conclusion besides the verdicts: the step's `fail-on` and
+    `no-baseline`, and whether the run records on the base branch itself."""
+
+    fail_on: FailOn = "regression"
+    no_baseline: NoBaseline = "neutral"
+    on_base_branch: bool = False
+
+    def conclusion(self, result: GateResult) -> Conclusion:
+        return conclusion_for(
+            result.verdicts, self.fail_on, self.no_baseline, on_base_branch=self.on_base_branch
+        )
+
+
+DEFAULT_RULES = CheckRules()
+
+
+def render_check(
+    result: GateResult, ctx: ReportContext, rules: CheckRules = DEFAULT_RULES
+) -> CheckOutput:
     """The check run's title, summary (the comment without its records) and text (every
     metric's statistics, the records, the evaluators); text is None when there is nothing
-    to compare (no baseline, an error)."""
-    summary = _fitted("check_summary.md.j2", result, ctx, CHECK_DETAILS, CHECK_TEXT_LIMIT)
+    to compare (no baseline, an error). When experiments without a baseline decide the
+    conclusion, the title and the summary's first paragraph say why it is what it is."""
+    why = _why_no_baseline(result, ctx, rules)
+    summary = _fitted(
+        "check_summary.md.j2",
+        result,
+        ctx,
+        CHECK_DETAILS,
+        CHECK_TEXT_LIMIT,
+        why=why[1] if why else None,
+    )
     text = _fitted("check_text.md.j2", result, ctx, CHECK_TEXT_DETAILS, CHECK_TEXT_LIMIT)
     return CheckOutput(
-        title=check_title(result), summary=summary, text=text if text.strip() else None
+        title=check_title(result, rules), summary=summary, text=text if text.strip() else None
     )
+
+
+_CONCLUSION_EMOJI: dict[Conclusion, str] = {"failure": "❌", "success": "✅", "neutral": "⚪"}
+_CONCLUSION_WORDS: dict[Conclusion, str] = {
+    "failure": "failed",
+    "success": "passed",
+    "neutral": "is neutral",
+}
+
+
+def _why_no_baseline(
+    result: GateResult, ctx: ReportContext, rules: CheckRules
+) -> tuple[str, Md] | None:
+    """When experiments without a baseline decide the conclusion: a short reason for the
+    title, and a paragraph for the summary saying why and what to change. Our own words;
+    only the base branch's name is data."""
+    verdicts = result.verdicts
+    if not decided_by_no_baseline(
+        verdicts, rules.fail_on, rules.no_baseline, on_base_branch=rules.on_base_branch
+    ):
+        return None
+    conclusion = rules.conclusion(result)
+    policy = effective_no_baseline(rules.no_baseline, on_base_branch=rules.on_base_branch)
+    base = escape.code_span(ctx.base_branch, 100) if ctx.base_branch else "the base branch"
+    missing = verdicts.count("no_baseline")
+    lead = (
+        "nothing was compared"
+        if missing == len(verdicts)
+        else f"{formats.count(missing, 'experiment')} of {len(verdicts)} had no baseline"
+    )
+    head = f"**Why this check {_CONCLUSION_WORDS[conclusion]}:** {lead}"
+    if rules.on_base_branch and policy != "pass":
+        short = "neutral: recorded on the base branch"
+        body = (
+            f"; this run is on the base branch ({base}), so it records the baseline that "
+            "later pull requests compare with. On the base branch a missing baseline is "
+            "never a failure (`no-baseline` applies to other branches and pull requests)."
+        )
+    elif policy == "fail":
+        short = "failed: no-baseline is fail"
+        body = (
+            ", and `no-baseline: fail` fails the check without a baseline. Record a run on "
+            f"{base} for pull requests to compare with, or name one with "
+            "`baseline-experiment-id`; `no-baseline: neutral` lets such a change through."
+        )
+    elif policy == "pass":
+        short = "passed: no-baseline is pass"
+        body = (
+            ", and `no-baseline: pass` passes the check without a baseline. Record a run on "
+            f"{base} for pull requests to be gated."
+        )
+    else:
+        short = "neutral: no-baseline is neutral"
+        body = (
+            ", and a missing baseline is neutral (`no-baseline: neutral`, the default): this "
+            f"check neither passes nor blocks the change. Record a run on {base} for pull "
+            "requests to compare with; `no-baseline: fail` blocks a change that has none."
+        )
+    return short, Md(head + body)
 
 
 def render_summary(result: GateResult, ctx: ReportContext) -> str:
@@ -331,14 +430,33 @@ def _line_within(text: str, limit: int) -> str:
     return fit_line(escape.plain_line(text), limit)[0]
 
 
-def check_title(result: GateResult) -> str:
-    """One line, at most 255 characters: the verdict and what moved it."""
+def check_title(result: GateResult, rules: CheckRules = DEFAULT_RULES) -> str:
+    """One line, at most 255 characters: the verdict and what moved it; when experiments
+    without a baseline decide the conclusion, the conclusion's mark and why."""
     line = _one_liner(result, 3)
     emoji = formats.verdict_emoji(result.verdict)
-    return _line_within(f"{emoji} {line[:1].upper()}{line[1:]}", CHECK_TITLE_LIMIT)
+    suffix = ""
+    if why := _why_no_baseline(result, _NO_CONTEXT, rules):
+        emoji, suffix = Md(_CONCLUSION_EMOJI[rules.conclusion(result)]), f" · {why[0]}"
+    return _line_within(f"{emoji} {line[:1].upper()}{line[1:]}{suffix}", CHECK_TITLE_LIMIT)
 
 
-def status_description(result: GateResult) -> str:
+def status_description(result: GateResult, rules: CheckRules = DEFAULT_RULES) -> str:
     """The commit status's description (the check's stand-in), at most 140 characters."""
     line = _one_liner(result, 2)
-    return _line_within(f"{line[:1].upper()}{line[1:]}", STATUS_DESCRIPTION_LIMIT)
+    suffix = ""
+    if why := _why_no_baseline(result, _NO_CONTEXT, rules):
+        suffix = f" · {why[0]}"
+    return _line_within(f"{line[:1].upper()}{line[1:]}{suffix}", STATUS_DESCRIPTION_LIMIT)
+
+
+# For the one-liners, which name no branch.
+_NO_CONTEXT = ReportContext(
+    repository=None,
+    pipeline="",
+    head_sha=None,
+    base_branch=None,
+    pr_number=None,
+    run_url=None,
+    backend="",
+)
