@@ -841,6 +841,7 @@ def test_command_env_for_a_pull_request() -> None:
         "run_attempt": 1,
         "repository": REPO,
         "pipeline": "triage",
+        "dirty": False,
     }
     assert json.loads(env["DRIFTGATE_TAGS"]) == {
         "git.branch": "prompt/refund-policy",

@@ -283,6 +283,25 @@ def first_parent_ancestors(
     return out.split()
 
 
+def changed_files(cwd: Path | str, *, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+    """The tracked files whose working-tree or staged content differs from HEAD: a run from
+    such a tree did not run the commit it is recorded for. Untracked files do not count
+    (`git describe --dirty` agrees): a run's own output (`.driftgate/`, caches) would
+    otherwise make every run dirty."""
+    _, out = _git(cwd, "status", "--porcelain=v1", "-z", "--untracked-files=no", timeout=timeout)
+    entries = out.split("\0")
+    files: list[str] = []
+    skip = False
+    for entry in entries:
+        if skip:  # the source path of a rename or copy
+            skip = False
+            continue
+        if len(entry) > 3:
+            files.append(entry[3:])
+            skip = entry[0] in "RC"
+    return files
+
+
 def normalize_remote_url(url: str) -> str | None:
     """A remote URL as a browsable web URL without credentials, or None for local paths.
 
@@ -365,3 +384,6 @@ class GitRepo:
 
     def remote_url(self) -> str | None:
         return remote_url(self.cwd, timeout=self.timeout)
+
+    def changed_files(self) -> list[str]:
+        return changed_files(self.cwd, timeout=self.timeout)
