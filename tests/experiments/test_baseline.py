@@ -121,7 +121,7 @@ def test_interrupted_runs_and_the_candidate_itself_are_skipped(world: World) -> 
     candidate = world.info(world.run("cap", "m"))  # a push to main: the head is the merge-base
     choice = resolve(world.client, candidate, ancestors=["m"])
     assert choice.experiment is None
-    assert choice.reason.startswith("1 earlier run of 'cap' exists but none qualified (1 not ")
+    assert choice.reason.startswith("1 other run of 'cap' exists but none qualified (1 not ")
     assert "wait until they finish, or look for a crashed script" in choice.reason
     assert [(c.commit, c.why) for c in choice.considered] == [
         ("m", "interrupted before it finished")
@@ -230,7 +230,7 @@ def test_dirty_runs_are_never_chosen_unless_named(world: World) -> None:
     other = world.info(world.run("keyed", "head"))
     choice = resolve(world.client, other, ancestors=["m"], base_branch="main")
     assert choice.experiment is None
-    assert choice.reason.startswith("1 earlier run of 'keyed' exists but none qualified")
+    assert choice.reason.startswith("1 other run of 'keyed' exists but none qualified")
     assert "commit your changes and run again on main" in choice.reason
     assert [c.id for c in choice.considered] == [keyed]
 
@@ -263,7 +263,7 @@ def test_runs_off_the_history_say_where_they_are(world: World) -> None:
     choice = resolve(world.client, candidate, ancestors=["m" * 40], base_branch="main")
     assert choice.experiment is None
     assert choice.reason.startswith(
-        "1 earlier run of 'cap' exists but none qualified (1 on other branches or commits; "
+        "1 other run of 'cap' exists but none qualified (1 on other branches or commits; "
         f"searched the merge-base {'m' * 12} and 0 earlier commits): record a run on main"
     )
     assert [(c.id, c.branch, c.why) for c in choice.considered] == [

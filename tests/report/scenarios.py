@@ -194,7 +194,7 @@ def no_baseline_explained_result() -> GateResult:
     report = no_baseline_report(
         _side("candidate", correct, quality, info=dirty),
         baseline_reason=(
-            "2 earlier runs of 'answers' exist but none qualified (1 recorded from a dirty "
+            "2 other runs of 'answers' exist but none qualified (1 recorded from a dirty "
             "working tree; 1 not finished; searched the 12 commits of main before this one)"
         ),
         candidate_url=DATADOG + CAND_ID,

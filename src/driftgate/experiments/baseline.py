@@ -266,6 +266,9 @@ class _Search:
 
     @property
     def looked(self) -> str:
+        if not self.ancestors and self.on_base_branch:
+            # The first commit, or a history that could not be read (a note says which).
+            return f"no commit of {self.base} before this one to search"
         if not self.ancestors:
             return f"no commit history was available, so only runs recorded on {self.base} count"
         first = self.ancestors[0][:12]
@@ -292,9 +295,9 @@ class _Search:
         name = self.candidate.experiment
         counts = Counter(_kind(c.why) for c in passed_over)
         parts = [f"{n} {what}" for what, n in counts.most_common()]
+        verb = "exists" if len(passed_over) == 1 else "exist"
         head = (
-            f"{_runs(len(passed_over))} of {name!r} {'exists' if len(passed_over) == 1 else 'exist'}"
-            " but none qualified "
+            f"{_runs(len(passed_over))} of {name!r} {verb} but none qualified "
             f"({'; '.join(parts)}; {self.looked})"
         )
         top = counts.most_common(1)[0][0]
@@ -349,13 +352,13 @@ def _kind(why: str) -> str:
 
 
 def _runs(count: int) -> str:
-    return f"{count} earlier run{'' if count == 1 else 's'}"
+    return f"{count} other run{'' if count == 1 else 's'}"
 
 
 def _first_run(
     client: ExperimentsClient, candidate: ExperimentInfo, search: _Search
 ) -> tuple[str, list[ConsideredRun]]:
-    """No earlier run of the experiment in its project: say whether it exists elsewhere
+    """No other run of the experiment in its project: say whether it exists elsewhere
     (another project) or under a near name, else that this is its first run."""
     name = candidate.experiment
     elsewhere = [
@@ -365,7 +368,7 @@ def _first_run(
     ]
     if elsewhere:
         return (
-            f"no earlier run of {name!r} in this project ({candidate.project_id}); "
+            f"no other run of {name!r} in this project ({candidate.project_id}); "
             f"{len(elsewhere)} run(s) of it are in another project: a baseline comes from the "
             "same project, so record with the same project_name (LLMObs.enable), or name one "
             "with --baseline",
@@ -385,7 +388,7 @@ def _first_run(
         ]
         names = ", ".join(f"{n!r} ({len(by_name[n])} run(s))" for n in near)
         return (
-            f"no earlier run of {name!r}; runs of near names exist: {names}. If one of them is "
+            f"no other run of {name!r}; runs of near names exist: {names}. If one of them is "
             f"this experiment under another name, give the script's LLMObs.experiment the same "
             "name as before, or compare with one once with --baseline",
             considered,
