@@ -29,8 +29,19 @@ def _gate(repo: Path, env: dict[str, str], pipeline: str, *options: str) -> Gate
     """`driftgate run --local --pipeline PIPELINE` in `repo`, as a user runs it."""
     shutil.rmtree(repo / ".driftgate" / "report", ignore_errors=True)
     proc = subprocess.run(
-        [sys.executable, "-m", "driftgate.cli", "run", "--local", "--pipeline", pipeline]
-        + [*options, "--", sys.executable, "experiment.py"],
+        [
+            sys.executable,
+            "-m",
+            "driftgate.cli",
+            "run",
+            "--local",
+            "--pipeline",
+            pipeline,
+            *options,
+            "--",
+            sys.executable,
+            "experiment.py",
+        ],
         cwd=repo,
         env=env,
         capture_output=True,
@@ -108,10 +119,10 @@ def test_a_fixed_experiment_name_is_compared_with_mains_run_whatever_the_pipelin
     stored = _stored(repo, first.report["candidate"]["id"])
     assert (f"ci.pipeline:{pipeline}" in stored.tags) is pass_tags
     _assert_compared_with_main(first, second, main_sha)
-    assert _metricless(second.report["candidate"]["id"]) in second.markdown
+    assert _id_shown(second.report["candidate"]["id"]) in second.markdown
 
 
-def _metricless(identifier: str) -> str:
+def _id_shown(identifier: str) -> str:
     # The terminal report names each run's id, to paste into `driftgate compare`.
     return f"(id {identifier})"
 
@@ -120,7 +131,7 @@ def _metricless(identifier: str) -> str:
 def test_runs_named_per_run_are_compared_with_mains_run(
     tmp_path: Path, env: dict[str, str], pass_tags: bool
 ) -> None:
-    repo, first, second, main_sha = _record_on_main_then_change(
+    _repo, first, second, main_sha = _record_on_main_then_change(
         tmp_path, env, "arith", PER_RUN_NAME=True, PASS_TAGS=pass_tags
     )
     assert first.report["candidate"]["experiment"].startswith("arith-local-")
@@ -212,8 +223,15 @@ def test_compare_without_a_baseline_resolves_it_as_run_does(
 
     # On main's own run: nothing earlier, said as such, never "Recorded".
     proc = subprocess.run(
-        [sys.executable, "-m", "driftgate.cli", "compare", "--local"]
-        + ["--candidate", first.report["candidate"]["id"]],
+        [
+            sys.executable,
+            "-m",
+            "driftgate.cli",
+            "compare",
+            "--local",
+            "--candidate",
+            first.report["candidate"]["id"],
+        ],
         cwd=repo,
         env=env,
         capture_output=True,
