@@ -543,7 +543,7 @@ def _candidate_lineage(
 def _with_dirty(ctx: CIContext, git: GitRepo) -> CIContext:
     """`ctx` marked dirty, with a note, when tracked files have uncommitted changes."""
     try:
-        changed = git.changed_files()
+        changed = git.changed_files(ignore=(STATE_DIR,))
     except GitError:
         return ctx
     if not changed:
