@@ -174,7 +174,7 @@ def test_first_run_has_no_baseline_and_an_unchanged_branch_passes(
     assert first.report["verdict"] == "no_baseline"
     assert first.report["found"] == FOUND_BY_URL
     assert first.report["baseline"] is None
-    assert "no finished run of 'sums'" in first.report["baseline_reason"]
+    assert first.report["baseline_reason"].startswith("this is the first run of 'sums'")
     assert first.report["candidate"]["commit"] == main_sha
     assert "no baseline" in _headline(first.markdown)
     assert first.report["command"]["exit_code"] == 0

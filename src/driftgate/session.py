@@ -26,8 +26,8 @@ from functools import partial
 from pathlib import Path
 from typing import Literal, Protocol, get_args
 
-from driftgate.ci.context import CIContext, build_context, command_env
-from driftgate.ci.git import GitRepo
+from driftgate.ci.context import CIContext, ContextError, build_context, command_env, from_local_git
+from driftgate.ci.git import GitError, GitRepo
 from driftgate.ci.history import Ancestry, baseline_ancestry
 from driftgate.ci.runner import display, run_command
 from driftgate.compare import compare, error_report, experiment_ref, no_baseline_report
@@ -71,6 +71,8 @@ STATE_DIR = ".driftgate"
 """Under the checkout's root: the embedded store's file and the reports."""
 EMBEDDED = "the embedded store"
 ANCESTOR_LIMIT = 200
+DIRTY_TAG = "git.dirty:true"
+MAX_FILES_NAMED = 3
 _OVERRIDE = "DD_LLMOBS_OVERRIDE_ORIGIN"
 
 
@@ -114,6 +116,9 @@ class Backend:
     name: str
     """For the report: "Datadog (datadoghq.com)", "the embedded store", ..."""
     embedded: bool
+    mark_dirty: Callable[[ExperimentInfo], ExperimentInfo] | None = None
+    """Tags a run `git.dirty:true` after the fact, where the backend allows it (the
+    embedded store; Datadog's API changes only a run's status)."""
 
     def experiment_url(self, experiment_id: str) -> str | None:
         return self.client.backend.experiment_url(experiment_id)
@@ -152,8 +157,17 @@ def open_backend(
     db.parent.mkdir(parents=True, exist_ok=True)
     with BackgroundStore(str(db)) as store:
         local = backend_from_env({_OVERRIDE: store.url})
+
+        def mark_dirty(info: ExperimentInfo) -> ExperimentInfo:
+            metadata = dict(info.metadata or {})
+            metadata["tags"] = [*info.tags, DIRTY_TAG]
+            store.store.experiments.patch(info.id, {"metadata": metadata})
+            return info.model_copy(update={"metadata": metadata})
+
         with ExperimentsClient(local) as client:
-            yield Backend(client, client_env(store.url, env), EMBEDDED, embedded=True)
+            yield Backend(
+                client, client_env(store.url, env), EMBEDDED, embedded=True, mark_dirty=mark_dirty
+            )
 
 
 # ------------------------------------------------------------------------------ requests
@@ -247,6 +261,7 @@ def run_gate(
     )
     if ctx.nothing_to_gate:
         raise NothingToGate(ctx.nothing_to_gate)
+    ctx = _with_dirty(ctx, git)
     config = load_config(request.config, directory=request.workdir)
     for note in ctx.notes:
         log.notice(note)
@@ -273,10 +288,11 @@ def compare_experiments(
     config = load_config(request.config, directory=request.directory)
     with open_backend(request.store, env, request.db, fix=request.backend_fix) as backend:
         session = _Session(backend, config, log)
-        report = session.compare(request)
-        notes = session.config_notes([report])
+        ancestry = partial(_candidate_lineage, request, env)
+        report, notes = session.compare(request, ancestry)
+        notes = (*notes, *session.config_notes([report]))
     rctx = report_context(None, request.pipeline or "default", backend.name)
-    return GateResult(reports=[report], notes=notes), rctx
+    return GateResult(reports=[report], notes=list(notes)), rctx
 
 
 def report_context(
@@ -366,6 +382,11 @@ class _Session:
         finished = wait_until_finished(
             client, found, WaitPolicy(timeout_s=request.wait_s), log.progress, notice=notice
         )
+        if ctx.dirty:
+            finished, untagged = self._mark_dirty(finished)
+            for note in untagged:
+                log.notice(note)
+            notes += untagged
         # Not needed, and not looked up, when the baseline is given.
         history = Ancestry() if request.baseline else ancestors()
         for note in history.notes:
@@ -402,20 +423,52 @@ class _Session:
         except baselines.RefError as exc:
             raise UsageError(f"{given_as}: {exc}") from None
 
-    def compare(self, request: CompareRequest) -> Report:
+    def compare(
+        self, request: CompareRequest, ancestry: Callable[[ExperimentInfo], _Lineage]
+    ) -> tuple[Report, tuple[str, ...]]:
+        """The candidate and its baseline as `run` would resolve it: by the candidate's
+        commit's ancestry in the checkout at `request.directory` (or GitHub's API)."""
         if request.baseline:
             self._check_baseline(request.baseline, "--baseline")
-        cand_id, cand_run = baselines.split_run(request.candidate)
-        candidate = self.backend.client.get_experiment(cand_id)
+        candidate, cand_run = baselines.lookup(self.backend.client, request.candidate)
+        lineage = _Lineage(Ancestry(), request.base_branch, False)
+        if not request.baseline:
+            lineage = ancestry(candidate)
+            for note in lineage.history.notes:
+                self.log.notice(note)
         choice = baselines.resolve(
             self.backend.client,
             candidate,
             explicit=request.baseline,
-            ancestors=(),
-            base_branch=request.base_branch,
+            ancestors=lineage.history.shas,
+            base_branch=lineage.base_branch,
             pipeline=request.pipeline,
+            on_base_branch=lineage.on_base_branch,
         )
-        return self._gate_one(candidate, cand_run, choice)
+        return self._gate_one(candidate, cand_run, choice), lineage.history.notes
+
+    def _mark_dirty(
+        self, runs: list[ExperimentInfo]
+    ) -> tuple[list[ExperimentInfo], tuple[str, ...]]:
+        """Runs from a dirty tree carry `git.dirty` when the script passed DRIFTGATE_TAGS;
+        the others are tagged here where the backend allows it, and said otherwise."""
+        marked, untagged = [], []
+        for found in runs:
+            tagged = found
+            if not found.dirty and self.backend.mark_dirty is not None:
+                tagged = self.backend.mark_dirty(found)
+            elif not found.dirty:
+                untagged.append(found.name or found.id)
+            marked.append(tagged.model_copy(update={"metadata": _dirty_metadata(tagged)}))
+        if not untagged:
+            return marked, ()
+        return marked, (
+            f"{', '.join(untagged)} ran from uncommitted changes but is not tagged git.dirty: "
+            "the script does not pass DRIFTGATE_TAGS to LLMObs.experiment(tags=...), and "
+            f"{self.backend.name} cannot be told afterwards, so a later gate may take it as a "
+            "baseline; pass tags=json.loads(os.environ['DRIFTGATE_TAGS']) in the script, or "
+            "delete the run",
+        )
 
     def _gate_one(
         self, candidate: ExperimentInfo, run: int | None, choice: baselines.BaselineChoice
@@ -433,7 +486,11 @@ class _Session:
         cand_data = client.experiment_data(candidate.id, run)
         if choice.experiment is None:
             return no_baseline_report(
-                cand_data, self.config, baseline_reason=choice.reason, candidate_url=cand_url
+                cand_data,
+                self.config,
+                baseline_reason=choice.reason,
+                candidate_url=cand_url,
+                considered=choice.considered,
             )
         self.log.progress(f"reading the baseline {choice.experiment.name or choice.experiment.id}")
         base_data = client.experiment_data(choice.experiment.id, choice.run)
@@ -458,6 +515,83 @@ def _ancestry(request: RunRequest, ctx: CIContext, git: GitRepo) -> Ancestry:
         token=request.github_token,
         api_url=request.github_api_url,
     )
+
+
+@dataclass(frozen=True)
+class _Lineage:
+    """Where `compare` looks for a candidate's baseline."""
+
+    history: Ancestry
+    base_branch: str | None
+    on_base_branch: bool
+
+
+def _candidate_lineage(
+    request: CompareRequest, env: Mapping[str, str], candidate: ExperimentInfo
+) -> _Lineage:
+    """The candidate's commit placed in the checkout's history, as `run` places its head: on
+    the base branch (the commit is an ancestor of it), its earlier commits; else its
+    merge-base with the base branch and that commit's ancestors."""
+    commit = candidate.commit
+    base = request.base_branch
+    fallback = f"baselines are matched by the newest run on {base or 'the base branch'} instead"
+    if not commit:
+        note = f"the candidate {candidate.id} records no commit (tag git.commit.sha): {fallback}"
+        return _Lineage(Ancestry((), (note,)), base, False)
+    git = GitRepo(request.directory)
+    try:
+        local = from_local_git(
+            git, workspace=str(request.directory), now=datetime.now(UTC), base_branch=base
+        )
+    except ContextError as exc:
+        return _Lineage(Ancestry((), (f"{exc}; {fallback}",)), base, False)
+    base = local.base_branch
+    merge_base = None
+    for target in (base, f"origin/{base}") if base else ():
+        try:
+            merge_base = git.merge_base(commit, target)
+        except GitError:
+            continue
+        break
+    on_base = merge_base is not None and merge_base.startswith(commit)
+    ctx = local.model_copy(
+        update={
+            "head_sha": merge_base if on_base else commit,
+            "branch": base if on_base else None,
+            "merge_base": merge_base,
+            "on_base_branch": on_base,
+            "checkout_sha": None,
+        }
+    )
+    history = baseline_ancestry(
+        ctx, git, limit=ANCESTOR_LIMIT, token=env.get("GITHUB_TOKEN") or None
+    )
+    return _Lineage(history, base, on_base)
+
+
+def _with_dirty(ctx: CIContext, git: GitRepo) -> CIContext:
+    """`ctx` marked dirty, with a note, when tracked files have uncommitted changes."""
+    try:
+        changed = git.changed_files(ignore=(STATE_DIR,))
+    except GitError:
+        return ctx
+    if not changed:
+        return ctx
+    named = ", ".join(changed[:MAX_FILES_NAMED])
+    more = f" and {len(changed) - MAX_FILES_NAMED} more" if len(changed) > MAX_FILES_NAMED else ""
+    note = (
+        f"the working tree has uncommitted changes ({named}{more}): this run is not "
+        f"{ctx.head_sha[:12]} as committed, so it is tagged git.dirty and will not be taken as "
+        "a baseline; commit the changes to record one that can be"
+    )
+    return ctx.model_copy(update={"dirty": True, "notes": (*ctx.notes, note)})
+
+
+def _dirty_metadata(info: ExperimentInfo) -> dict[str, object]:
+    metadata = dict(info.metadata or {})
+    if DIRTY_TAG not in info.tags:
+        metadata["tags"] = [*info.tags, DIRTY_TAG]
+    return metadata
 
 
 class _RedactedLog:

@@ -28,6 +28,7 @@ REPO = "acme/bot"
 FORK = "stranger/bot"
 PIPELINE = "qa"
 RAW = Path(__file__).parents[1] / "scripts" / "raw_experiment.py"
+ARITH = Path(__file__).parents[1] / "scripts" / "arith_experiment.py"
 
 
 def git(repo: Path, *args: str) -> str:
@@ -266,6 +267,34 @@ def test_push_records_then_the_pull_request_is_gated_in_one_sticky_comment(world
     (check,) = world.fake.check_runs(REPO, worse)
     assert check.conclusion == "failure"
     assert not world.fake.called("GET", r"^/user$")
+
+
+def test_a_ddtrace_script_that_passes_nothing_gets_mains_run_as_baseline(world: World) -> None:
+    """The README's workflow (`pipeline: qa`) around an unmodified ddtrace script whose
+    experiment is `qa-sums` and which passes none of DRIFTGATE_TAGS/DRIFTGATE_METADATA: the
+    pipeline is a prefix of the name, and that changes nothing."""
+    script = ARITH.read_text().replace('PREFIX = ""', 'PREFIX = "qa-"')
+    (world.repo / "experiment.py").write_text(
+        script.replace("PASS_TAGS = True", "PASS_TAGS = False")
+    )
+    (world.repo / ".gitignore").write_text(".driftgate/\nseen-env.json\n")
+    command = f"{sys.executable} experiment.py"
+    first = world.commit("base")
+    main = world.commit("main work")
+    recorded = world.act("push", world.push_event(main, first), command=command)
+    assert recorded.code == 0, recorded.stdout
+    assert recorded.outputs["verdict"] == "no_baseline"
+    assert "this is the first run of 'qa-sums'" in recorded.summary
+
+    git(world.repo, "checkout", "-q", "-b", "feature")
+    head = world.commit("docs")
+    world.fake.add_pull(REPO, 7, head_sha=head, base_sha=main, head_ref="feature")
+    gated = world.act("pull_request", world.pr_event(7, head, main), command=command)
+    assert gated.code == 0, gated.stdout
+    assert gated.outputs["verdict"] == "pass"
+    assert gated.outputs["baseline-id"] == recorded.outputs["experiment-id"]
+    report = json.loads((world.repo / ".driftgate" / "report" / "report.json").read_text())
+    assert report["baseline_reason"] == f"the newest run at {main[:12]}, the merge-base on main"
 
 
 def _fork_pull_request(world: World, bad: int | None = None) -> tuple[str, Step]:

@@ -841,6 +841,7 @@ def test_command_env_for_a_pull_request() -> None:
         "run_attempt": 1,
         "repository": REPO,
         "pipeline": "triage",
+        "dirty": False,
     }
     assert json.loads(env["DRIFTGATE_TAGS"]) == {
         "git.branch": "prompt/refund-policy",
@@ -881,3 +882,10 @@ def test_a_fork_branch_is_recorded_with_its_owner() -> None:
     data["pull_request"]["head"]["repo"] = None
     injected = command_env(from_github_event(env, data), "triage")
     assert json.loads(injected["DRIFTGATE_TAGS"])["git.branch"] == "fork:main"
+
+
+def test_a_dirty_checkout_is_tagged_and_said_in_the_metadata() -> None:
+    env = command_env(_pr_context(dirty=True), "triage")
+    assert json.loads(env["DRIFTGATE_TAGS"])["git.dirty"] == "true"
+    assert json.loads(env["DRIFTGATE_METADATA"])["dirty"] is True
+    assert "git.dirty" not in json.loads(command_env(_pr_context(), "triage")["DRIFTGATE_TAGS"])

@@ -17,6 +17,7 @@ from driftgate.ci.git import (
     NoCommits,
     NotARepository,
     UnknownRevision,
+    changed_files,
     normalize_remote_url,
     redact,
 )
@@ -267,3 +268,33 @@ def test_git_repo_binds_a_directory(history: History) -> None:
     assert repo.first_parent_ancestors("HEAD", 2) == [history.merge, history.c3]
     assert not repo.is_shallow()
     assert repo.remote_url() is None
+
+
+def test_changed_files_are_tracked_changes_outside_driftgates_own_folder(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "sub").mkdir(parents=True)
+    (repo / ".driftgate").mkdir()
+    for name in ("a.py", "b.py", "sub/c.py", ".driftgate/store.db"):
+        (repo / name).write_text("1\n")
+
+    def sh(*args: str) -> None:
+        identity = ["-c", "user.name=T", "-c", "user.email=t@example.com"]
+        subprocess.run(["git", *identity, *args], cwd=repo, check=True, capture_output=True)
+
+    sh("init", "--quiet", "-b", "main")
+    sh("add", ".")  # .driftgate committed by mistake, as `git add .` does without a .gitignore
+    sh("commit", "--quiet", "-m", "one")
+    assert changed_files(repo) == []
+    (repo / ".driftgate" / "store.db").write_text("2\n")
+    (repo / "new.py").write_text("untracked\n")
+    assert changed_files(repo, ignore=(".driftgate",)) == []
+    assert changed_files(repo / "sub", ignore=(".driftgate",)) == []  # from a subdirectory too
+    (repo / "a.py").write_text("2\n")
+    sh("mv", "b.py", "renamed.py")
+    (repo / "sub" / "c.py").write_text("2\n")
+    assert sorted(changed_files(repo / "sub", ignore=(".driftgate",))) == [
+        "a.py",
+        "renamed.py",
+        "sub/c.py",
+    ]
+    assert ".driftgate/store.db" in changed_files(repo)

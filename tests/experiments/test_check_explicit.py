@@ -38,7 +38,7 @@ def test_a_recorded_experiment_and_its_run_are_accepted(
         (
             "0c4d1da7-0000-4000-8000-00000000dead",
             "no experiment '0c4d1da7-0000-4000-8000-00000000dead' in the store: give the id "
-            "of a recorded run",
+            "or name of a recorded run",
         ),
         ("{eid}@2", "has no run 2: it has 1 run (use @1 to @1, or no @ for all of them)"),
         ("{eid}@0", "the run after @ must be a number from 1"),

@@ -10,7 +10,7 @@ from typing import Any
 
 from driftgate.compare import compare, error_report, no_baseline_report
 from driftgate.compare.schema import Report
-from driftgate.experiments.models import EvaluatorColumn, ExperimentData
+from driftgate.experiments.models import ConsideredRun, EvaluatorColumn, ExperimentData
 from driftgate.result import CommandResult, GateResult, ReportContext
 from tests.compare.builders import column, experiment, keys
 
@@ -164,6 +164,45 @@ def no_baseline_result() -> GateResult:
     return GateResult(reports=[report], command=command(), found_how=FOUND)
 
 
+def no_baseline_explained_result() -> GateResult:
+    """On main, from uncommitted changes, with earlier runs that did not qualify."""
+    correct = [1] * 34 + [0] * 6
+    quality = [0.8 + 0.01 * (i % 5) for i in range(N)]
+    dirty = {"metadata": {"commit": HEAD_SHA, "tags": ["git.dirty:true"]}}
+    considered = [
+        ConsideredRun(
+            id="0d000000-0000-4000-8000-000000000003",
+            name="answers-100",
+            experiment="answers",
+            commit=BASE_SHA,
+            branch="main",
+            created_at="2025-03-01T10:00:00Z",
+            status="completed",
+            why="recorded from a working tree with uncommitted changes (git.dirty)",
+        ),
+        ConsideredRun(
+            id="0d000000-0000-4000-8000-000000000004",
+            name="answers-99",
+            experiment="answers",
+            commit="5e1f" * 10,
+            branch="prompt/shorter | answers",
+            created_at="2025-02-28T09:00:00Z",
+            status="running",
+            why="not finished (running)",
+        ),
+    ]
+    report = no_baseline_report(
+        _side("candidate", correct, quality, info=dirty),
+        baseline_reason=(
+            "2 other runs of 'answers' exist but none qualified (1 recorded from a dirty "
+            "working tree; 1 not finished; searched the 12 commits of main before this one)"
+        ),
+        candidate_url=DATADOG + CAND_ID,
+        considered=considered,
+    )
+    return GateResult(reports=[report], command=command(), found_how=FOUND)
+
+
 def fail_result() -> GateResult:
     return GateResult(
         reports=[fail_report()], command=command(tail="experiment: done"), found_how=FOUND
@@ -215,6 +254,7 @@ SCENARIOS = {
     "fail": fail_result,
     "warn": warn_result,
     "no_baseline": no_baseline_result,
+    "no_baseline_explained": no_baseline_explained_result,
     "error_crashed": crashed_result,
     "error_timeout": timed_out_result,
     "multi": multi_result,

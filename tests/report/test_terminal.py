@@ -9,6 +9,7 @@ from driftgate.report import render_terminal
 from driftgate.result import GateResult
 from tests.report.markdown import fences, tables
 from tests.report.scenarios import (
+    CAND_ID,
     LOCAL_CONTEXT,
     crashed_result,
     fail_result,
@@ -43,7 +44,10 @@ def test_metrics_table_regressions_first() -> None:
 
 def test_refs_records_flags_and_totals() -> None:
     text = render_terminal(fail_result(), LOCAL_CONTEXT)
-    assert "- candidate: answers-102 at 40ac51f571d7, 40 records x 1 run <https://" in text
+    assert (
+        f"- candidate: answers-102 (id {CAND_ID}) at 40ac51f571d7, 40 records x 1 run <https://"
+        in text
+    )
     assert "- why this baseline: the newest run at a79cf5db77b2, the merge-base on main" in text
     assert "Records: 40 compared, 12 regressed, 0 improved" in text
     assert "### regressed: rec-0 (correct pass -> fail, quality 0.8 -> 0.3)" in text

@@ -9,6 +9,11 @@ change would:
 - EXPERIMENTS: which experiments this script records (each its own dataset).
 - PRINT_URL: print `experiment.url` (driftgate then finds the experiment by it) or not
   (driftgate then finds it by the commit ddtrace tags from DD_GIT_COMMIT_SHA).
+- PREFIX: put before each experiment's name ("arith-" records "arith-sums").
+- PASS_TAGS: pass DRIFTGATE_TAGS as ddtrace's `tags=` (as the README suggests), or not (a
+  script written without driftgate in mind).
+- PER_RUN_NAME: name the experiment DRIFTGATE_EXPERIMENT_NAME (`<pipeline>-<run-id>`), as
+  scripts that name each run do, instead of its fixed name.
 - MODE: "record"; "crash" (exits with a traceback after some output); "hang" (starts a
   helper process, writes both pids to hang-pids.json and never finishes).
 
@@ -27,6 +32,9 @@ from ddtrace.llmobs import LLMObs
 MODEL = "calc-1"
 EXPERIMENTS = ("sums",)
 PRINT_URL = True
+PREFIX = ""
+PASS_TAGS = True
+PER_RUN_NAME = False
 MODE = "record"
 
 RECORDS = 40
@@ -95,13 +103,14 @@ def record(experiment):
         for i in range(RECORDS)
     ]
     dataset = LLMObs.create_dataset(dataset_name=f"arith-{experiment}", records=records)
+    name = os.environ["DRIFTGATE_EXPERIMENT_NAME"] if PER_RUN_NAME else PREFIX + experiment
     run = LLMObs.experiment(
-        name=experiment,
+        name=name,
         task=make_task(experiment),
         dataset=dataset,
         evaluators=[exact, closeness],
         config={"model": MODEL},
-        tags=json.loads(os.environ.get("DRIFTGATE_TAGS") or "{}"),
+        tags=json.loads(os.environ.get("DRIFTGATE_TAGS") or "{}") if PASS_TAGS else {},
         runs=1,
     )
     run.run(jobs=10)

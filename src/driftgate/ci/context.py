@@ -145,6 +145,10 @@ class CIContext(BaseModel):
     checkout_sha: str | None = None
     """The commit checked out in the workspace (git HEAD): the code the command runs. None
     without a readable checkout. A note says so when it is not the commit under test."""
+    dirty: bool = False
+    """The checkout has uncommitted changes to tracked files: the command does not run the
+    commit it is recorded for. Set by the session (`ci/git.py` `changed_files`); such runs
+    are tagged `git.dirty:true` and never taken as a baseline unless named."""
     nothing_to_gate: str | None = None
     """Why this run has nothing to gate (a push that deleted its ref), in words for a
     notice; None for every run that gates or records. When set, nothing may run."""
@@ -838,6 +842,7 @@ def metadata(ctx: CIContext, pipeline: str) -> dict[str, Any]:
         "run_attempt": ctx.run_attempt,
         "repository": ctx.repository,
         "pipeline": pipeline,
+        "dirty": ctx.dirty,
     }
 
 
@@ -852,6 +857,8 @@ def tags(ctx: CIContext, pipeline: str) -> dict[str, str]:
         "ci.run_attempt": ctx.run_attempt,
         "ci.pr": ctx.pr_number,
         "ci.event": ctx.event_name,
+        # Only when true: a clean run's tags stay as they were.
+        "git.dirty": "true" if ctx.dirty else None,
     }
     return {key: str(value) for key, value in values.items() if value is not None}
 

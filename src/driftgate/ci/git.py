@@ -283,6 +283,41 @@ def first_parent_ancestors(
     return out.split()
 
 
+def changed_files(
+    cwd: Path | str, *, ignore: tuple[str, ...] = (), timeout: float = DEFAULT_TIMEOUT
+) -> list[str]:
+    """The tracked files whose working-tree or staged content differs from HEAD, relative to
+    the repository's root: a run from such a tree did not run the commit it is recorded for.
+    Untracked files do not count (`git describe --dirty` agrees), nor do the paths in
+    `ignore` (from the root): a run's own output (`.driftgate/`, even when committed by
+    mistake) would otherwise make every run dirty."""
+    excluded = [f":(top,exclude){path}" for path in ignore]
+    _, out = _git(
+        cwd,
+        "-c",
+        "status.relativePaths=false",
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=no",
+        "--",
+        ":(top)",
+        *excluded,
+        timeout=timeout,
+    )
+    entries = out.split("\0")
+    files: list[str] = []
+    skip = False
+    for entry in entries:
+        if skip:  # the source path of a rename or copy
+            skip = False
+            continue
+        if len(entry) > 3:
+            files.append(entry[3:])
+            skip = entry[0] in "RC"
+    return files
+
+
 def normalize_remote_url(url: str) -> str | None:
     """A remote URL as a browsable web URL without credentials, or None for local paths.
 
@@ -375,3 +410,6 @@ class GitRepo:
 
     def remote_url(self) -> str | None:
         return remote_url(self.cwd, timeout=self.timeout)
+
+    def changed_files(self, ignore: tuple[str, ...] = ()) -> list[str]:
+        return changed_files(self.cwd, ignore=ignore, timeout=self.timeout)

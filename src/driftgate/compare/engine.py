@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from driftgate.compare.budgets import budget_metrics
@@ -13,7 +15,7 @@ from driftgate.compare.rules import judge_all, overall
 from driftgate.compare.schema import ExperimentRef, Metric, Records, Report
 from driftgate.compare.summaries import summary_metrics
 from driftgate.config import GateConfig
-from driftgate.experiments.models import ExperimentData, ExperimentInfo
+from driftgate.experiments.models import ConsideredRun, ExperimentData, ExperimentInfo
 
 MAX_CONFIG_KEYS_NAMED = 5
 
@@ -33,6 +35,7 @@ def experiment_ref(
         records=len(set(data.record_key)) if data is not None else 0,
         dataset_id=info.dataset_id,
         dataset_version=info.dataset_version,
+        dirty=info.dirty,
     )
 
 
@@ -175,6 +178,7 @@ def no_baseline_report(
     *,
     baseline_reason: str = "no baseline run was found",
     candidate_url: str | None = None,
+    considered: Sequence[ConsideredRun] = (),
 ) -> Report:
     """Verdict `no_baseline`: neutral, never a failure; the candidate's own figures are listed."""
     config = config or GateConfig()
@@ -196,6 +200,7 @@ def no_baseline_report(
         config_source=config.source,
         evaluators=coverage,
         warnings=_read_notes(None, candidate),
+        baseline_considered=list(considered),
     )
 
 

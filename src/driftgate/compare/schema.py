@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from driftgate.config import Level
+from driftgate.experiments.models import ConsideredRun
 from driftgate.verdict import Verdict
 
 MetricKind = Literal[
@@ -45,6 +46,7 @@ class ExperimentRef(_Model):
     records: int = 0
     dataset_id: str = ""
     dataset_version: int | None = None
+    dirty: bool = False  # recorded from uncommitted changes (tag git.dirty): never a baseline
 
 
 class Metric(_Model):
@@ -145,3 +147,6 @@ class Report(_Model):
     config_source: str = ""
     evaluators: list[EvaluatorCoverage] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    baseline_considered: list[ConsideredRun] = Field(default_factory=list)
+    """Without a baseline: the runs the search looked at and why none qualified (newest
+    first, at most a few; `baseline_reason` counts them all)."""

@@ -63,6 +63,51 @@ class ExperimentInfo(BaseModel):
         value = (self.metadata or {}).get("commit")
         return value if isinstance(value, str) and value else None
 
+    @property
+    def branch(self) -> str | None:
+        """The branch it was recorded on: tag `git.branch`, else metadata `branch`."""
+        found = self.tag("git.branch")
+        if found:
+            return found
+        value = (self.metadata or {}).get("branch")
+        return value if isinstance(value, str) and value else None
+
+    @property
+    def dirty(self) -> bool:
+        """Recorded from a working tree with uncommitted changes: tag `git.dirty:true`, or
+        metadata `dirty: true`."""
+        return self.tag("git.dirty") == "true" or (self.metadata or {}).get("dirty") is True
+
+
+class ConsideredRun(BaseModel):
+    """A run the baseline search looked at and did not choose, and why (for the report)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str = ""
+    experiment: str = ""
+    commit: str | None = None
+    branch: str | None = None
+    created_at: str | None = None
+    status: str | None = None
+    why: str
+    """Why it was not the baseline, in words: "not finished (running)", "recorded from a
+    dirty working tree", "at a commit that is not the merge-base or one of its ancestors"..."""
+
+    @classmethod
+    def of(cls, info: ExperimentInfo, why: str) -> ConsideredRun:
+        return cls(
+            id=info.id,
+            name=info.name,
+            experiment=info.experiment,
+            commit=info.commit,
+            branch=info.branch,
+            created_at=info.created_at,
+            status=info.status,
+            why=why,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class EvaluatorColumn:

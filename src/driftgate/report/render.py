@@ -405,7 +405,7 @@ def _experiment_line(e: ExperimentView, names: int) -> str:
         improved = f", {len(e.improved)} improved" if e.improved else ""
         return f"no gated metric regressed{improved}"
     if e.verdict == "no_baseline":
-        return "recorded; nothing to compare with yet"
+        return "nothing to compare with"
     message = e.report.warnings[0] if e.report.warnings else "the comparison could not be made"
     return escape.plain_line(message, 200)
 
