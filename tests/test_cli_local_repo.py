@@ -206,3 +206,19 @@ def test_a_misspelt_rule_is_said_with_the_evaluator_it_meant(
     assert "(did you mean 'exact'?)" in shown
     # The glob that matches is not warned about.
     assert "closeness" not in " ".join(report["notes"])
+
+
+def test_from_a_subdirectory_the_configuration_at_the_root_applies(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    root, evals, _ = _repo(tmp_path, "evals")
+    (root / "driftgate.toml").write_text('[metrics.exactt]\nlevel = "warn"\n')
+    ran = _run(evals, env)
+    assert ran.code == 0, ran.output
+    # Found from evals/: its (misspelt) rule is read, and said.
+    assert f"{root / 'driftgate.toml'}: the rule [metrics.exactt]" in ran.stderr
+    # The nearest file wins: one in evals/ is the one read.
+    (evals / "driftgate.toml").write_text('[metrics.exacto]\nlevel = "warn"\n')
+    nearer = _run(evals, env)
+    assert f"{evals / 'driftgate.toml'}: the rule [metrics.exacto]" in nearer.stderr
+    assert "exactt" not in nearer.stderr

@@ -238,3 +238,18 @@ def test_latency_floor_is_configurable() -> None:
     assert config.budgets.latency_p95.max_increase == latency(50, 0.2)
     with pytest.raises(ConfigError, match=r"budgets.latency.min_seconds = \"soon\" is not valid"):
         parse_config({"budgets": {"latency": {"min_seconds": "soon"}}}, source="driftgate.toml")
+
+
+def test_the_search_goes_up_to_the_root_and_no_further(tmp_path: Path) -> None:
+    root, deep = tmp_path / "repo", tmp_path / "repo" / "evals" / "suite"
+    deep.mkdir(parents=True)
+    (tmp_path / "driftgate.toml").write_text("alpha = 0.03\n")  # above the root: not ours
+    assert find_config(deep, root) is None
+    (root / "driftgate.toml").write_text("alpha = 0.02\n")
+    assert find_config(deep, root) == root / "driftgate.toml"
+    assert load_config(directory=deep, root=root).alpha == 0.02
+    # A pyproject.toml without our table on the way is passed over, not a stop.
+    (root / "evals" / "pyproject.toml").write_text("[tool.ruff]\nline-length = 100\n")
+    assert find_config(deep, root) == root / "driftgate.toml"
+    # Without a root (outside a repository), only the directory itself is looked in.
+    assert find_config(deep) is None

@@ -387,22 +387,36 @@ def parse_config(
 # ---------------------------------------------------------------- loading (the only I/O)
 
 
-def find_config(directory: Path) -> Path | None:
-    """`driftgate.toml` in `directory`, else its `pyproject.toml` if it has [tool.driftgate]."""
-    own = directory / CONFIG_FILE
-    if own.is_file():
-        return own
-    pyproject = directory / PYPROJECT
-    if pyproject.is_file() and "driftgate" in _read(pyproject).get("tool", {}):
-        return pyproject
+def find_config(directory: Path, root: Path | None = None) -> Path | None:
+    """`driftgate.toml` in `directory`, else its `pyproject.toml` if it has [tool.driftgate];
+    else the same in each parent up to `root` (the repository's root), nearest first: run
+    from a subdirectory, the gate finds the configuration at the root, as it finds the
+    store."""
+    for folder in _up_to(directory, root):
+        own = folder / CONFIG_FILE
+        if own.is_file():
+            return own
+        pyproject = folder / PYPROJECT
+        if pyproject.is_file() and "driftgate" in _read(pyproject).get("tool", {}):
+            return pyproject
     return None
 
 
-def load_config(path: str | Path | None = None, *, directory: Path | None = None) -> GateConfig:
-    """The configuration in `path`, or the one found in `directory` (default: the current
-    directory), or the defaults when there is none."""
+def _up_to(directory: Path, root: Path | None) -> list[Path]:
+    here = directory.resolve()
+    top = root.resolve() if root is not None else None
+    if top is None or not here.is_relative_to(top):
+        return [here]
+    return [here, *[p for p in here.parents if p.is_relative_to(top)]]
+
+
+def load_config(
+    path: str | Path | None = None, *, directory: Path | None = None, root: Path | None = None
+) -> GateConfig:
+    """The configuration in `path`, or the one found from `directory` (default: the current
+    directory) up to `root`, or the defaults when there is none."""
     if path is None:
-        found = find_config(directory or Path.cwd())
+        found = find_config(directory or Path.cwd(), root)
         if found is None:
             return GateConfig()
         path = found

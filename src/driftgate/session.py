@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Literal, Protocol, get_args
 
 from driftgate.ci.context import CIContext, ContextError, build_context, command_env, from_local_git
-from driftgate.ci.git import GitError, GitRepo
+from driftgate.ci.git import GitError, GitRepo, toplevel
 from driftgate.ci.history import Ancestry, baseline_ancestry
 from driftgate.ci.runner import display, run_command
 from driftgate.compare import compare, error_report, experiment_ref, no_baseline_report
@@ -262,7 +262,9 @@ def run_gate(
     if ctx.nothing_to_gate:
         raise NothingToGate(ctx.nothing_to_gate)
     ctx = _with_dirty(ctx, git)
-    config = load_config(request.config, directory=request.workdir)
+    config = load_config(
+        request.config, directory=request.workdir, root=_repo_root(request.workdir)
+    )
     for note in ctx.notes:
         log.notice(note)
     with open_backend(request.store, env, request.store_db, fix=request.backend_fix) as backend:
@@ -285,7 +287,9 @@ def compare_experiments(
 ) -> tuple[GateResult, ReportContext]:
     """Compare two experiment runs; without an explicit baseline, resolve it from the base
     branch."""
-    config = load_config(request.config, directory=request.directory)
+    config = load_config(
+        request.config, directory=request.directory, root=_repo_root(request.directory)
+    )
     with open_backend(request.store, env, request.db, fix=request.backend_fix) as backend:
         session = _Session(backend, config, log)
         ancestry = partial(_candidate_lineage, request, env)
@@ -293,6 +297,15 @@ def compare_experiments(
         notes = (*notes, *session.config_notes([report]))
     rctx = report_context(None, request.pipeline or "default", backend.name)
     return GateResult(reports=[report], notes=list(notes)), rctx
+
+
+def _repo_root(directory: Path) -> Path | None:
+    """Where the configuration is looked for last (the repository's root); None outside one,
+    or when git cannot tell: the directory itself is then the only place looked."""
+    try:
+        return toplevel(directory)
+    except GitError:
+        return None
 
 
 def report_context(
