@@ -7,8 +7,8 @@ configuration says so, and leaves complete experiments alone."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,18 +70,17 @@ class Copy:
 
 
 @pytest.fixture
-def store(recorded: Recorded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Copy]:
+def store(recorded: Recorded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Copy:
     """A copy of the recorded store for one test to damage, and the command's environment."""
     db = tmp_path / "store.db"
     with sqlite3.connect(recorded.db) as source, sqlite3.connect(db) as target:
         source.backup(target)
     source.close()
     target.close()
-    for name in list(ddtrace_env("http://unused")):
-        if name.startswith(("DD_", "DRIFTGATE_")):
-            monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    yield Copy(db, recorded)
+    for name in [n for n in os.environ if n.startswith(("DD_", "DRIFTGATE_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # where each test writes its driftgate.toml, if any
+    return Copy(db, recorded)
 
 
 def _compare(

@@ -140,7 +140,8 @@ def test_budgets_full_and_shorthand_forms() -> None:
         ),
         (
             {"alhpa": 0.05},
-            "driftgate.toml: unknown key alhpa; allowed keys here: alpha, metrics, budgets, incomplete",
+            "driftgate.toml: unknown key alhpa; allowed keys here: "
+            "alpha, metrics, budgets, incomplete",
         ),
         (
             {"budgets": {"errors": 2}},
