@@ -135,8 +135,13 @@ def test_budgets_full_and_shorthand_forms() -> None:
         ({"metrics": 3}, "metrics = 3 is not valid; expected a table of rules keyed by"),
         ({"metrics": {"": {}}}, "a metric-name glob cannot be empty"),
         (
+            {"incomplete": "error"},
+            'driftgate.toml: incomplete = "error" is not valid; expected one of: fail, warn, off',
+        ),
+        (
             {"alhpa": 0.05},
-            "driftgate.toml: unknown key alhpa; allowed keys here: alpha, metrics, budgets",
+            "driftgate.toml: unknown key alhpa; allowed keys here: "
+            "alpha, metrics, budgets, incomplete",
         ),
         (
             {"budgets": {"errors": 2}},
@@ -231,6 +236,12 @@ level = "warn"
     assert config.policy("toxicity", "score").level == "warn"
     assert config.budgets.cost.max_increase == percent(15)
     assert config.budgets.latency_p95.max_increase == latency(60)
+
+
+def test_incomplete_warns_by_default_and_is_configurable() -> None:
+    assert GateConfig().incomplete == "warn"
+    for level in ("fail", "warn", "off"):
+        assert parse_config({"incomplete": level}).incomplete == level
 
 
 def test_latency_floor_is_configurable() -> None:

@@ -135,6 +135,9 @@ class GateConfig(BaseModel):
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
     metrics: tuple[MetricRule, ...] = ()
     budgets: Budgets = Budgets()
+    # A run with fewer task spans than its dataset version has records (ddtrace gave up on
+    # an unreachable backend and still exited 0): said as a warning unless configured.
+    incomplete: Level = "warn"
     source: str = "defaults"
 
     def policy(self, name: str, kind: EvaluatorKind) -> MetricPolicy:
@@ -195,7 +198,7 @@ def _nearest(word: str, names: list[str]) -> list[str]:
 
 # ---------------------------------------------------------------- parsing (pure)
 
-TOP_LEVEL_KEYS = ("alpha", "metrics", "budgets")
+TOP_LEVEL_KEYS = ("alpha", "metrics", "budgets", "incomplete")
 RULE_KEYS = ("direction", "min_effect", "level", "pass_values")
 BUDGET_KEYS = ("max_increase", "level")
 LATENCY_KEYS = ("p50", "p95", "level", "min_seconds")
@@ -365,7 +368,7 @@ def parse_config(
 ) -> GateConfig:
     """Validate parsed TOML into a `GateConfig`; `prefix` is where the table sits in the file."""
     where = _Where(source, prefix)
-    table = _table(dict(data), where, TOP_LEVEL_KEYS, "alpha, metrics, budgets")
+    table = _table(dict(data), where, TOP_LEVEL_KEYS, ", ".join(TOP_LEVEL_KEYS))
     config: dict[str, Any] = {"source": source}
     if "alpha" in table:
         config["alpha"] = _alpha(table["alpha"], where / "alpha")
@@ -381,6 +384,8 @@ def parse_config(
         )
     if "budgets" in table:
         config["budgets"] = _budgets(table["budgets"], where / "budgets")
+    if "incomplete" in table:
+        config["incomplete"] = _level(table["incomplete"], where / "incomplete")
     return GateConfig(**config)
 
 

@@ -327,3 +327,59 @@ def test_a_single_run_summary_without_its_number_is_that_run(
     data = client.experiment_data(made.id)
     assert [(s.run, s.value) for s in data.summaries] == [(1, 1.0)]
     assert data.notes == ()
+
+
+# -- incomplete runs ------------------------------------------------------------------------
+
+
+def _capitals(records: int, missing: dict[int, int], runs: int = 3) -> list[list[Run]]:
+    """`runs` runs over `records` records, run N missing its last `missing[N]` task spans."""
+    return [
+        [Run(f"rec{n}", "Beijing", True, 1.0) for n in range(records - missing.get(iteration, 0))]
+        for iteration in range(1, runs + 1)
+    ]
+
+
+def test_the_dataset_is_counted_through_every_page_of_its_records(
+    fake: FakeDatadog, client: ExperimentsClient
+) -> None:
+    everything = [f"rec{n}" for n in range(300)]
+    made = fake.add("capitals", _capitals(300, {2: 16}), dataset=everything)
+    data = client.experiment_data(made.id)
+    assert data.dataset_records == 300
+    pages = [r for r in fake.requests if r.url.path.endswith("/records")]
+    # 300 records in Datadog's pages of 100: three reads, each asking for version 1.
+    assert len(pages) == 3
+    assert all(r.url.params["filter[version]"] == "1" for r in pages)
+    assert all(f"/{made.attributes['project_id']}/datasets/" in r.url.path for r in pages)
+
+
+def test_a_run_missing_task_spans_is_flagged_and_fails_where_configured(
+    fake: FakeDatadog, client: ExperimentsClient
+) -> None:
+    everything = [f"rec{n}" for n in range(300)]
+    base = fake.add("capitals", _capitals(300, {}), dataset=everything)
+    cand = fake.add("capitals", _capitals(300, {2: 16, 3: 80}), dataset=everything)
+    base_data, cand_data = client.experiment_data(base.id), client.experiment_data(cand.id)
+    warned = compare(base_data, cand_data)
+    assert warned.verdict == "warn"
+    assert warned.warnings[0].startswith(
+        "the candidate is incomplete: run 2: 284 of 300 records, run 3: 220 of 300 records"
+    )
+    failed = compare(base_data, cand_data, parse_config({"incomplete": "fail"}))
+    assert failed.verdict == "fail"
+    complete = compare(base_data, base_data, parse_config({"incomplete": "fail"}))
+    assert complete.verdict == "pass"
+    assert not any("incomplete" in w for w in complete.warnings)
+
+
+def test_a_dataset_that_cannot_be_read_leaves_completeness_unchecked_and_says_so(
+    fake: FakeDatadog, client: ExperimentsClient
+) -> None:
+    made = fake.add("capitals", _capitals(3, {1: 1}, runs=1))
+    fake.datasets.clear()
+    data = client.experiment_data(made.id)
+    assert data.dataset_records is None
+    (note,) = data.notes
+    assert note.startswith("the records of its dataset could not be counted (")
+    assert "is not known" in note

@@ -12,7 +12,11 @@ on, and each can be switched):
   the LLM child spans ddtrace sends, which the answer may include (`child_spans`) or not;
 - summary evaluations come back as ddtrace posted them: the run is only in the request's
   tags, so the metric carries no run number (`summary_tags` puts the request's tags on it,
-  as a backend that kept them would).
+  as a backend that kept them would);
+- a dataset's records are listed (`GET /api/v2/llm-obs/v1/{project_id}/datasets/{id}/records`,
+  as ddtrace's `pull_dataset` reads them) in pages of at most `records_page`, each with
+  `meta.after`, `""` on the last; the dataset holds every record an experiment on it was
+  given (`add(dataset=...)`), whether or not its runs recorded them all.
 
 The shapes follow ddtrace 4.16's own traffic for an experiment (task spans tagged
 `dataset_record_id`, `run_id`, `run_iteration`; an LLM child span of 12 + 3 tokens;
@@ -24,6 +28,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +37,10 @@ import httpx
 
 LIST = "/api/v2/llm-obs/v1/experiments"
 EVENTS_V3 = "/api/v2/llm-obs/v3/experiments/"
+DATASET = "80569d98-70f4-4591-965e-3ea3f452cbe4"
+_RECORDS = re.compile(
+    r"^/api/v2/llm-obs/v1/(?P<project>[^/]+)/datasets/(?P<dataset>[^/]+)/records$"
+)
 MAX_LIMIT = 5000
 API_KEY, APP_KEY = "fake-api-key", "fake-app-key"
 
@@ -69,6 +78,9 @@ class FakeDatadog:
     summary_tags: bool = False
     aggregate_after: int | None = 0
     page_max: int = MAX_LIMIT
+    records_page: int = 100
+    # dataset id -> its records' ids (one version)
+    datasets: dict[str, list[str]] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
     _clock: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -84,14 +96,17 @@ class FakeDatadog:
         status: str | None = "completed",
         project_id: str = "60fe1794-424b-42b6-a3a1-dfc2654e934a",
         tags: tuple[str, ...] = (),
+        dataset: list[str] | None = None,
     ) -> Experiment:
+        """`dataset`: the records the experiment was given (default: those its runs
+        recorded); the dataset keeps them all."""
         tick = next(self._clock)
         created = f"2026-11-29T10:{tick // 60:02d}:{tick % 60:02d}.000000+00:00"
         attrs: dict[str, Any] = {
             "author": {"id": str(uuid.UUID(int=7))},
             "config": {"model_name": "gpt-4"},
             "created_at": created,
-            "dataset_id": "80569d98-70f4-4591-965e-3ea3f452cbe4",
+            "dataset_id": DATASET,
             "dataset_version": 1,
             "description": "",
             "experiment": experiment,
@@ -122,6 +137,9 @@ class FakeDatadog:
             run_ids=[str(uuid.uuid4()) for _ in runs],
         )
         self.experiments.append(found)
+        held = self.datasets.setdefault(DATASET, [])
+        given = dataset if dataset is not None else [r.record for run in runs for r in run]
+        held += [r for r in dict.fromkeys(given) if r not in held]
         return found
 
     def finish(self, experiment: Experiment, status: str = "completed") -> None:
@@ -145,6 +163,8 @@ class FakeDatadog:
             return self._list(request)
         if request.method == "GET" and path.startswith(EVENTS_V3) and path.endswith("/events"):
             return self._events(request, path[len(EVENTS_V3) : -len("/events")])
+        if request.method == "GET" and (match := _RECORDS.match(path)):
+            return self._records(request, match["dataset"])
         return _answer(404, {"errors": [{"title": "Generic Error", "detail": "not found"}]})
 
     def _list(self, request: httpx.Request) -> httpx.Response:
@@ -181,6 +201,34 @@ class FakeDatadog:
             ):
                 attrs["aggregate_data"] = _aggregate(experiment)
         return {"id": experiment.id, "type": "experiments", "attributes": attrs}
+
+    def _records(self, request: httpx.Request, dataset_id: str) -> httpx.Response:
+        if dataset_id not in self.datasets:
+            return _answer(404, {"errors": [{"title": "Generic Error", "detail": "not found"}]})
+        params = request.url.params
+        if params.get("filter[version]", "1") != "1":
+            return _answer(400, {"errors": [{"title": "Generic Error", "detail": "version"}]})
+        limit = min(int(params.get("page[limit]", str(self.records_page))), self.records_page)
+        start = int(_decode(params["page[cursor]"])) if params.get("page[cursor]") else 0
+        held = self.datasets[dataset_id]
+        page = held[start : start + limit]
+        after = _encode(str(start + limit)) if start + limit < len(held) else ""
+        data = [
+            {
+                "id": record,
+                "type": "dataset_records",
+                "attributes": {
+                    "canonical_id": record,
+                    "input": {"question": f"q-{record}"},
+                    "expected_output": "Beijing",
+                    "metadata": {},
+                    "tags": [],
+                    "version": 1,
+                },
+            }
+            for record in page
+        ]
+        return _answer(200, {"data": data, "meta": {"after": after}})
 
     def _events(self, request: httpx.Request, experiment_id: str) -> httpx.Response:
         found = [e for e in self.experiments if e.id == experiment_id]

@@ -4,6 +4,7 @@ synthetic experiments (fixed ids, names, commits, timestamps and URLs), wrapped 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -109,6 +110,28 @@ def command(
 
 
 FOUND = "the experiment URLs the command printed"
+
+
+def incomplete_pair() -> tuple[ExperimentData, ExperimentData]:
+    """Baseline and candidate alike, the candidate's only run missing its last 6 task
+    spans of a 40-record dataset."""
+    correct = [1] * 30 + [0] * 10
+    quality = [0.8] * N
+    base = dataclasses.replace(_side("baseline", correct, quality), dataset_records=N)
+    full = _side("candidate", correct, quality)
+    kept = N - 6
+    cand = experiment(
+        full.record_key[:kept],
+        evaluators=[
+            column("correct", "boolean", correct[:kept]),
+            column("quality", "score", quality[:kept]),
+        ],
+        tokens=list(full.total_tokens[:kept]),
+        cost=list(full.cost[:kept]),
+        seconds=list(full.duration_ns[:kept] / 1e9),
+        info=_info("candidate"),
+    )
+    return base, dataclasses.replace(cand, dataset_records=N)
 
 
 def fail_report() -> Report:

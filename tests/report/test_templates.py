@@ -8,10 +8,17 @@ from importlib import resources
 import jinja2
 import pytest
 
+from driftgate.compare import compare
+from driftgate.config import GateConfig
 from driftgate.report import render_comment, render_summary
-from driftgate.report.render import environment
+from driftgate.report.render import (
+    environment,
+    render_check,
+    render_terminal,
+    status_description,
+)
 from driftgate.result import GateResult, ReportContext
-from tests.report.scenarios import CONTEXT, fail_result
+from tests.report.scenarios import CONTEXT, fail_result, incomplete_pair
 
 SURFACES = {"comment", "check_summary", "check_text", "summary", "terminal"}
 
@@ -57,3 +64,48 @@ def test_context_is_frozen() -> None:
         repository=None, pipeline="p", head_sha=None, base_branch=None, pr_number=None,
         run_url=None, backend="the embedded store",
     ).full_report_note  # fmt: skip
+
+
+# -- an incomplete experiment ----------------------------------------------------------------
+
+
+def _incomplete_result(level: str) -> GateResult:
+    """A comparison where nothing regressed but the candidate's run 1 lacks 6 of its 40
+    records' task spans."""
+    base, cand = incomplete_pair()
+    report = compare(base, cand, GateConfig(incomplete=level))  # type: ignore[arg-type]
+    return GateResult(reports=[report], found_how="the experiment URLs the command printed")
+
+
+@pytest.mark.parametrize(("level", "verdict"), [("warn", "warn"), ("fail", "fail")])
+def test_every_surface_says_which_run_is_short_of_records(level: str, verdict: str) -> None:
+    result = _incomplete_result(level)
+    assert result.reports[0].verdict == verdict
+    said = "run 1: 34 of 40 records"
+    check = render_check(result, CONTEXT)
+    surfaces = {
+        "comment": render_comment(result, CONTEXT),
+        "summary": render_summary(result, CONTEXT),
+        "terminal": render_terminal(result, CONTEXT),
+        "check summary": check.summary,
+        "check title": check.title,
+        "status": status_description(result),
+    }
+    for name, text in surfaces.items():
+        assert said in text, name
+        assert "0 metrics regressed" not in text, name
+    assert (
+        "**Incomplete**: task spans are missing from the candidate (run 1: 34 of 40"
+        in (surfaces["comment"])
+    )
+    if level == "fail":
+        assert '`incomplete = "fail"` fails the gate' in surfaces["comment"]
+    else:
+        assert "The gate passes." in surfaces["comment"]
+
+
+def test_incomplete_off_is_not_rendered() -> None:
+    result = _incomplete_result("off")
+    assert result.reports[0].verdict == "pass"
+    assert "of 40 records" not in render_comment(result, CONTEXT)
+    assert "incomplete" not in render_terminal(result, CONTEXT)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from driftgate.compare import completeness
 from driftgate.compare.budgets import budget_metrics
 from driftgate.compare.evaluators import evaluator_metrics
 from driftgate.compare.measure import Findings
@@ -36,6 +37,8 @@ def experiment_ref(
         dataset_id=info.dataset_id,
         dataset_version=info.dataset_version,
         dirty=info.dirty,
+        dataset_records=data.dataset_records if data is not None else None,
+        records_per_run=completeness.runs_recorded(data) if data is not None else [],
     )
 
 
@@ -133,17 +136,23 @@ def compare(
             "fewer than half of the records pair up, so these are compared as independent "
             f"samples (less power): {', '.join(unpaired)}"
         )
+    cand_ref = experiment_ref(candidate.info, candidate, candidate_url)
+    base_ref = experiment_ref(baseline.info, baseline, baseline_url)
     return Report(
-        verdict=overall(metrics),
-        candidate=experiment_ref(candidate.info, candidate, candidate_url),
-        baseline=experiment_ref(baseline.info, baseline, baseline_url),
+        verdict=completeness.judge(overall(metrics), cand_ref, base_ref, config.incomplete),
+        candidate=cand_ref,
+        baseline=base_ref,
         baseline_reason=baseline_reason,
         metrics=metrics,
         records=records,
         alpha=config.alpha,
         config_source=config.source,
         evaluators=found.coverage,
-        warnings=warnings + found.warnings,
+        # An incomplete side first: a surface that has room for one flag shows that one.
+        warnings=completeness.flags(cand_ref, base_ref, config.incomplete)
+        + warnings
+        + found.warnings,
+        incomplete=config.incomplete,
     )
 
 
@@ -189,9 +198,10 @@ def no_baseline_report(
         _, found = _measure(candidate, candidate, config)
         metrics = [_candidate_only(m) for m in judge_all(found.measurements, config.alpha)]
         coverage = found.coverage
+    cand_ref = experiment_ref(candidate.info, candidate, candidate_url)
     return Report(
-        verdict="no_baseline",
-        candidate=experiment_ref(candidate.info, candidate, candidate_url),
+        verdict=completeness.judge("no_baseline", cand_ref, None, config.incomplete),
+        candidate=cand_ref,
         baseline=None,
         baseline_reason=baseline_reason,
         metrics=metrics,
@@ -199,7 +209,9 @@ def no_baseline_report(
         alpha=config.alpha,
         config_source=config.source,
         evaluators=coverage,
-        warnings=_read_notes(None, candidate),
+        warnings=completeness.flags(cand_ref, None, config.incomplete)
+        + _read_notes(None, candidate),
+        incomplete=config.incomplete,
         baseline_considered=list(considered),
     )
 

@@ -12,7 +12,8 @@ re-judged `fail`. What can be derived is derived:
 - a category distribution without an assessment: never gated;
 - the gate from the verdict and the metric's level; the report's verdict from the gates
   (`overall`), except that an error stays an error and a report without a baseline has
-  none to compare with.
+  none to compare with; then an incomplete side (fewer task spans in a run than the
+  dataset's records, both counts carried by the report) at the report's `incomplete` level.
 
 The numbers themselves (and the levels, alpha and minimum effects, which come from the
 configuration of the pull request's run) cannot be checked here: they are what the pull
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import math
 
+from driftgate.compare.completeness import judge
 from driftgate.compare.rules import decide, overall
 from driftgate.compare.schema import Gate, Metric, MetricVerdict, Report
 from driftgate.config import GateConfig
@@ -97,4 +99,5 @@ def recheck_report(report: Report) -> Report:
         verdict = "no_baseline"
     else:
         verdict = overall(metrics)
+    verdict = judge(verdict, report.candidate, report.baseline, report.incomplete)
     return report.model_copy(update={"metrics": metrics, "verdict": verdict})

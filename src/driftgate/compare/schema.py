@@ -31,6 +31,13 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class RunRecords(_Model):
+    """How many task spans (records) one run of an experiment has."""
+
+    run: int
+    records: int
+
+
 class ExperimentRef(_Model):
     """Which experiment run a side of the comparison is."""
 
@@ -47,6 +54,10 @@ class ExperimentRef(_Model):
     dataset_id: str = ""
     dataset_version: int | None = None
     dirty: bool = False  # recorded from uncommitted changes (tag git.dirty): never a baseline
+    # The dataset version's record count (None: not known) and each run's task spans: a run
+    # with fewer is incomplete (see compare/completeness.py).
+    dataset_records: int | None = None
+    records_per_run: list[RunRecords] = Field(default_factory=list)
 
 
 class Metric(_Model):
@@ -147,6 +158,8 @@ class Report(_Model):
     config_source: str = ""
     evaluators: list[EvaluatorCoverage] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    incomplete: Level = "warn"
+    """What an incomplete run does to the verdict, as configured (`incomplete`)."""
     baseline_considered: list[ConsideredRun] = Field(default_factory=list)
     """Without a baseline: the runs the search looked at and why none qualified (newest
     first, at most a few; `baseline_reason` counts them all)."""

@@ -8,6 +8,7 @@ nothing else. Errors say what to do, and never contain a key.
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import json
 import random
@@ -29,7 +30,9 @@ _APP_SUBDOMAIN_SITES = frozenset({"datadoghq.com", "datadoghq.eu", "ddog-gov.com
 LIST = "/api/v2/llm-obs/v1/experiments"
 EVENTS_V3 = "/api/v2/llm-obs/v3/experiments/{id}/events"
 EVENTS_UNSTABLE = "/api/unstable/llm-obs/v1/experiments/{id}/events"
+RECORDS = "/api/v2/llm-obs/v1/{project_id}/datasets/{dataset_id}/records"
 MAX_PAGE = 5000
+RECORDS_PAGE = 1000
 
 
 class NotFoundError(BackendError):
@@ -308,8 +311,41 @@ class ExperimentsClient:
             ) from exc
         yield _attributes(page, what, self.backend)
 
+    def count_records(
+        self,
+        project_id: str,
+        dataset_id: str,
+        version: int | None,
+        tags: Sequence[str] = (),
+    ) -> int:
+        """How many records `version` of the dataset has (those carrying every tag in `tags`),
+        read the way ddtrace's `pull_dataset` reads them: every page of the records list."""
+        path = RECORDS.format(project_id=project_id, dataset_id=dataset_id)
+        params: list[tuple[str, str]] = [("page[limit]", str(RECORDS_PAGE))]
+        if version is not None:
+            params.append(("filter[version]", str(version)))
+        params += [("filter[tags]", tag) for tag in tags]
+        what = f"the records of dataset {dataset_id!r}"
+        count, cursor, seen = 0, None, set()
+        while True:
+            page = self._get(path, params + ([("page[cursor]", cursor)] if cursor else []), what)
+            data = page.get("data")
+            if not isinstance(data, list):
+                raise BackendError(f"{self.backend.describe()} answered {what} without a data list")
+            count += len(data)
+            cursor = _cursor(page)
+            if not cursor:
+                return count
+            if cursor in seen:
+                raise BackendError(
+                    f"{self.backend.describe()} answered {what} with a cursor it had already "
+                    "given (meta.after repeats); they cannot be counted"
+                )
+            seen.add(cursor)
+
     def experiment_data(self, experiment_id: str, run: int | None = None) -> ExperimentData:
-        """Everything the comparison needs about one experiment (or one run of it)."""
+        """Everything the comparison needs about one experiment (or one run of it), with the
+        record count of its dataset version (what each run should have a task span for)."""
         info = self.get_experiment(experiment_id)
         builder = ExperimentDataBuilder(info, run)
         for attributes in self.iter_event_pages(experiment_id):
@@ -321,7 +357,27 @@ class ExperimentsClient:
                 f"experiment {experiment_id!r} has no run {run} (it has {runs} run"
                 f"{'s' if runs != 1 else ''}: use @1 to @{runs})"
             )
-        return data
+        return self._with_dataset_records(data)
+
+    def _with_dataset_records(self, data: ExperimentData) -> ExperimentData:
+        """`data` with its dataset's record count, or with a note saying why it is not known
+        (whether a run is complete then goes unchecked, and the report says so)."""
+        info = data.info
+        if not info.dataset_id or not info.project_id:
+            return data
+        # ddtrace keeps the tags a dataset was pulled with (`pull_dataset(tags=...)`) in the
+        # experiment's config: the run covered only the records carrying them.
+        raw = (info.config or {}).get("filtered_record_tags")
+        tags = [t for t in raw if isinstance(t, str)] if isinstance(raw, list) else []
+        try:
+            count = self.count_records(info.project_id, info.dataset_id, info.dataset_version, tags)
+        except BackendError as exc:
+            note = (
+                f"the records of its dataset could not be counted ({exc}), so whether every "
+                "run has a task span for each record is not known"
+            )
+            return dataclasses.replace(data, notes=(*data.notes, note))
+        return dataclasses.replace(data, dataset_records=count)
 
 
 def _experiment(item: Any) -> ExperimentInfo:

@@ -168,6 +168,10 @@ class ExperimentData:
     notes: tuple[str, ...] = ()
     """What the read could not establish (summary runs Datadog did not give): said in the
     report."""
+    dataset_records: int | None = None
+    """How many records the dataset version the experiment ran on has (with the record tags
+    it was filtered on): every run should have a task span for each. None: not known (no
+    dataset, or it could not be read; a note then says why)."""
 
     @property
     def rows(self) -> int:

@@ -395,6 +395,10 @@ def _regression_phrase(metrics: list[Metric], limit: int) -> str:
 
 
 def _experiment_line(e: ExperimentView, names: int) -> str:
+    if e.incomplete and (
+        (e.verdict == "fail" and not e.failing) or (e.verdict == "warn" and not e.warning)
+    ):
+        return f"incomplete: task spans are missing from {e.incomplete_sides}"
     if e.verdict == "fail":
         regressed = formats.count(len(e.failing), "metric")
         return f"{regressed} regressed: {_regression_phrase(e.failing, names)}"

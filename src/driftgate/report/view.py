@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TypeVar
 
+from driftgate.compare.completeness import shortfall
 from driftgate.compare.schema import (
     EvaluatorCoverage,
     ExperimentRef,
@@ -81,6 +82,14 @@ class ExperimentView:
     coverage: list[EvaluatorCoverage]
     hidden_coverage: int
     confidence: float | None
+    # Per side ("candidate", "baseline"), the runs short of task spans: "run 2: 284 of 300
+    # records"; empty when complete, unknown, or `incomplete = "off"`.
+    incomplete: dict[str, str]
+
+    @property
+    def incomplete_sides(self) -> str:
+        """`the candidate (run 2: 284 of 300 records) and the baseline (...)`."""
+        return " and ".join(f"the {side} ({runs})" for side, runs in self.incomplete.items())
 
     @property
     def title(self) -> str:
@@ -207,7 +216,15 @@ def _experiment(report: Report, detail: Detail) -> ExperimentView:
         coverage=coverage,
         hidden_coverage=hidden_coverage,
         confidence=confidence,
+        incomplete=_incomplete(report),
     )
+
+
+def _incomplete(report: Report) -> dict[str, str]:
+    if report.incomplete == "off":
+        return {}
+    sides = (("candidate", report.candidate), ("baseline", report.baseline))
+    return {side: said for side, ref in sides if (said := shortfall(ref))}
 
 
 def build(result: GateResult, detail: Detail) -> ResultView:
