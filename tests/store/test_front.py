@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,12 +21,6 @@ from tests.conftest import SCRIPTS, ddtrace_env, run_script
 from tests.storeapi import UNSTABLE, V2, Api, body
 
 KEYS = {"DD-API-KEY": "k-api", "DD-APPLICATION-KEY": "k-app"}
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[BackgroundStore]:
-    with BackgroundStore(str(tmp_path / "s.db")) as running:
-        yield running
 
 
 def _projects(url: str) -> list[str]:

@@ -79,6 +79,7 @@ class StoreApp:
     def __init__(self, store: Store, max_body: int = DEFAULT_MAX_BODY) -> None:
         self.store = store
         self.max_body = max_body
+        self._openapi: bytes | None = None
 
     async def body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -315,24 +316,20 @@ class StoreApp:
         self.store.events.add_spans(span_events(parse_json(await self.body(request))))
         return JSON({}, 202)
 
-    def routes(self) -> list[Route]:
-        def guard(handler: Handler) -> Handler:
-            async def wrapped(request: Request) -> Response:
-                try:
-                    return await handler(request)
-                except StoreError as exc:
-                    return _error(exc.status, exc.title, exc.detail)
-                except Exception:
-                    log.exception("store failed on %s %s", request.method, request.url.path)
-                    return _error(
-                        500,
-                        "Internal Server Error",
-                        "the store failed on this request (see its log); nothing of it was stored",
-                    )
+    async def openapi(self, request: Request) -> Response:
+        """This API's OpenAPI description, built from the route table on the first ask."""
+        if self._openapi is None:
+            from driftgate.store.openapi import document
 
-            return wrapped
+            self._openapi = orjson.dumps(document([(m, p, h.__name__) for m, p, h in self.table()]))
+        return Response(self._openapi, media_type="application/json")
 
-        table: list[tuple[str, str, Handler]] = [("GET", "/", self.index)]
+    def table(self) -> list[tuple[str, str, Handler]]:
+        """Every route: method, path, handler (the OpenAPI document is built from it)."""
+        table: list[tuple[str, str, Handler]] = [
+            ("GET", "/", self.index),
+            ("GET", "/openapi.json", self.openapi),
+        ]
         for p in V1:
             table += [
                 ("POST", f"{p}/projects", self.project_create),
@@ -368,7 +365,28 @@ class StoreApp:
             ),
             ("POST", SPAN_INTAKE, self.span_intake),
         ]
-        return [Route(path, guard(handler), methods=[method]) for method, path, handler in table]
+        return table
+
+    def routes(self) -> list[Route]:
+        def guard(handler: Handler) -> Handler:
+            async def wrapped(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except StoreError as exc:
+                    return _error(exc.status, exc.title, exc.detail)
+                except Exception:
+                    log.exception("store failed on %s %s", request.method, request.url.path)
+                    return _error(
+                        500,
+                        "Internal Server Error",
+                        "the store failed on this request (see its log); nothing of it was stored",
+                    )
+
+            return wrapped
+
+        return [
+            Route(path, guard(handler), methods=[method]) for method, path, handler in self.table()
+        ]
 
 
 @contextmanager
