@@ -475,7 +475,8 @@ def test_agent_proxy_prefix_reaches_the_same_api(api: Api) -> None:
 def test_bad_requests_get_json_api_errors(
     api: Api, method: str, path: str, payload: bytes, status: int, fragment: str
 ) -> None:
-    resp = api.http.request(method, path, content=payload)
+    headers = {"Content-Type": "application/json"} if payload else {}
+    resp = api.http.request(method, path, content=payload, headers=headers)
     assert resp.status_code == status, resp.text
     (error,) = resp.json()["errors"]
     assert fragment in error["detail"]
@@ -508,7 +509,9 @@ def test_oversize_bodies_get_413(tmp_path: Path) -> None:
         resp = httpx.post(f"{small.url}{UNSTABLE}/projects", json=body("projects", name="x" * 2000))
         assert resp.status_code == 413
         chunked = httpx.post(
-            f"{small.url}{UNSTABLE}/projects", content=iter([b"{" + b" " * 600, b" " * 600 + b"}"])
+            f"{small.url}{UNSTABLE}/projects",
+            content=iter([b"{" + b" " * 600, b" " * 600 + b"}"]),
+            headers={"Content-Type": "application/json"},
         )
         assert chunked.status_code == 413
 

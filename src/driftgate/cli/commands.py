@@ -4,6 +4,7 @@ the store's server, the Action, the demo) and prints. No gate logic here."""
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import signal
@@ -73,9 +74,17 @@ def _store(args: argparse.Namespace, root: Path | None = None) -> tuple[StoreCho
 
 
 def serve(args: argparse.Namespace) -> int:
+    from driftgate.store.app import check_keys
     from driftgate.store.db import Store
     from driftgate.store.server import bind, serve_forever, url_of
 
+    try:
+        check_keys(args.api_key, args.app_key)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    allow_hosts = list(args.allow_host)
+    if not _is_wildcard(args.host):  # a named address is one clients may use
+        allow_hosts.append(args.host.strip("[]"))
     if args.db is None:
         args.db = str(_root() / DEFAULT_DB)
     if args.db != ":memory:":
@@ -103,12 +112,28 @@ def serve(args: argparse.Namespace) -> int:
     # handler it found: make that a clean exit, so that `docker stop` and Ctrl-C exit 0.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(EXIT_OK))
     try:
-        serve_forever(store, sock, ready, args.api_key, args.app_key, args.max_body)
+        serve_forever(
+            store,
+            sock,
+            ready,
+            args.api_key,
+            args.app_key,
+            args.max_body,
+            allow_hosts=allow_hosts,
+            allow_origins=args.allow_origin,
+        )
     except KeyboardInterrupt:
         pass
     finally:
         store.close()
     return EXIT_OK
+
+
+def _is_wildcard(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return not host
 
 
 def compare(args: argparse.Namespace) -> int:

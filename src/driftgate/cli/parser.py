@@ -49,6 +49,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="require this DD-APPLICATION-KEY (default: $DRIFTGATE_STORE_APP_KEY; unset: any)",
     )
     serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also accept requests addressed to this host name (repeatable; '*' any); by "
+        "default only loopback names and the --host address are, against DNS rebinding",
+    )
+    serve.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="accept requests from web pages of this origin, e.g. http://localhost:3000 "
+        "(repeatable; '*' any); by default any request with a browser's Origin is refused",
+    )
+    serve.add_argument(
         "--max-body",
         type=int,
         default=64 * 1024 * 1024,

@@ -15,9 +15,10 @@ import csv
 import gc
 import hmac
 import io
+import ipaddress
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -78,6 +79,7 @@ class StoreApp:
     def __init__(self, store: Store, max_body: int = DEFAULT_MAX_BODY) -> None:
         self.store = store
         self.max_body = max_body
+        self._openapi: bytes | None = None
 
     async def body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -104,7 +106,10 @@ class StoreApp:
     # -- handlers ---------------------------------------------------------------------------
 
     async def index(self, request: Request) -> Response:
-        return JSON({"service": "driftgate-store", "version": __version__, "db": self.store.path})
+        answer = {"service": "driftgate-store", "version": __version__}
+        if request.scope.get(KEYS_OK, True):
+            answer["db"] = self.store.path
+        return JSON(answer)
 
     async def project_create(self, request: Request) -> Response:
         p = validate(ProjectIn, await self.json_attrs(request))
@@ -311,24 +316,20 @@ class StoreApp:
         self.store.events.add_spans(span_events(parse_json(await self.body(request))))
         return JSON({}, 202)
 
-    def routes(self) -> list[Route]:
-        def guard(handler: Handler) -> Handler:
-            async def wrapped(request: Request) -> Response:
-                try:
-                    return await handler(request)
-                except StoreError as exc:
-                    return _error(exc.status, exc.title, exc.detail)
-                except Exception:
-                    log.exception("store failed on %s %s", request.method, request.url.path)
-                    return _error(
-                        500,
-                        "Internal Server Error",
-                        "the store failed on this request (see its log); nothing of it was stored",
-                    )
+    async def openapi(self, request: Request) -> Response:
+        """This API's OpenAPI description, built from the route table on the first ask."""
+        if self._openapi is None:
+            from driftgate.store.openapi import document
 
-            return wrapped
+            self._openapi = orjson.dumps(document([(m, p, h.__name__) for m, p, h in self.table()]))
+        return Response(self._openapi, media_type="application/json")
 
-        table: list[tuple[str, str, Handler]] = [("GET", "/", self.index)]
+    def table(self) -> list[tuple[str, str, Handler]]:
+        """Every route: method, path, handler (the OpenAPI document is built from it)."""
+        table: list[tuple[str, str, Handler]] = [
+            ("GET", "/", self.index),
+            ("GET", "/openapi.json", self.openapi),
+        ]
         for p in V1:
             table += [
                 ("POST", f"{p}/projects", self.project_create),
@@ -364,7 +365,28 @@ class StoreApp:
             ),
             ("POST", SPAN_INTAKE, self.span_intake),
         ]
-        return [Route(path, guard(handler), methods=[method]) for method, path, handler in table]
+        return table
+
+    def routes(self) -> list[Route]:
+        def guard(handler: Handler) -> Handler:
+            async def wrapped(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except StoreError as exc:
+                    return _error(exc.status, exc.title, exc.detail)
+                except Exception:
+                    log.exception("store failed on %s %s", request.method, request.url.path)
+                    return _error(
+                        500,
+                        "Internal Server Error",
+                        "the store failed on this request (see its log); nothing of it was stored",
+                    )
+
+            return wrapped
+
+        return [
+            Route(path, guard(handler), methods=[method]) for method, path, handler in self.table()
+        ]
 
 
 @contextmanager
@@ -398,12 +420,29 @@ def _replay(raw: bytes) -> Receive:
 
 
 class _Front:
-    """Outermost layer: strips the agent proxy prefix, checks keys when the store has them."""
+    """Outermost layer: strips the agent proxy prefix, refuses what a web page could send
+    (a browser's `Origin`, a `Host` that is not this machine, a body that is not JSON), and
+    checks keys when the store has them.
 
-    def __init__(self, app: ASGIApp, api_key: str | None, app_key: str | None) -> None:
+    The store listens on loopback without keys by default, so any web page the user opens
+    could otherwise POST to it: a `text/plain` or form body needs no CORS preflight, and a
+    DNS-rebound name reaches 127.0.0.1 under the page's own origin. ddtrace sends no `Origin`,
+    names the host it was given, and sends `application/json` (multipart for the CSV upload).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        api_key: str | None,
+        app_key: str | None,
+        allow_hosts: Collection[str] = (),
+        allow_origins: Collection[str] = (),
+    ) -> None:
         self.app = app
         self.api_key = api_key
         self.app_key = app_key
+        self.allow_hosts = {h.lower() for h in allow_hosts}
+        self.allow_origins = {o.lower().rstrip("/") for o in allow_origins}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -412,21 +451,51 @@ class _Front:
         path = _EVP_PREFIX.sub("", scope["path"])
         if path != scope["path"]:
             scope = {**scope, "path": path, "raw_path": path.encode()}
-        denied = self._denied(scope, path)
-        if denied is not None:
-            await denied(scope, receive, send)
+        headers, refused = _read_headers(scope)
+        if refused is None:
+            refused = self._cross_site(headers)
+        if refused is None:
+            refused = self._keys(headers, path)
+            if path == "/" and refused is not None:
+                # `/` stays a health check for anyone, without what only key holders may see.
+                scope = {**scope, KEYS_OK: False}
+                refused = None
+        if refused is None:
+            refused = _content_type(scope["method"], path, headers.get("content-type"))
+        if refused is not None:
+            await refused(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
-    def _denied(self, scope: Scope, path: str) -> Response | None:
-        if path == "/" or not (self.api_key or self.app_key):
-            return None
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+    def _cross_site(self, headers: dict[str, str]) -> Response | None:
+        origin = headers.get("origin")
+        if origin is not None and not (
+            "*" in self.allow_origins or origin.lower().rstrip("/") in self.allow_origins
+        ):
+            return _error(
+                403,
+                "Forbidden",
+                f"requests from a web page (Origin: {origin[:200]}) are refused; start the store "
+                "with --allow-origin ORIGIN to accept that origin",
+            )
+        host = headers.get("host")
+        if host is not None and not (
+            _is_loopback(host) or "*" in self.allow_hosts or _hostname(host) in self.allow_hosts
+        ):
+            return _error(
+                403,
+                "Forbidden",
+                f"Host: {host[:200]} is not this machine's loopback name; start the store with "
+                f"--allow-host {_hostname(host)[:200]} to accept requests addressed to it",
+            )
+        return None
+
+    def _keys(self, headers: dict[str, str], path: str) -> Response | None:
         wanted = [("DD-API-KEY", self.api_key)]
         if path != SPAN_INTAKE:  # the span intake takes the API key alone, as Datadog's does
             wanted.append(("DD-APPLICATION-KEY", self.app_key))
         for header, key in wanted:
-            if not key:
+            if key is None:
                 continue
             given = headers.get(header.lower())
             if not given:
@@ -436,12 +505,98 @@ class _Front:
         return None
 
 
+# The headers the store reads; each must be UTF-8 text (Starlette would read others as Latin-1).
+_READ_HEADERS = frozenset(
+    {b"host", b"origin", b"content-type", b"content-length", b"dd-api-key", b"dd-application-key"}
+)
+KEYS_OK = "driftgate.keys_ok"
+_JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "::1"})
+
+
+def _read_headers(scope: Scope) -> tuple[dict[str, str], Response | None]:
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.lower()
+        if name not in _READ_HEADERS or name.decode() in headers:
+            continue
+        try:
+            headers[name.decode()] = raw_value.decode()
+        except UnicodeDecodeError:
+            return headers, _error(
+                400,
+                "Bad Request",
+                f"the {name.decode()} header is not valid UTF-8; send it as plain ASCII text",
+            )
+    return headers, None
+
+
+def _hostname(host: str) -> str:
+    """The name in a `Host` header, without its port (`[::1]:80` -> `::1`)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host[1:]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _is_loopback(host: str) -> bool:
+    name = _hostname(host)
+    if name in _LOOPBACK_NAMES or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _content_type(method: str, path: str, given: str | None) -> Response | None:
+    """A body-carrying request must say it is JSON (multipart for the CSV upload): a web page
+    can send `text/plain` or a form anywhere without asking, but not `application/json`."""
+    if method not in ("POST", "PUT", "PATCH"):
+        return None
+    media = (given or "").split(";", 1)[0].strip().lower()
+    if path.endswith("/records/upload"):
+        if media == "multipart/form-data":
+            return None
+        wanted = 'multipart/form-data (a CSV file in the part named "file")'
+    elif _JSON_TYPE.match(media):
+        return None
+    else:
+        wanted = "application/json"
+    return _error(
+        415,
+        "Unsupported Media Type",
+        f"Content-Type {media or '(none)'!r} is not accepted here; send {wanted}",
+    )
+
+
+def check_keys(api_key: str | None, app_key: str | None) -> None:
+    """Refuse key settings that would leave a door open without saying so (ValueError)."""
+    for what, key in (
+        ("API key (--api-key, $DRIFTGATE_STORE_API_KEY)", api_key),
+        ("application key (--app-key, $DRIFTGATE_STORE_APP_KEY)", app_key),
+    ):
+        if key is not None and not key.strip():
+            raise ValueError(
+                f"the store's {what} is set but empty, which would require nothing; "
+                "give a key, or unset it to accept any"
+            )
+    if app_key is not None and api_key is None:
+        raise ValueError(
+            "--app-key (or $DRIFTGATE_STORE_APP_KEY) without --api-key would leave the span "
+            "intake open (it takes the API key alone, as Datadog's does); give an API key too"
+        )
+
+
 def create_app(
     store: Store,
     api_key: str | None = None,
     app_key: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
+    allow_hosts: Collection[str] = (),
+    allow_origins: Collection[str] = (),
 ) -> ASGIApp:
+    check_keys(api_key, app_key)
     routes = StoreApp(store, max_body).routes()
 
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -457,4 +612,4 @@ def create_app(
         )
 
     inner = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
-    return _Front(inner, api_key, app_key)
+    return _Front(inner, api_key, app_key, allow_hosts, allow_origins)

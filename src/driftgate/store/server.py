@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from types import TracebackType
 from typing import Self
 
@@ -73,8 +73,10 @@ def serve_forever(
     app_key: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
     log_level: str = "warning",
+    allow_hosts: Collection[str] = (),
+    allow_origins: Collection[str] = (),
 ) -> None:
-    app = create_app(store, api_key, app_key, max_body)
+    app = create_app(store, api_key, app_key, max_body, allow_hosts, allow_origins)
     _Server(_config(app, log_level), on_ready).run(sockets=[sock])
 
 
@@ -131,9 +133,12 @@ class BackgroundStore(BackgroundServer):
         api_key: str | None = None,
         app_key: str | None = None,
         max_body: int = DEFAULT_MAX_BODY,
+        allow_hosts: Collection[str] = (),
+        allow_origins: Collection[str] = (),
     ) -> None:
         self.store = Store(db)
-        super().__init__(create_app(self.store, api_key, app_key, max_body), host, port)
+        app = create_app(self.store, api_key, app_key, max_body, allow_hosts, allow_origins)
+        super().__init__(app, host, port)
 
     def stop(self) -> None:
         super().stop()
