@@ -41,7 +41,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, nargs="+", default=[512])
     args = parser.parse_args()
-    base = subprocess.run([sys.executable, "-c", BASELINE], capture_output=True, text=True)
+    base = subprocess.run(
+        [sys.executable, "-c", BASELINE], capture_output=True, text=True, check=True
+    )
     print(f"after imports alone: {base.stdout.strip()} MB peak")
     for mb in args.mb:
         command = f"head -c {mb * 1024 * 1024} /dev/zero | tr '\\0' x"

@@ -306,19 +306,35 @@ def test_a_daemon_started_by_a_command_that_exits_is_ended_and_reaped(tmp_path: 
     assert wait_gone(int(pid_file.read_text()))
 
 
-def test_driftgate_becomes_a_subreaper_on_linux() -> None:
-    assert runner.become_subreaper() is sys.platform.startswith("linux")
-    if sys.platform.startswith("linux"):
-        status = Path("/proc/self/status").read_text()
-        # Linux shows no field for it; a grandchild whose parent exits is ours instead.
-        script = "import os, sys, time\nif os.fork(): sys.exit(0)\ntime.sleep(0.5)"
-        import subprocess
+def test_driftgate_becomes_a_subreaper_on_linux(tmp_path: Path) -> None:
+    """An orphaned grandchild is re-parented to driftgate (not to init), and reaped."""
+    import subprocess
 
-        subprocess.run([PY, "-c", script], check=True)
-        assert status  # /proc is there
-        assert runner._children(os.getpid()), "the orphaned grandchild was not re-parented here"
-        time.sleep(0.7)
-        runner._reap(set(), -1)
+    assert runner.become_subreaper() is sys.platform.startswith("linux")
+    if not sys.platform.startswith("linux"):
+        return
+    pid_file = tmp_path / "orphan.pid"
+    script = (
+        "import os, sys, time\n"
+        "if os.fork(): sys.exit(0)\n"
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "time.sleep(0.3)\n"
+    )
+    before = runner._children(os.getpid())
+    subprocess.run([PY, "-c", script], check=True)
+    _wait_file(pid_file)
+    orphan = int(pid_file.read_text())
+    assert orphan in runner._children(os.getpid()), "the orphan was not re-parented here"
+    time.sleep(0.5)
+    runner._reap(before, -1)
+    assert gone(orphan)
+
+
+def _wait_file(path: Path) -> None:
+    for _ in range(100):
+        if path.exists() and path.read_text():
+            return
+        time.sleep(0.02)
 
 
 # -- output without line breaks: bounded memory ----------------------------------------------
@@ -338,15 +354,12 @@ def test_carriage_returns_split_lines_and_crlf_is_one_break(tmp_path: Path) -> N
 
 def test_a_crlf_split_between_two_reads_is_one_break(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(runner, "CHUNK", 4)
-    result, lines = run(["printf", "abc\\r\\ndef\\r\\n"], tmp_path)
+    _, lines = run(["printf", "abc\\r\\ndef\\r\\n"], tmp_path)
     assert lines == ["abc", "def"]
 
 
 def test_an_endless_line_is_cut_and_marked_and_the_rest_goes_on(tmp_path: Path) -> None:
-    script = (
-        "import sys\n"
-        "sys.stdout.write('x' * 300_000 + '\\n'); print('after'); print('y' * 10)"
-    )
+    script = "import sys\nsys.stdout.write('x' * 300_000 + '\\n'); print('after'); print('y' * 10)"
     result, lines = run([PY, "-c", script], tmp_path)
     assert len(lines) == 3
     assert lines[0].startswith("x" * runner.MAX_LINE)

@@ -10,13 +10,13 @@ import ctypes
 import os
 import re
 import signal
-import sys
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -126,9 +126,12 @@ def run_command(
         # Still running (a timeout, an interrupt): the command itself. Exited: what it left.
         _stop_group(proc, grace if proc.returncode is None else leftover_grace_s, before)
         output.close(DRAIN_S)
+    code = proc.returncode
+    if cancelled is not None and code is None:
+        code = -cancelled.signum  # still there after SIGKILL (uninterruptible): as stopped
     result = CommandResult(
         command=shown,
-        exit_code=None if timed_out or cancelled else proc.returncode,
+        exit_code=None if timed_out else code,
         timed_out=timed_out,
         started_at=started_at,
         duration_s=time.monotonic() - clock,
@@ -297,10 +300,8 @@ def _stop_group(proc: subprocess.Popen[bytes], grace_s: float, before: set[int])
             if not strays:
                 break
         for pid in strays:
-            try:
+            with suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + wait
         while _group_runs(proc) or _running(_strays(proc, before)):
             if time.monotonic() >= deadline:
@@ -416,7 +417,5 @@ def _reap(before: set[int], leader: int) -> None:
     or PID 1's in a container: nobody else would). Only those: a child driftgate had before
     is someone else's to wait for, and the leader is `Popen`'s."""
     for pid in _children(os.getpid()) - before - {leader}:
-        try:
+        with suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
