@@ -415,3 +415,26 @@ def test_512_mb_without_a_line_break_stays_under_100_mb(tmp_path: Path) -> None:
     assert peak_mb < 100, f"peak RSS {peak_mb} MB"
     assert echoed < runner.MAX_LINE + 100  # one line, cut
     assert tail <= runner.TAIL_CHARS + 40
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc: Linux")
+def test_a_signal_while_stopping_what_the_command_left_still_stops_it(tmp_path: Path) -> None:
+    """SIGTERM to driftgate during the leftover grace: the job is still ended (sooner), and
+    the cancellation comes out with what the command did."""
+    import signal
+    import threading
+
+    pid_file = tmp_path / "stubborn.pid"
+    script = (
+        f"(trap '' TERM; echo $BASHPID > {pid_file}; while :; do sleep 0.05; done) & "
+        "sleep 0.2; echo exiting; exit 0"
+    )
+    timer = threading.Timer(0.8, os.kill, (os.getpid(), signal.SIGTERM))
+    clock = time.monotonic()
+    timer.start()
+    with pytest.raises(runner.Cancelled) as caught, runner.cancel_on_signals():
+        run(["bash", "-c", script], tmp_path, leftover_grace_s=30)
+    assert time.monotonic() - clock < 5
+    assert caught.value.exit_code == 143
+    assert caught.value.command is not None and caught.value.command.tail == "exiting"
+    assert_ended(int(pid_file.read_text()))

@@ -124,8 +124,15 @@ def run_command(
         cancelled, grace = exc, min(grace_s, CANCEL_GRACE_S)
     finally:
         # Still running (a timeout, an interrupt): the command itself. Exited: what it left.
-        _stop_group(proc, grace if proc.returncode is None else leftover_grace_s, before)
-        output.close(DRAIN_S)
+        grace = grace if proc.returncode is None else leftover_grace_s
+        while True:
+            try:
+                _stop_group(proc, grace, before)
+                output.close(DRAIN_S)
+                break
+            except Cancelled as exc:
+                # Told to stop while stopping: stop anyway, sooner, and say it was cancelled.
+                cancelled, grace = exc, min(grace, CANCEL_GRACE_S)
     code = proc.returncode
     if cancelled is not None and code is None:
         code = -cancelled.signum  # still there after SIGKILL (uninterruptible): as stopped
