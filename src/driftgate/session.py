@@ -29,7 +29,7 @@ from typing import Literal, Protocol, get_args
 from driftgate.ci.context import CIContext, ContextError, build_context, command_env, from_local_git
 from driftgate.ci.git import GitError, GitRepo, toplevel
 from driftgate.ci.history import Ancestry, baseline_ancestry
-from driftgate.ci.runner import display, run_command
+from driftgate.ci.runner import Cancelled, display, run_command
 from driftgate.compare import compare, error_report, experiment_ref, no_baseline_report
 from driftgate.compare.schema import Report
 from driftgate.config import GateConfig, load_config, unmatched_rules
@@ -219,6 +219,9 @@ class RunOutcome:
     terminal: str
     """The report as plain Markdown (report.md, the terminal)."""
     embedded: bool
+    cancelled: int | None = None
+    """The signal that stopped the gate (SIGINT, SIGTERM) when one did: the report says
+    so, and the entry point exits 128 + it."""
 
 
 @dataclass(frozen=True)
@@ -273,13 +276,33 @@ def run_gate(
         run_env = {k: v for k, v in run_env.items() if not k.startswith("INPUT_")}
         session = _Session(backend, config, log, redact)
         ancestry = partial(_ancestry, request, ctx, git)
-        result = _redacted(session.run(request, ctx, run_env, ancestry), redact)
+        cancelled = None
+        try:
+            result = session.run(request, ctx, run_env, ancestry)
+        except Cancelled as exc:
+            # The command is stopped (`run_command`); what remains is to say so everywhere.
+            cancelled, result = exc.signum, _cancelled(exc, ctx)
+            log.error(result.reports[0].warnings[0], "driftgate: cancelled")
+        result = _redacted(result, redact)
     rctx = report_context(ctx, request.pipeline, backend.name, request.run_url)
     terminal = redact(render_terminal(result, rctx))
     request.report_dir.mkdir(parents=True, exist_ok=True)
     (request.report_dir / "report.json").write_text(redact(result.to_json()))
     (request.report_dir / "report.md").write_text(terminal)
-    return RunOutcome(ctx, result, rctx, terminal, backend.embedded)
+    return RunOutcome(ctx, result, rctx, terminal, backend.embedded, cancelled)
+
+
+def _cancelled(exc: Cancelled, ctx: CIContext) -> GateResult:
+    """The error report of a gate that driftgate was told to stop (a cancelled workflow,
+    `docker stop`, Ctrl-C). The verdict is `error`, whose meaning (nothing trustworthy to
+    gate) is this one's; the message says it was a cancellation, not a failure."""
+    while_ = "while the command ran" if exc.command else "while gating"
+    message = (
+        f"cancelled by {exc.name}: driftgate was told to stop {while_} (a cancelled "
+        "workflow, `docker stop`, Ctrl-C); the command's processes were stopped and "
+        "nothing was compared"
+    )
+    return GateResult(reports=[error_report(message)], command=exc.command, notes=list(ctx.notes))
 
 
 def compare_experiments(

@@ -244,3 +244,197 @@ def test_the_tail_s_first_line_loses_the_end_of_a_secret_begun_before_it(tmp_pat
 
 def shlex_quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
+
+
+# -- survivors of a timeout (the group's stubborn members, and what left the group) ---------
+
+
+def gone(pid: int) -> bool:
+    """No trace at all: ended and reaped (driftgate, the subreaper, collected it)."""
+    return not Path(f"/proc/{pid}").exists()
+
+
+def wait_gone(pid: int, within: float = 1.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if gone(pid):
+            return True
+        time.sleep(0.02)
+    return gone(pid)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="subreaper and /proc: Linux")
+def test_a_timeout_ends_a_term_ignoring_child_and_a_setsid_child(tmp_path: Path) -> None:
+    stubborn, escaped = tmp_path / "stubborn.pid", tmp_path / "escaped.pid"
+    escape = (
+        "import os, sys, time\n"
+        "if os.fork(): sys.exit(0)\n"  # the parent exits: the child is an orphan
+        "os.setsid()\n"  # and out of the group's reach
+        f"open({str(escaped)!r}, 'w').write(str(os.getpid()))\n"
+        "os.close(1); os.close(2)\n"  # nothing holds the output: only the subreaper finds it
+        "time.sleep(300)\n"
+    )
+    script = (
+        f"(trap '' TERM; echo $BASHPID > {stubborn}; while :; do sleep 0.05; done) & "
+        f"{PY} -c {shlex_quote(escape)}; echo started; wait"
+    )
+    clock = time.monotonic()
+    result, lines = run(["bash", "-c", script], tmp_path, timeout=1.0, grace_s=0.5)
+    took = time.monotonic() - clock
+    assert result.timed_out and lines == ["started"]
+    assert took < 4, took
+    for pid_file in (stubborn, escaped):
+        pid = int(pid_file.read_text())
+        assert wait_gone(pid), f"{pid_file.stem} ({pid}) survived the timeout: {ended(pid)=}"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="subreaper and /proc: Linux")
+def test_a_daemon_started_by_a_command_that_exits_is_ended_and_reaped(tmp_path: Path) -> None:
+    pid_file = tmp_path / "daemon.pid"
+    daemon = (
+        "import os, sys, time\n"
+        "if os.fork(): sys.exit(0)\n"
+        "os.setsid()\n"
+        "if os.fork(): sys.exit(0)\n"  # the classic double fork
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "time.sleep(300)\n"
+    )
+    script = f"{PY} -c {shlex_quote(daemon)}; sleep 0.3; echo done"
+    closed, _, took = gate_step(f"bash -c {shlex_quote(script)}", tmp_path)
+    assert took < 3, took
+    assert "done" in closed
+    assert wait_gone(int(pid_file.read_text()))
+
+
+def test_driftgate_becomes_a_subreaper_on_linux(tmp_path: Path) -> None:
+    """An orphaned grandchild is re-parented to driftgate (not to init), and reaped."""
+    import subprocess
+
+    assert runner.become_subreaper() is sys.platform.startswith("linux")
+    if not sys.platform.startswith("linux"):
+        return
+    pid_file = tmp_path / "orphan.pid"
+    script = (
+        "import os, sys, time\n"
+        "if os.fork(): sys.exit(0)\n"
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "time.sleep(0.3)\n"
+    )
+    before = runner._children(os.getpid())
+    subprocess.run([PY, "-c", script], check=True)
+    _wait_file(pid_file)
+    orphan = int(pid_file.read_text())
+    assert orphan in runner._children(os.getpid()), "the orphan was not re-parented here"
+    time.sleep(0.5)
+    runner._reap(before, -1)
+    assert gone(orphan)
+
+
+def _wait_file(path: Path) -> None:
+    for _ in range(100):
+        if path.exists() and path.read_text():
+            return
+        time.sleep(0.02)
+
+
+# -- output without line breaks: bounded memory ----------------------------------------------
+
+
+def test_carriage_returns_split_lines_and_crlf_is_one_break(tmp_path: Path) -> None:
+    script = (
+        "import sys, time\n"
+        "for i in range(3):\n"
+        "    sys.stdout.write(f'\\r{i * 50}%'); sys.stdout.flush(); time.sleep(0.01)\n"
+        "sys.stdout.write('\\r\\n'); sys.stdout.write('a\\r\\nb\\n\\nc')\n"
+    )
+    result, lines = run([PY, "-c", script], tmp_path)
+    assert lines == ["", "0%", "50%", "100%", "a", "b", "", "c"]
+    assert result.tail.endswith("a\nb\n\nc")
+
+
+def test_a_crlf_split_between_two_reads_is_one_break(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(runner, "CHUNK", 4)
+    _, lines = run(["printf", "abc\\r\\ndef\\r\\n"], tmp_path)
+    assert lines == ["abc", "def"]
+
+
+def test_an_endless_line_is_cut_and_marked_and_the_rest_goes_on(tmp_path: Path) -> None:
+    script = "import sys\nsys.stdout.write('x' * 300_000 + '\\n'); print('after'); print('y' * 10)"
+    result, lines = run([PY, "-c", script], tmp_path)
+    assert len(lines) == 3
+    assert lines[0].startswith("x" * runner.MAX_LINE)
+    assert lines[0].endswith(runner.CUT_MARK.format(n=runner.MAX_LINE))
+    assert lines[1:] == ["after", "y" * 10]
+    assert len(result.tail) <= runner.TAIL_CHARS + 40
+    assert result.tail.startswith("[driftgate: earlier output cut]")
+    assert result.tail.endswith("after\n" + "y" * 10)
+
+
+def test_a_secret_at_the_tail_s_cut_is_not_left_in_part(tmp_path: Path) -> None:
+    # The secret straddles the place where the tail's characters are cut.
+    filler = "z" * (runner.TAIL_CHARS - 20)
+    script = f"print('{TOKEN}' + '{filler}')"
+    result, _ = run([PY, "-c", script], tmp_path, secrets=Redactor([TOKEN]))
+    assert TOKEN[-8:] not in result.tail and TOKEN[:8] not in result.tail
+
+
+# The peak of this process's own memory (VmHWM): ru_maxrss would carry over the peak of the
+# process that forked it (pytest) across exec.
+RSS_PROBE = """
+import os, sys
+from pathlib import Path
+from driftgate.ci.runner import run_command
+seen = [0]
+def echo(line):
+    seen[0] += len(line)
+result = run_command(
+    sys.argv[1], cwd=Path.cwd(), env=dict(os.environ), timeout_s=120, echo=echo
+)
+assert result.ok, result
+peak_kb = Path("/proc/self/status").read_text().split("VmHWM:")[1].split()[0]
+print(int(peak_kb) // 1024, seen[0], len(result.tail))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/status: Linux")
+def test_512_mb_without_a_line_break_stays_under_100_mb(tmp_path: Path) -> None:
+    """It took 1.56 GB when a line was read whole (about 3 s here; against size:
+    benchmarks/runner_output.py)."""
+    import subprocess
+
+    size = 512 * 1024 * 1024
+    out = subprocess.run(
+        [PY, "-c", RSS_PROBE, f"head -c {size} /dev/zero | tr '\\0' x"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.split()
+    peak_mb, echoed, tail = (int(v) for v in out)
+    assert peak_mb < 100, f"peak RSS {peak_mb} MB"
+    assert echoed < runner.MAX_LINE + 100  # one line, cut
+    assert tail <= runner.TAIL_CHARS + 40
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc: Linux")
+def test_a_signal_while_stopping_what_the_command_left_still_stops_it(tmp_path: Path) -> None:
+    """SIGTERM to driftgate during the leftover grace: the job is still ended (sooner), and
+    the cancellation comes out with what the command did."""
+    import signal
+    import threading
+
+    pid_file = tmp_path / "stubborn.pid"
+    script = (
+        f"(trap '' TERM; echo $BASHPID > {pid_file}; while :; do sleep 0.05; done) & "
+        "sleep 0.2; echo exiting; exit 0"
+    )
+    timer = threading.Timer(0.8, os.kill, (os.getpid(), signal.SIGTERM))
+    clock = time.monotonic()
+    timer.start()
+    with pytest.raises(runner.Cancelled) as caught, runner.cancel_on_signals():
+        run(["bash", "-c", script], tmp_path, leftover_grace_s=30)
+    assert time.monotonic() - clock < 5
+    assert caught.value.exit_code == 143
+    assert caught.value.command is not None and caught.value.command.tail == "exiting"
+    assert_ended(int(pid_file.read_text()))

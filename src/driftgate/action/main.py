@@ -33,6 +33,7 @@ from driftgate.action.publish import (
 )
 from driftgate.action.workflow import Commands, InputError
 from driftgate.ci.context import CIContext
+from driftgate.ci.runner import Cancelled, cancel_on_signals
 from driftgate.errors import BackendError, UsageError
 from driftgate.experiments.client import DEFAULT_SITE
 from driftgate.redact import Redactor
@@ -85,7 +86,14 @@ def action_main(edges: Edges) -> int:
         folder = Source(workspace / inputs.artifact, inputs.artifact, inputs.artifact_name)
         return publish(edges, publisher, policy, folder, inputs.dd_site)
     try:
-        return _gate(edges, inputs, cmds, publisher, workspace)
+        # SIGTERM (a cancelled workflow: the runner signals the container, where driftgate is
+        # PID 1) and SIGINT stop the command, and the report and the check still go out.
+        with cancel_on_signals():
+            return _gate(edges, inputs, cmds, publisher, workspace)
+    except Cancelled as exc:
+        # Before the command ran, or while posting: nothing to report, or no time left to.
+        cmds.error(f"cancelled by {exc.name}", title="driftgate: cancelled")
+        return exc.exit_code
     except NothingToGate as exc:
         cmds.notice(str(exc))
         return EXIT_OK
@@ -158,7 +166,13 @@ def _gate(
             policy = Policy(
                 inputs.pipeline, inputs.comment, inputs.check, inputs.fail_on, inputs.no_baseline
             )
-            target = Target(ctx.repository, ctx.head_sha, pr, ctx.on_base_branch)
+            target = Target(
+                ctx.repository,
+                ctx.head_sha,
+                pr,
+                ctx.on_base_branch,
+                conclusion="neutral" if outcome.cancelled else None,
+            )
             refused: list[CannotWrite] = []
             # A pull request run whose token turns out read-only (a Dependabot PR, a
             # workflow without write permissions) leaves the report for the publish
@@ -180,6 +194,8 @@ def _gate(
         if env.get("GITHUB_OUTPUT"):
             workflow.set_outputs(env["GITHUB_OUTPUT"], outputs)
     edges.stdout.write(f"driftgate: verdict {result.verdict}\n")
+    if outcome.cancelled:
+        return 128 + outcome.cancelled
     return exit_code(
         result.verdicts, inputs.fail_on, inputs.no_baseline, on_base_branch=ctx.on_base_branch
     )

@@ -51,7 +51,15 @@ from driftgate.report import (
 )
 from driftgate.report.links import LinkPolicy, keep_links
 from driftgate.result import GateResult, ReportContext, recheck
-from driftgate.verdict import EXIT_BACKEND, EXIT_OK, CommentMode, FailOn, NoBaseline, alarming
+from driftgate.verdict import (
+    EXIT_BACKEND,
+    EXIT_OK,
+    CommentMode,
+    Conclusion,
+    FailOn,
+    NoBaseline,
+    alarming,
+)
 
 ReporterFactory = Callable[[SecretStr, str], GitHubReporter | None]
 """(token, api_url) -> the reporter for this step's repository; None when it is unknown."""
@@ -75,6 +83,8 @@ class Target:
     pr_number: int | None  # None: no comment (a push)
     on_base_branch: bool = False
     """A run on the base branch itself records a baseline: a missing one never fails it."""
+    conclusion: Conclusion | None = None
+    """The check's conclusion whatever the verdict: `neutral` for a cancelled gate."""
 
 
 @dataclass(frozen=True)
@@ -223,7 +233,7 @@ class Publisher:
         reporter.publish_verdict(
             target.head_sha,
             policy.pipeline,
-            conclusion=rules.conclusion(result),
+            conclusion=target.conclusion or rules.conclusion(result),
             title=redact(out.title),
             summary=redact(out.summary),
             text=out.text and redact(out.text),

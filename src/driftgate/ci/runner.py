@@ -1,20 +1,25 @@
 """Running the user's experiment command: its output streamed live with the secrets masked, a
-timeout that ends the whole process group, nothing of it left running (or writing) once it
-has exited, and what the report needs kept (exit status, the output's tail, the experiment
-URLs it printed)."""
+timeout that ends the whole process group (and what left it), nothing of it left running (or
+writing) once it has exited, bounded memory whatever it prints, a stop on SIGINT/SIGTERM to
+driftgate itself (`cancel_on_signals`), and what the report needs kept (exit status, the
+output's tail, the experiment URLs it printed)."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import IO
 
 from driftgate.redact import Redactor
@@ -24,10 +29,21 @@ EXPERIMENT_URL = re.compile(
     r"/llm/experiments/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
 )
 TAIL_LINES = 60
+TAIL_CHARS = 32 * 1024
+"""The tail's size in characters, whatever its lines' lengths: report.json and the artifact
+carry it."""
+CHUNK = 64 * 1024
+MAX_LINE = 64 * 1024
+"""A line longer than this (bytes; output without line breaks) is cut and marked: memory
+stays bounded whatever the command prints."""
+CUT_MARK = " [driftgate: line cut at {n} bytes; the rest of it is not shown]"
 TERMINATE_GRACE_S = 10.0
 """A command that timed out: from SIGTERM to SIGKILL, time to flush what it recorded."""
 LEFTOVER_GRACE_S = 2.0
 """What a command left running when it exited (a background job): the same, sooner."""
+CANCEL_GRACE_S = 2.0
+"""Driftgate itself was told to stop (SIGINT/SIGTERM): the command gets this long after
+SIGTERM, so that the whole stop (command, report, check) takes a few seconds."""
 KILL_WAIT_S = 5.0
 DRAIN_S = 5.0
 """Reading the output once the group is stopped: it ends at once, unless a process that left
@@ -71,6 +87,9 @@ def run_command(
     shown = redact(display(command))
     started_at = datetime.now(UTC)
     clock = time.monotonic()
+    become_subreaper()
+    # Our children before the command: any other child later is an orphan of the command's.
+    before = _children(os.getpid())
     try:
         proc = subprocess.Popen(
             command,
@@ -95,29 +114,97 @@ def run_command(
     assert proc.stdout is not None
     output = _Output(proc.stdout, echo, redact, tail_lines)
     timed_out = False
+    cancelled: Cancelled | None = None
+    grace = grace_s
     try:
         proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         timed_out = True
+    except Cancelled as exc:
+        cancelled, grace = exc, min(grace_s, CANCEL_GRACE_S)
     finally:
         # Still running (a timeout, an interrupt): the command itself. Exited: what it left.
-        _stop_group(proc, grace_s if proc.returncode is None else leftover_grace_s)
-        output.close(DRAIN_S)
-    return CommandResult(
+        grace = grace if proc.returncode is None else leftover_grace_s
+        while True:
+            try:
+                _stop_group(proc, grace, before)
+                output.close(DRAIN_S)
+                break
+            except Cancelled as exc:
+                # Told to stop while stopping: stop anyway, sooner, and say it was cancelled.
+                cancelled, grace = exc, min(grace, CANCEL_GRACE_S)
+    code = proc.returncode
+    if cancelled is not None and code is None:
+        code = -cancelled.signum  # still there after SIGKILL (uninterruptible): as stopped
+    result = CommandResult(
         command=shown,
-        exit_code=None if timed_out else proc.returncode,
+        exit_code=None if timed_out else code,
         timed_out=timed_out,
         started_at=started_at,
         duration_s=time.monotonic() - clock,
         tail=output.tail(),
         experiment_ids=list(output.experiment_ids),
     )
+    if cancelled is not None:
+        cancelled.command = result
+        raise cancelled
+    return result
+
+
+# ------------------------------------------------------------------------------ cancellation
+
+
+class Cancelled(BaseException):
+    """Driftgate was told to stop (SIGINT, SIGTERM) while `cancel_on_signals` was in force.
+    A BaseException, as KeyboardInterrupt is: no `except Exception` on the way swallows it.
+    Raised out of `run_command` once the command is stopped, with what it did (`command`)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        self.command: CommandResult | None = None
+        super().__init__(f"cancelled by {self.name}")
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal, as a shell reports a process the signal ended: 130, 143."""
+        return 128 + self.signum
+
+
+@contextmanager
+def cancel_on_signals() -> Iterator[None]:
+    """While the block runs, SIGINT and SIGTERM raise `Cancelled` in the main thread, once:
+    a second signal is ignored, so that the report and the check can still be written.
+
+    Installed explicitly for both: as PID 1 in a container (the Action's), the kernel
+    applies no default action to SIGTERM, so without a handler `docker stop` and a
+    cancelled workflow would only end driftgate by SIGKILL. Outside the main thread (no
+    handler can be installed there), the block runs unchanged."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired: list[int] = []
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if fired:
+            return
+        fired.append(signum)
+        raise Cancelled(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 class _Output:
-    """The command's merged output, read line by line on a thread: each line echoed
-    (redacted) as it comes, the last ones kept for the report. After `close`, nothing more
-    is echoed or kept, whoever still writes."""
+    """The command's merged output, read in chunks on a thread and split into lines at `\n`
+    and `\r` (a progress bar's updates show as they come): each line echoed (redacted), the
+    last ones kept for the report. A line longer than `MAX_LINE` bytes is cut and marked,
+    so memory stays bounded whatever the command prints. After `close`, nothing more is
+    echoed or kept, whoever still writes."""
 
     def __init__(
         self,
@@ -139,17 +226,46 @@ class _Output:
         self._reader.start()
 
     def _pump(self, stream: IO[bytes]) -> None:
+        fd = stream.fileno()
+        pending = b""
+        cut = False  # the current line was cut: its rest is skipped up to the next break
+        after_cr = False  # the last break was a `\r`: a `\n` right after it is the same break
         with stream:
-            for raw in iter(stream.readline, b""):
-                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                with self._lock:
-                    if not self._open:
-                        # Closing the pipe: a writer left behind gets EPIPE, not a full pipe.
+            while chunk := os.read(fd, CHUNK):
+                if after_cr and chunk.startswith(b"\n"):
+                    chunk = chunk[1:]
+                after_cr = chunk.endswith(b"\r")
+                lines = _BREAK.split(chunk)
+                for piece in lines[:-1]:
+                    if cut:
+                        cut = False
+                    elif not self._line(pending + piece):
                         return
-                    self._echo(self._redact.line(line))
-                    self._lines.append(line)
-                    for found in EXPERIMENT_URL.findall(line):
-                        self.experiment_ids[found] = None
+                    pending = b""
+                rest = lines[-1]
+                if cut:
+                    continue
+                pending += rest
+                if len(pending) > MAX_LINE:
+                    marked = pending[:MAX_LINE] + CUT_MARK.format(n=MAX_LINE).encode()
+                    if not self._line(marked):
+                        return
+                    pending, cut = b"", True
+            if pending and not cut:
+                self._line(pending)
+
+    def _line(self, raw: bytes) -> bool:
+        """Echo and keep one line; False once closed."""
+        line = raw.decode("utf-8", errors="replace")
+        with self._lock:
+            if not self._open:
+                # Closing the pipe: a writer left behind gets EPIPE, not a full pipe.
+                return False
+            self._echo(self._redact.line(line))
+            self._lines.append(line)
+            for found in EXPERIMENT_URL.findall(line):
+                self.experiment_ids[found] = None
+        return True
 
     def close(self, timeout: float) -> None:
         """Read to the end of the output (it ends with the last process that holds it), for
@@ -160,7 +276,8 @@ class _Output:
 
     def tail(self) -> str:
         """The last lines, redacted together, so that a secret split across their line
-        breaks is found."""
+        breaks is found; at most `TAIL_CHARS` of them (cut after redacting, so that no cut
+        leaves part of a secret)."""
         with self._lock:
             lines = list(self._lines)
         kept = self._redact("\n".join(lines)).split("\n")  # redaction keeps the line breaks
@@ -168,25 +285,39 @@ class _Output:
             kept = kept[1:]
             if kept:
                 kept[0] = self._redact.line(kept[0])
-        return "\n".join(kept)
+        text = "\n".join(kept)
+        if len(text) > TAIL_CHARS:
+            text = "[driftgate: earlier output cut]" + text[-TAIL_CHARS:]
+        return text
 
 
-def _stop_group(proc: subprocess.Popen[bytes], grace_s: float) -> None:
-    """SIGTERM to the command's process group, SIGKILL to what is left of it after `grace_s`;
-    returns when none of it runs (at once when nothing does)."""
+_BREAK = re.compile(rb"\r\n|\r|\n")
+
+
+def _stop_group(proc: subprocess.Popen[bytes], grace_s: float, before: set[int]) -> None:
+    """SIGTERM to the command's process group and to every descendant that left it, SIGKILL
+    to what is left of them after `grace_s`, whatever the leader did; returns when none of
+    them runs (at once when nothing does), their zombies reaped. `before`: driftgate's
+    children before the command started (they are not the command's)."""
     for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, KILL_WAIT_S)):
+        strays = _strays(proc, before)
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
-            break
+            if not strays:
+                break
+        for pid in strays:
+            with suppress(ProcessLookupError):
+                os.kill(pid, sig)
         deadline = time.monotonic() + wait
-        while _group_runs(proc):
+        while _group_runs(proc) or _running(_strays(proc, before)):
             if time.monotonic() >= deadline:
                 break
             time.sleep(_POLL_S)
         else:
             break
     proc.poll()
+    _reap(before, proc.pid)
 
 
 def _group_runs(proc: subprocess.Popen[bytes]) -> bool:
@@ -200,12 +331,48 @@ def _group_runs(proc: subprocess.Popen[bytes]) -> bool:
 
 def _live_member(pgid: int) -> bool:
     """Whether a process of group `pgid` runs. Zombies do not count: they write nothing
-    more, and reaping them is their new parent's business (init's). Without /proc (not
-    Linux), any member counts."""
+    more (ours are reaped by `_reap`, others by their parent). Without /proc (not Linux),
+    any member counts."""
+    table = _processes()
+    if table is None:
+        return True
+    return any(p.pgrp == pgid and p.live for p in table.values())
+
+
+# ------------------------------------------------------------------------------ descendants
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Make driftgate a child subreaper (Linux `prctl(PR_SET_CHILD_SUBREAPER)`): a process
+    the command started whose parent ended (a daemon, a `setsid` escape) is re-parented to
+    driftgate rather than to init, so that it can be found, ended and reaped. Idempotent.
+    A no-op elsewhere (macOS, BSD: no such call; there, only the group and the processes
+    /proc shows descending from the command are ended). Returns whether it took effect."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+class _Proc:
+    __slots__ = ("live", "pgrp", "ppid")
+
+    def __init__(self, ppid: int, pgrp: int, live: bool) -> None:
+        self.ppid, self.pgrp, self.live = ppid, pgrp, live
+
+
+def _processes() -> dict[int, _Proc] | None:
+    """Every process /proc shows; None without /proc (not Linux)."""
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return True
+        return None
+    table = {}
     for entry in entries:
         if not entry.isdigit():
             continue
@@ -214,7 +381,48 @@ def _live_member(pgid: int) -> bool:
         except OSError:
             continue  # it ended meanwhile
         # After the command name (which may hold spaces and parentheses): state, ppid, pgrp.
-        state, _ppid, pgrp = stat[stat.rindex(")") + 2 :].split()[:3]
-        if int(pgrp) == pgid and state not in ("Z", "X"):
-            return True
-    return False
+        state, ppid, pgrp = stat[stat.rindex(")") + 2 :].split()[:3]
+        table[int(entry)] = _Proc(int(ppid), int(pgrp), state not in ("Z", "X"))
+    return table
+
+
+def _children(pid: int) -> set[int]:
+    table = _processes() or {}
+    return {p for p, info in table.items() if info.ppid == pid}
+
+
+def _strays(proc: subprocess.Popen[bytes], before: set[int]) -> set[int]:
+    """The command's descendants outside its process group: under the leader while it
+    lives, re-parented to driftgate (the subreaper) once their parent ended."""
+    table = _processes()
+    if table is None:
+        return set()
+    me = os.getpid()
+    roots = {proc.pid} | {
+        p for p, info in table.items() if info.ppid == me and p not in before and p != proc.pid
+    }
+    under: dict[int, list[int]] = {}
+    for pid, info in table.items():
+        under.setdefault(info.ppid, []).append(pid)
+    found, todo = set(), list(roots)
+    while todo:
+        for pid in under.get(todo.pop(), ()):
+            if pid not in found:
+                found.add(pid)
+                todo.append(pid)
+    found |= roots - {proc.pid}
+    return {p for p in found if table.get(p) and table[p].pgrp != proc.pid}
+
+
+def _running(pids: set[int]) -> bool:
+    table = _processes() or {}
+    return any(table[p].live for p in pids if p in table)
+
+
+def _reap(before: set[int], leader: int) -> None:
+    """Collect the command's orphans that ended as driftgate's children (the subreaper's,
+    or PID 1's in a container: nobody else would). Only those: a child driftgate had before
+    is someone else's to wait for, and the leader is `Popen`'s."""
+    for pid in _children(os.getpid()) - before - {leader}:
+        with suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)

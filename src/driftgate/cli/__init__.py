@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from driftgate.ci.runner import Cancelled
 from driftgate.cli import commands
 from driftgate.cli.parser import build_parser
 from driftgate.errors import DriftgateError
@@ -30,3 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except Cancelled as exc:
+        # `run` was told to stop before its command ran, or after its report was written.
+        print(f"driftgate: {exc}", file=sys.stderr)
+        return exc.exit_code

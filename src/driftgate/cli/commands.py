@@ -172,6 +172,7 @@ def _command(parts: Sequence[str]) -> list[str] | str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from driftgate.ci.runner import cancel_on_signals
     from driftgate.session import NothingToGate, RunRequest, run_gate
 
     root = _root()
@@ -197,13 +198,17 @@ def run(args: argparse.Namespace) -> int:
         github_token=os.environ.get("GITHUB_TOKEN") or None,
     )
     try:
-        outcome = run_gate(request, os.environ, TerminalLog())
+        # Ctrl-C and SIGTERM stop the command and still write the report (then exit 130/143).
+        with cancel_on_signals():
+            outcome = run_gate(request, os.environ, TerminalLog())
     except NothingToGate as exc:
         _progress(str(exc))
         return EXIT_OK
     print("\n" + outcome.terminal)
     result, on_base = outcome.result, outcome.ctx.on_base_branch
     _progress(f"verdict {result.verdict}; reports in {request.report_dir}")
+    if outcome.cancelled:
+        return 128 + outcome.cancelled
     code = exit_code(result.verdicts, args.fail_on, args.no_baseline, on_base_branch=on_base)
     if decided_by_no_baseline(
         result.verdicts, args.fail_on, args.no_baseline, on_base_branch=on_base
