@@ -795,3 +795,25 @@ def test_a_null_description_is_refused_with_what_to_send(api: Api, eid: str) -> 
         f"{UNSTABLE}/experiments/{eid}", json=body("experiments", description=None)
     )
     _refused(resp, "data.attributes.description", '""')
+
+
+def test_values_just_under_the_writable_depth_still_read_back(api: Api, eid: str) -> None:
+    """An answer nests a stored value deeper than it was stored (an evaluation six levels);
+    a value kept uncut must leave that room, or the read fails instead of the write."""
+    post_spans(api, [span(eid, "s1", "r1")])
+    metrics = []
+    for depth in range(230, 256):
+        value: Any = depth
+        for _ in range(depth):
+            value = [value]
+        metrics.append(metric("s1", f"m{depth}", "json", value))
+    resp = api.http.post(
+        f"{UNSTABLE}/experiments/{eid}/events",
+        content=json.dumps(body("experiments", metrics=metrics)),
+        headers={"content-type": "application/json"},
+    )
+    assert resp.status_code == 202, resp.text
+    (task,) = api.events(eid)["spans"]
+    assert len(task["eval_metrics"]) == 26
+    paged = api.ok("GET", f"/api/v2/llm-obs/v3/experiments/{eid}/events")
+    assert len(paged["data"]["attributes"]["spans"][0]["eval_metrics"]) == 26

@@ -265,7 +265,9 @@ def new_hex_id() -> str:
 # at data.attributes.spans[i].eval_metrics[j]): a deeper value is cut here, at store time,
 # rather than failing its whole request (ddtrace sends a batch of spans at once) or a read.
 MAX_DEPTH = 128
-_HEADROOM = 16  # levels an answer may add above a stored value
+# Levels an answer may add above a stored value: 6 at most (an evaluation in an events
+# read), and a margin.
+_HEADROOM = 8
 TRUNCATED = f"[driftgate: truncated, nested deeper than {MAX_DEPTH} levels]"
 
 
