@@ -33,6 +33,9 @@ D = TypeVar("D", bound="DataclassInstance")
 
 SCHEMA_VERSION = 1
 
+# The range of SQLite's INTEGER (64-bit signed): what a request may put in an indexed column.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS projects (

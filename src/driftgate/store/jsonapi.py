@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from driftgate.store.core import INT64_MAX, INT64_MIN
 from driftgate.store.datasets import Dataset, Record, RecordAck
 from driftgate.store.errors import BadRequest
 from driftgate.store.events import Evaluation, EventsPage, SpanKey, TaskSpan
@@ -20,7 +21,6 @@ from driftgate.store.experiments import Experiment
 from driftgate.store.projects import Project
 
 MAX_PAGE_LIMIT = 5000
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 # -- resources ------------------------------------------------------------------------------
 
@@ -111,9 +111,9 @@ def int_param(name: str, raw: str, *, clamp: bool = False) -> int:
         raise BadRequest(f"{name} must be an integer, got {raw!r}")
     value = int(raw)
     if clamp:
-        return max(_INT64_MIN, min(value, _INT64_MAX))
-    if not _INT64_MIN <= value <= _INT64_MAX:
-        raise BadRequest(f"{name} must be between {_INT64_MIN} and {_INT64_MAX}, got {raw}")
+        return max(INT64_MIN, min(value, INT64_MAX))
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise BadRequest(f"{name} must be between {INT64_MIN} and {INT64_MAX}, got {raw}")
     return value
 
 
@@ -168,7 +168,7 @@ def span_after(cursor: str | None) -> SpanKey | None:
 def _is_int(value: Any) -> bool:
     # Within SQLite's INTEGER too: a larger key fails the query rather than matching nothing.
     return (
-        isinstance(value, int) and not isinstance(value, bool) and _INT64_MIN <= value <= _INT64_MAX
+        isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX
     )
 
 

@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from driftgate.llmobs import ExperimentStatus, MetricType
+from driftgate.store.core import INT64_MAX, INT64_MIN
 from driftgate.store.datasets import NewRecord, RecordChange
 from driftgate.store.errors import BadRequest
 from driftgate.store.experiments import ExperimentChanges
@@ -30,9 +31,8 @@ def _to_str(value: Any) -> Any:
 
 IdStr = Annotated[str, BeforeValidator(_to_str)]
 
-# SQLite's INTEGER is 64-bit signed: a larger number in a column the store indexes would fail
-# the whole request, so it is refused here, by name.
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# A number SQLite's INTEGER cannot hold, in a column the store indexes, would fail the whole
+# request: it is refused here, by name.
 Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 
 
@@ -216,11 +216,11 @@ class SpanEventIn(_Tolerant):
 _span_events = TypeAdapter(list[SpanEventIn] | SpanEventIn)
 
 
-def parse_json(raw: bytes, what: str = "the request body") -> Any:
+def parse_json(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"{what} is not valid JSON: {exc}") from exc
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from exc
 
 
 def attributes(body: Any) -> dict[str, Any]:
@@ -239,11 +239,11 @@ def attributes(body: Any) -> dict[str, Any]:
 M = TypeVar("M", bound=BaseModel)
 
 
-def validate(model: type[M], attrs: dict[str, Any], root: str = "data.attributes") -> M:
+def validate(model: type[M], attrs: dict[str, Any]) -> M:
     try:
         return model.model_validate(attrs)
     except ValidationError as exc:
-        raise BadRequest(_describe(exc, root)) from exc
+        raise BadRequest(_describe(exc, "data.attributes")) from exc
 
 
 def span_events(body: Any) -> list[dict[str, Any]]:
