@@ -117,3 +117,21 @@ def test_demo_gates_a_pull_request_end_to_end(tmp_path: Path) -> None:
     assert exact["delta"] < 0
     assert report["baseline_reason"].startswith("the newest run at ")
     assert report["baseline_reason"].endswith("the merge-base on main")
+
+
+def test_serve_on_a_file_that_is_not_a_database_says_so_in_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "notes.db"
+    db.write_text("these are notes, not a database\n")
+    done = subprocess.run(
+        [*DRIFTGATE, "serve", "--port", "0", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"driftgate: error: cannot open the store's database {db} (file is not a database); "
+        "point --db at another file"
+    ]

@@ -3,6 +3,7 @@ filters, events in any order, bad input, keys, restarts and concurrent writers."
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from pathlib import Path
@@ -608,3 +609,216 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     assert set(refused) <= {503}
     assert stored == set(accepted)
     assert len(accepted) + len(refused) == 200
+
+
+# -- hostile input: a JSON 400 that names the field, never a 500 ----------------------------
+
+TOO_BIG = 2**63  # one past SQLite's largest integer
+
+
+def _refused(resp: httpx.Response, *fragments: str) -> str:
+    assert resp.status_code == 400, resp.text
+    (error,) = resp.json()["errors"]
+    assert error["status"] == "400"
+    for fragment in fragments:
+        assert fragment in error["detail"], error["detail"]
+    return str(error["detail"])
+
+
+def _cursor(*key: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+
+
+@pytest.fixture
+def eid(api: Api, ds: tuple[str, str]) -> str:
+    pid, did = ds
+    api.batch(pid, did, insert_records=[{"id": "r1", "input": 1}])
+    return str(api.experiment(pid, did)["id"])
+
+
+def test_integers_sqlite_cannot_hold_are_refused(api: Api, ds: tuple[str, str], eid: str) -> None:
+    pid, did = ds
+    events = f"{UNSTABLE}/experiments/{eid}/events"
+    create = body("experiments", name="x", project_id=pid, dataset_id=did)
+    _refused(
+        api.http.post(f"{UNSTABLE}/experiments", json=_with(create, dataset_version=TOO_BIG)),
+        "data.attributes.dataset_version",
+    )
+    _refused(
+        api.http.post(f"{UNSTABLE}/experiments", json=_with(create, run_count=TOO_BIG)),
+        "data.attributes.run_count",
+    )
+    _refused(
+        api.http.post(
+            events, json=body("experiments", metrics=[metric("s1", "m", "score", 1, ts=TOO_BIG)])
+        ),
+        "data.attributes.metrics.0.timestamp_ms",
+    )
+    for field in ("duration", "start_ns"):
+        _refused(
+            api.http.post(
+                "/api/v2/llmobs", json=[{"spans": [span(eid, "s1", "r1", **{field: TOO_BIG})]}]
+            ),
+            f"body.0.spans.0.{field}",
+        )
+    tag = f"run_iteration:{TOO_BIG}"
+    task = span(eid, "s2", "r1")
+    task["tags"][2] = tag
+    _refused(api.http.post("/api/v2/llmobs", json=[{"spans": [task]}]), "spans.0.tags", tag)
+    _refused(
+        api.http.post(
+            events,
+            json=body("experiments", metrics=[metric("s1", "m", "score", 1, tags=[tag])]),
+        ),
+        "data.attributes.metrics.0.tags",
+    )
+    _refused(
+        api.http.post(
+            events, json=body("experiments", tags=[tag], metrics=[metric("s1", "m", "score", 1)])
+        ),
+        "data.attributes.tags",
+    )
+    # A run that is not a number would otherwise be merged into run 1 without a word.
+    _refused(
+        api.http.post(
+            events,
+            json=body(
+                "experiments", tags=["run_iteration:two"], metrics=[metric("s", "m", "score", 1)]
+            ),
+        ),
+        "run_iteration:two",
+    )
+    assert api.events(eid)["spans"] == []
+
+
+def _with(payload: dict[str, Any], **attrs: Any) -> dict[str, Any]:
+    return body("experiments", **{**payload["data"]["attributes"], **attrs})
+
+
+def test_a_too_deep_value_is_stored_truncated_and_the_batch_kept(api: Api, eid: str) -> None:
+    deep: Any = "bottom"
+    for _ in range(400):  # orjson reads 1024 levels but writes only 254
+        deep = {"d": deep}
+    task = span(eid, "s1", "r1")
+    task["meta"]["output"] = deep
+    resp = api.http.post(
+        "/api/v2/llmobs",
+        content=json.dumps([{"spans": [task, span(eid, "s2", "r2")]}]),
+        headers={"content-type": "application/json"},
+    )
+    assert resp.status_code == 202, resp.text
+    spans = {s["span_id"]: s for s in api.events(eid)["spans"]}
+    assert set(spans) == {"s1", "s2"}
+    kept = spans["s1"]["meta"]["output"]
+    depth = 0
+    while isinstance(kept, dict):
+        kept, depth = kept["d"], depth + 1
+    assert isinstance(kept, str)
+    assert kept.startswith("[driftgate: truncated")
+    assert 100 < depth < 254
+    # The paged read nests the body deeper still, and answers too.
+    paged = api.ok("GET", f"/api/v2/llm-obs/v3/experiments/{eid}/events")
+    assert len(paged["data"]["attributes"]["spans"]) == 2
+
+
+def test_a_body_deeper_than_json_can_be_read_is_a_400(api: Api) -> None:
+    deep = b"[" * 2000 + b"]" * 2000
+    headers = {"Content-Type": "application/json"}
+    _refused(api.http.post("/api/v2/llmobs", content=deep, headers=headers), "not valid JSON")
+
+
+def test_meta_span_must_be_an_object(api: Api, eid: str) -> None:
+    task = span(eid, "s1", "r1")
+    task["meta"]["span"] = "experiment"
+    _refused(api.http.post("/api/v2/llmobs", json=[{"spans": [task]}]), "body.0.spans.0.meta.span")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{V2}/experiments",
+        "{records}",
+        "/api/v2/llm-obs/v3/experiments/{eid}/events",
+    ],
+)
+@pytest.mark.parametrize("key", [TOO_BIG, -TOO_BIG - 1, 1.5, True, None, "x", [1]])
+def test_cursors_with_keys_of_the_wrong_type_are_refused(
+    api: Api, ds: tuple[str, str], eid: str, path: str, key: Any
+) -> None:
+    pid, did = ds
+    path = path.format(records=f"{V2}/{pid}/datasets/{did}/records", eid=eid)
+    cursor = _cursor(key, key, "s") if "v3" in path else _cursor(key)
+    _refused(api.http.get(path, params={"page[cursor]": cursor}), "page[cursor]")
+
+
+@pytest.mark.parametrize("version", ["--5", "²", "١", "1.0", " 1", str(TOO_BIG)])
+def test_a_version_that_is_not_an_integer_is_refused(
+    api: Api, ds: tuple[str, str], eid: str, version: str
+) -> None:
+    pid, did = ds
+    path = f"{V2}/{pid}/datasets/{did}/records"
+    _refused(api.http.get(path, params={"filter[version]": version}), "filter[version]")
+
+
+def test_page_limit_takes_ascii_digits_only(api: Api) -> None:
+    _refused(api.http.get(f"{V2}/experiments", params={"page[limit]": "١"}), "page[limit]")
+
+
+def test_uploads_refuse_what_is_not_a_utf8_csv_in_a_multipart_body(
+    api: Api, ds: tuple[str, str]
+) -> None:
+    _, did = ds
+    upload = f"{UNSTABLE}/datasets/{did}/records/upload"
+    _refused(
+        api.http.post(upload, content=b"--x\r\n", headers={"content-type": "multipart/form-data"}),
+        "boundary",
+    )
+    _refused(
+        api.http.post(upload, files={"file": ("d.csv", b'input\n"\xff\xfe"\n')}),
+        "UTF-8",
+    )
+    _refused(api.http.post(upload, files={"file": ("d.csv", b"input\n1\x00\n")}), "CSV line")
+    _refused(api.http.post(upload, files={"file": ("d.csv", b"id,input\nr1\n")}), "line 2", "input")
+
+
+def test_uploads_take_fields_as_large_as_the_body_allows(api: Api, ds: tuple[str, str]) -> None:
+    """ddtrace uploads a dataset as a CSV of `json.dumps(input)`: a large record is a large
+    field, and Python's csv module stops at 128 KiB unless told otherwise."""
+    pid, did = ds
+    text = "x" * 300_000
+    csv_body = b"input,expected_output,metadata,id\n" + b'"""' + text.encode() + b'""",1,{},big\n'
+    resp = api.http.post(
+        f"{UNSTABLE}/datasets/{did}/records/upload", files={"file": ("d.csv", csv_body)}
+    )
+    assert resp.status_code == 200, resp.text
+    (record,) = api.records(pid, did)["data"]
+    assert record["attributes"]["input"] == text
+
+
+def test_a_null_description_is_refused_with_what_to_send(api: Api, eid: str) -> None:
+    resp = api.http.patch(
+        f"{UNSTABLE}/experiments/{eid}", json=body("experiments", description=None)
+    )
+    _refused(resp, "data.attributes.description", '""')
+
+
+def test_values_just_under_the_writable_depth_still_read_back(api: Api, eid: str) -> None:
+    """An answer nests a stored value deeper than it was stored (an evaluation six levels);
+    a value kept uncut must leave that room, or the read fails instead of the write."""
+    post_spans(api, [span(eid, "s1", "r1")])
+    metrics = []
+    for depth in range(230, 256):
+        value: Any = depth
+        for _ in range(depth):
+            value = [value]
+        metrics.append(metric("s1", f"m{depth}", "json", value))
+    resp = api.http.post(
+        f"{UNSTABLE}/experiments/{eid}/events",
+        content=json.dumps(body("experiments", metrics=metrics)),
+        headers={"content-type": "application/json"},
+    )
+    assert resp.status_code == 202, resp.text
+    (task,) = api.events(eid)["spans"]
+    assert len(task["eval_metrics"]) == 26
+    paged = api.ok("GET", f"/api/v2/llm-obs/v3/experiments/{eid}/events")
+    assert len(paged["data"]["attributes"]["spans"][0]["eval_metrics"]) == 26

@@ -88,7 +88,13 @@ def serve(args: argparse.Namespace) -> int:
     if args.db is None:
         args.db = str(_root() / DEFAULT_DB)
     if args.db != ":memory:":
-        Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot create the folder of --db {args.db} ({exc.strerror}); point --db "
+                "at a writable place"
+            ) from exc
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:

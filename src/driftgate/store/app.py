@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -80,6 +81,10 @@ class StoreApp:
         self.store = store
         self.max_body = max_body
         self._openapi: bytes | None = None
+        # ddtrace uploads a dataset as a CSV of json.dumps(input): a large record is a large
+        # field, which Python's csv refuses past 128 KiB. The body limit bounds fields already.
+        # (The setting is process-wide; it is only ever raised.)
+        csv.field_size_limit(max(csv.field_size_limit(), max_body))
 
     async def body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -149,13 +154,11 @@ class StoreApp:
     async def dataset_records(self, request: Request) -> Response:
         q = request.query_params
         version = q.get("filter[version]")
-        if version is not None and not version.lstrip("-").isdigit():
-            raise BadRequest(f"filter[version] must be an integer, got {version!r}")
         limit = jsonapi.clamp_limit(q.get("page[limit]"), 1000)
         page = self.store.datasets.records(
             request.path_params["project_id"],
             request.path_params["dataset_id"],
-            int(version) if version else None,
+            jsonapi.int_param("filter[version]", version) if version else None,
             q.getlist("filter[tags]"),
             jsonapi.seq_after(q.get("page[cursor]")),
             limit,
@@ -176,14 +179,28 @@ class StoreApp:
         """ddtrace's bulk upload: a multipart CSV with input, expected_output, metadata, id."""
         raw = await self.body(request)
         form_request = Request(request.scope, _replay(raw))
-        async with form_request.form() as form:
-            upload = form.get("file")
-            if upload is None or isinstance(upload, str):
-                raise BadRequest('the multipart body needs a CSV file in the part named "file"')
-            text = (await upload.read()).decode("utf-8-sig")
+        try:
+            async with form_request.form() as form:
+                upload = form.get("file")
+                if upload is None or isinstance(upload, str):
+                    raise BadRequest('the multipart body needs a CSV file in the part named "file"')
+                data = await upload.read()
+        except HTTPException as exc:  # starlette's answer to a malformed multipart body
+            raise BadRequest(
+                f"the multipart body cannot be read ({exc.detail}); send Content-Type "
+                'multipart/form-data with its boundary, and the CSV in the part named "file"'
+            ) from exc
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise BadRequest(
+                f"the CSV file is not UTF-8 (byte {exc.start}: {data[exc.start : exc.end]!r}); "
+                "save it as UTF-8"
+            ) from exc
         rows = []
-        for n, line in enumerate(csv.DictReader(io.StringIO(text)), start=2):
-            try:
+        reader = csv.DictReader(io.StringIO(text))
+        try:
+            for line in reader:
                 rows.append(
                     NewRecord(
                         id=line.get("id") or None,
@@ -192,11 +209,13 @@ class StoreApp:
                         metadata=_json_cell(line.get("metadata")) or None,
                     )
                 )
-            except (KeyError, orjson.JSONDecodeError) as exc:
-                raise BadRequest(
-                    f"CSV line {n}: each row needs JSON in the columns input, expected_output, "
-                    f"metadata ({exc})"
-                ) from exc
+        except (KeyError, TypeError, orjson.JSONDecodeError) as exc:
+            raise BadRequest(
+                f"CSV line {reader.line_num}: each row needs JSON in the column input, and in "
+                f"expected_output and metadata when given ({type(exc).__name__}: {exc})"
+            ) from exc
+        except csv.Error as exc:
+            raise BadRequest(f"CSV line {reader.line_num}: {exc}") from exc
         dedupe = request.query_params.get("deduplicate", "true").lower() != "false"
         added = self.store.datasets.import_rows(request.path_params["dataset_id"], rows, dedupe)
         return JSON({"data": {"type": "datasets", "attributes": {"records": added}}})

@@ -10,6 +10,7 @@ module knows what a project, dataset or experiment is beyond the tables' definit
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import uuid
@@ -21,7 +22,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import orjson
 
-from driftgate.store.errors import Busy
+from driftgate.store.errors import Busy, CannotOpen, InsufficientStorage
+
+log = logging.getLogger("driftgate.store")
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -29,6 +32,9 @@ if TYPE_CHECKING:
 D = TypeVar("D", bound="DataclassInstance")
 
 SCHEMA_VERSION = 1
+
+# The range of SQLite's INTEGER (64-bit signed): what a request may put in an indexed column.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -136,10 +142,23 @@ class Database:
     def __init__(self, path: str = ":memory:") -> None:
         self.path = path
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise _cannot_open(path, exc) from exc
+        try:
+            self._setup()
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise _cannot_open(path, exc) from exc
+        except CannotOpen:
+            self._conn.close()
+            raise
+
+    def _setup(self) -> None:
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA busy_timeout = 5000")
-        if path != ":memory:":
+        if self.path != ":memory:":
             self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = FULL")
         self._conn.executescript(_SCHEMA)
@@ -149,9 +168,9 @@ class Database:
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
         elif int(row[0]) > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"{path} was written by a newer driftgate (schema {row[0]}); upgrade driftgate "
-                "or point --db at another file"
+            raise CannotOpen(
+                f"{self.path} was written by a newer driftgate (schema {row[0]}); upgrade "
+                "driftgate or point --db at another file"
             )
 
     def close(self) -> None:
@@ -175,19 +194,61 @@ class Database:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                raise Busy(
+                raise _full(exc) or Busy(
                     f"the store's database is locked by another writer ({exc}); retry shortly"
                 ) from exc
             try:
                 yield self._conn
+            except sqlite3.Error as exc:
+                self._rollback()
+                full = _full(exc)
+                if full is None:
+                    raise
+                raise full from exc
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise
             try:
                 self._conn.execute("COMMIT")
             except sqlite3.OperationalError as exc:
-                self._conn.execute("ROLLBACK")
-                raise Busy(f"could not commit ({exc}); retry shortly") from exc
+                self._rollback()
+                raise _full(exc) or Busy(f"could not commit ({exc}); retry shortly") from exc
+
+    def _rollback(self) -> None:
+        """End the failed transaction, if SQLite has not already: a failed COMMIT, and a
+        statement that met a full disk, roll it back themselves, and a ROLLBACK then would
+        raise and hide the error that says what happened."""
+        if not self._conn.in_transaction:
+            return
+        try:
+            self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.exception("the store could not roll back a failed transaction")
+
+
+def _is_full(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+
+
+def _full(exc: sqlite3.Error) -> InsufficientStorage | None:
+    """The answer for a write that met a full disk (SQLite rolled it back), else None."""
+    if not _is_full(exc):
+        return None
+    return InsufficientStorage(
+        "the disk under the store's database is full, so nothing of this request was stored; "
+        "free some space (the store goes on without a restart) and retry"
+    )
+
+
+def _cannot_open(path: str, exc: sqlite3.Error) -> CannotOpen:
+    if _is_full(exc):
+        return CannotOpen(
+            f"cannot set up the store's database {path}: the disk is full; free some space "
+            "or point --db at another disk"
+        )
+    return CannotOpen(
+        f"cannot open the store's database {path} ({exc}); point --db at another file"
+    )
 
 
 def now() -> str:
@@ -202,9 +263,51 @@ def new_hex_id() -> str:
     return uuid.uuid4().hex
 
 
+# How deep a stored JSON value may nest. orjson reads 1024 levels but writes only 254, and
+# an answer nests a stored value a few levels deeper than it was stored (an evaluation sits
+# at data.attributes.spans[i].eval_metrics[j]): a deeper value is cut here, at store time,
+# rather than failing its whole request (ddtrace sends a batch of spans at once) or a read.
+MAX_DEPTH = 128
+# Levels an answer may add above a stored value: 6 at most (an evaluation in an events
+# read), and a margin.
+_HEADROOM = 8
+TRUNCATED = f"[driftgate: truncated, nested deeper than {MAX_DEPTH} levels]"
+
+
 def dumps(value: Any) -> bytes:
     # Sorted keys: equal JSON values get equal bytes, which content keys rely on.
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    return dump_body(value, orjson.OPT_SORT_KEYS)
+
+
+def dump_body(value: Any, option: int = 0) -> bytes:
+    """`value` as JSON, cut at MAX_DEPTH (marked with TRUNCATED) when it is too deep to be
+    answered. The check costs nothing when the value fits: it is written inside _HEADROOM
+    lists, whose brackets are then sliced off (orjson writes compactly)."""
+    try:
+        wrapped = orjson.dumps(_nest(value, _HEADROOM), option=option)
+    except orjson.JSONEncodeError as exc:
+        if "Recursion limit" not in str(exc):
+            raise
+        log.warning("a stored value was nested too deep; kept it cut at %d levels", MAX_DEPTH)
+        return orjson.dumps(truncated(value, MAX_DEPTH), option=option)
+    return wrapped[_HEADROOM:-_HEADROOM]
+
+
+def _nest(value: Any, levels: int) -> Any:
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def truncated(value: Any, depth: int) -> Any:
+    """`value` with every list or object below `depth` levels replaced by TRUNCATED."""
+    if not isinstance(value, dict | list):
+        return value
+    if depth <= 0:
+        return TRUNCATED
+    if isinstance(value, dict):
+        return {k: truncated(v, depth - 1) for k, v in value.items()}
+    return [truncated(v, depth - 1) for v in value]
 
 
 def typed(cls: type[D], row: sqlite3.Row, *, json: Collection[str] = (), **given: Any) -> D:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from driftgate.errors import BackendError
+
 
 class StoreError(Exception):
     """A request the store refuses, with the HTTP status and a message that says what to fix."""
@@ -38,3 +40,15 @@ class Busy(StoreError):
 
     status = 503
     title = "Service Unavailable"
+
+
+class InsufficientStorage(StoreError):
+    """The disk under the database is full: nothing of the request was stored. ddtrace 4.16
+    retries any 5xx as it does 503, so a script whose disk gets space back goes on."""
+
+    status = 507
+    title = "Insufficient Storage"
+
+
+class CannotOpen(BackendError):
+    """The database file cannot be opened or set up (at start-up, not per request)."""

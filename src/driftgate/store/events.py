@@ -17,7 +17,7 @@ import orjson
 
 from driftgate.llmobs import FINISHED, tag_value
 from driftgate.store.aggregate import EvalRow, SummaryRow, aggregate
-from driftgate.store.core import Database, dumps, loads
+from driftgate.store.core import Database, dump_body, dumps, loads
 from driftgate.store.errors import NotFound
 
 # (run_iteration, start_ns, span_id): the order task spans are read in, and the paging key.
@@ -100,7 +100,7 @@ class Events:
                     None if value is None else dumps(value),
                     m.get("assessment"),
                     1 if error else 0,
-                    orjson.dumps(m),
+                    dump_body(m),
                 )
             )
         with self._db.tx() as conn:
@@ -130,7 +130,8 @@ class Events:
             if not experiment_id:
                 continue
             meta = s.get("meta") or {}
-            kind = (meta.get("span") or {}).get("kind") if isinstance(meta, dict) else None
+            about = meta.get("span") if isinstance(meta, dict) else None
+            kind = about.get("kind") if isinstance(about, dict) else None
             parent = s.get("parent_id")
             is_root = kind == "experiment" or parent in (None, "", "undefined", "0")
             m = s.get("metrics") or {}
@@ -161,7 +162,7 @@ class Events:
                     tok_out,
                     tok_total,
                     cost,
-                    orjson.dumps(s),
+                    dump_body(s),
                 )
             )
         if not rows:

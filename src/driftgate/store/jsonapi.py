@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from driftgate.store.core import INT64_MAX, INT64_MIN
 from driftgate.store.datasets import Dataset, Record, RecordAck
 from driftgate.store.errors import BadRequest
 from driftgate.store.events import Evaluation, EventsPage, SpanKey, TaskSpan
@@ -95,13 +96,25 @@ def clamp_limit(raw: str | None, default: int) -> int:
     """`page[limit]`: `default` when absent, refused below 1, at most MAX_PAGE_LIMIT."""
     if raw is None or raw == "":
         return default
-    try:
-        limit = int(raw)
-    except ValueError as exc:
-        raise BadRequest(f"page[limit] must be an integer, got {raw!r}") from exc
+    limit = int_param("page[limit]", raw, clamp=True)
     if limit < 1:
         raise BadRequest(f"page[limit] must be at least 1, got {limit}")
     return min(limit, MAX_PAGE_LIMIT)
+
+
+def int_param(name: str, raw: str, *, clamp: bool = False) -> int:
+    """A query parameter that must be an integer: an optional `-` and ASCII digits (str's
+    isdigit() takes "²", which int() refuses, and int() takes "١" and " 1"). Outside SQLite's
+    64-bit range it is refused, or clamped to that range when `clamp`."""
+    digits = raw[1:] if raw.startswith("-") else raw
+    if not (digits.isascii() and digits.isdigit()):
+        raise BadRequest(f"{name} must be an integer, got {raw!r}")
+    value = int(raw)
+    if clamp:
+        return max(INT64_MIN, min(value, INT64_MAX))
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise BadRequest(f"{name} must be between {INT64_MIN} and {INT64_MAX}, got {raw}")
+    return value
 
 
 def encode_cursor(*parts: object) -> str:
@@ -153,7 +166,10 @@ def span_after(cursor: str | None) -> SpanKey | None:
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    # Within SQLite's INTEGER too: a larger key fails the query rather than matching nothing.
+    return (
+        isinstance(value, int) and not isinstance(value, bool) and INT64_MIN <= value <= INT64_MAX
+    )
 
 
 def _foreign(cursor: str) -> BadRequest:

@@ -7,9 +7,18 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
 
 from driftgate.llmobs import ExperimentStatus, MetricType
+from driftgate.store.core import INT64_MAX, INT64_MIN
 from driftgate.store.datasets import NewRecord, RecordChange
 from driftgate.store.errors import BadRequest
 from driftgate.store.experiments import ExperimentChanges
@@ -21,6 +30,29 @@ def _to_str(value: Any) -> Any:
 
 
 IdStr = Annotated[str, BeforeValidator(_to_str)]
+
+# A number SQLite's INTEGER cannot hold, in a column the store indexes, would fail the whole
+# request: it is refused here, by name.
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+
+
+def _runs_are_numbers(tags: list[str]) -> list[str]:
+    # The run a span or metric belongs to is stored and paged as an integer; one that is not
+    # would otherwise be filed under run 1 without a word.
+    for tag in tags:
+        key, _, value = tag.partition(":")
+        if key == "run_iteration" and not _is_int64(value, minimum=0):
+            raise ValueError(f"{tag!r}: run_iteration must be a whole number from 0 to {INT64_MAX}")
+    return tags
+
+
+def _is_int64(text: str, minimum: int = INT64_MIN) -> bool:
+    # ASCII digits only: int() also takes "١", "+1" and " 1".
+    digits = text[1:] if text.startswith("-") else text
+    return digits.isascii() and digits.isdigit() and minimum <= int(text) <= INT64_MAX
+
+
+Tags = Annotated[list[str], AfterValidator(_runs_are_numbers)]
 
 
 class _Tolerant(BaseModel):
@@ -92,12 +124,12 @@ class ExperimentIn(_Tolerant):
     name: str = Field(min_length=1)
     project_id: str = Field(min_length=1)
     dataset_id: str = Field(min_length=1)
-    dataset_version: int | None = Field(default=None, ge=0)
+    dataset_version: int | None = Field(default=None, ge=0, le=INT64_MAX)
     description: str | None = ""
     config: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
     ensure_unique: bool = False
-    run_count: int | None = Field(default=None, ge=1)
+    run_count: int | None = Field(default=None, ge=1, le=INT64_MAX)
     parent_experiment_id: str | None = None
 
 
@@ -114,6 +146,8 @@ class ExperimentPatchIn(_Tolerant):
         for key in ("status", "name"):
             if key in given and getattr(self, key) is None:
                 raise BadRequest(f"data.attributes.{key} cannot be null")
+        if "description" in given and self.description is None:
+            raise BadRequest('data.attributes.description cannot be null; send "" to clear it')
         changes: ExperimentChanges = {}
         if self.status is not None:
             changes["status"] = self.status
@@ -140,15 +174,20 @@ class MetricIn(_Tolerant):
     metric_source: Literal["custom", "summary"] = "custom"
     span_id: IdStr = ""
     trace_id: IdStr | None = None
-    timestamp_ms: int = 0
+    timestamp_ms: Int64 = 0
     metric_type: MetricType
     label: str = Field(min_length=1)
     error: dict[str, Any] | str | None = None
-    tags: list[str] | None = None
+    tags: Tags | None = None
     assessment: Literal["pass", "fail"] | None = None
     boolean_value: bool | None = None
     score_value: float | None = None
     categorical_value: str | None = None
+
+
+class SpanMetaIn(_Tolerant):
+    # What the store reads of a span's meta: whether it is an experiment's task span.
+    span: dict[str, Any] | None = None
 
 
 class SpanIn(_Tolerant):
@@ -156,17 +195,17 @@ class SpanIn(_Tolerant):
     trace_id: IdStr | None = None
     parent_id: IdStr | None = None
     name: str | None = None
-    start_ns: int = 0
-    duration: int = 0
+    start_ns: Int64 = 0
+    duration: Int64 = 0
     status: str | None = None
-    tags: list[str] = []
-    meta: dict[str, Any] = {}
+    tags: Tags = []
+    meta: SpanMetaIn = SpanMetaIn()
     metrics: dict[str, float | None] = {}
 
 
 class EventsIn(_Tolerant):
     metrics: list[MetricIn] = []
-    tags: list[str] = []
+    tags: Tags = []
     spans: list[SpanIn] | None = None
 
 
