@@ -9,6 +9,7 @@ can be re-run and the whole takes about a minute.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,20 @@ def _seed(url: str) -> dict[str, str]:
     return {"project_id": pid, "dataset_id": did, "experiment_id": eid["data"]["id"]}
 
 
+ANSWERS: Counter[int] = Counter()
+"""Every generated request's status: the run's figures, printed at the end."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _tally(pytestconfig: pytest.Config) -> Iterator[None]:
+    yield
+    shown = ", ".join(f"{status}: {n}" for status, n in sorted(ANSWERS.items()))
+    # On the terminal, past pytest's capture, so that the figures are in CI's log.
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(f"\nfuzz: {sum(ANSWERS.values())} requests; by status {shown}")
+
+
 @pytest.fixture(scope="module")
 def seeded(fuzzed_store: BackgroundStore) -> tuple[str, dict[str, str]]:
     return fuzzed_store.url, _seed(fuzzed_store.url)
@@ -92,4 +107,5 @@ def test_no_request_answers_5xx(case: Any, seeded: tuple[str, dict[str, str]]) -
     url, ids = seeded
     if case.path_parameters:
         case.path_parameters = {k: ids.get(k, v) for k, v in case.path_parameters.items()}
-    case.call_and_validate(base_url=url, checks=[not_a_server_error])
+    response = case.call_and_validate(base_url=url, checks=[not_a_server_error])
+    ANSWERS[response.status_code] += 1
