@@ -22,9 +22,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,7 @@ class Result:
     summary: str  # GITHUB_STEP_SUMMARY's content
     root_owned: list[str] = field(default_factory=list)  # workspace paths left owned by root
     seconds: float = 0.0
+    signalled_after: float | None = None  # from SIGTERM to the container's end, when sent
 
     @property
     def output(self) -> str:
@@ -114,13 +116,17 @@ def run_action(
     entrypoint: str | None = None,
     args: Sequence[str] = (),
     timeout: float = 600,
+    signal_when: Callable[[], bool] | None = None,
 ) -> Result:
     """Run the image once as the runner runs a Docker action step, and collect what it left.
 
     `event` is the webhook payload; `event_name` defaults to what the payload looks like
     (pull_request, workflow_run or push). `inputs` are action.yml's names (`fail-on`), `env`
     adds or overrides variables (GITHUB_API_URL for a fake, say). `entrypoint` and `args`
-    replace the image's ENTRYPOINT and the step's args, for probes. When the tests run as
+    replace the image's ENTRYPOINT and the step's args, for probes. `signal_when`: once it
+    answers true (polled), the container gets SIGTERM, as the runner sends it when the
+    workflow is cancelled; `Result.signalled_after` says how long it took to end then. When
+    the tests run as
     root, the workspace is handed to the runner's uid first, as on a hosted runner, so that
     `root_owned` lists what the container left behind as root."""
     image = image or ensure_image()
@@ -177,6 +183,19 @@ def run_action(
         client_env["HOME"] = os.environ.get("HOME", "/root")
 
         started = time.monotonic()
+        signalled: list[float] = []
+        done = threading.Event()
+
+        def cancel() -> None:
+            assert signal_when is not None
+            while not done.wait(0.1):
+                if signal_when():
+                    signalled.append(time.monotonic())
+                    _docker("kill", "--signal", "TERM", name)
+                    return
+
+        if signal_when is not None:
+            threading.Thread(target=cancel, name="driftgate-cancel", daemon=True).start()
         try:
             proc = subprocess.run(
                 command, env=client_env, capture_output=True, text=True, timeout=timeout
@@ -184,7 +203,10 @@ def run_action(
         except subprocess.TimeoutExpired as exc:
             _docker("kill", name)
             raise AssertionError(f"the container ran over {timeout:.0f}s: {command}") from exc
-        seconds = time.monotonic() - started
+        finally:
+            done.set()
+        ended = time.monotonic()
+        seconds = ended - started
         if proc.returncode == 125:
             # docker's own failure (no daemon, a bad mount), not an exit code of the action.
             raise ContainerUnavailable(f"docker run failed: {proc.stderr.strip()}")
@@ -198,6 +220,7 @@ def run_action(
             summary=(commands / files["GITHUB_STEP_SUMMARY"]).read_text(encoding="utf-8"),
             root_owned=root_owned(workspace),
             seconds=seconds,
+            signalled_after=ended - signalled[0] if signalled else None,
         )
 
 

@@ -152,3 +152,38 @@ def test_a_fork_pull_request_writes_nothing_and_leaves_its_artifact(
     assert (artifact / "meta.json").exists()
     assert forked.root_owned == []
     assert "workflow_run" in forked.output
+
+
+def test_a_cancelled_workflow_stops_the_command_and_posts_a_neutral_check(
+    action_image: str, workspace: Path, fake: FakeGitHub
+) -> None:
+    """driftgate is PID 1 in the container, where no signal has a default action: the runner's
+    SIGTERM on cancellation must still stop the command (here one that ignores SIGTERM), write
+    the cancelled report, post the check and end the step within seconds."""
+    first = commit(workspace, fake, "the arithmetic experiment")
+    head = commit(workspace, fake, "a change")
+    started = workspace / "started"
+    command = "touch started; trap '' TERM; sleep 300"
+    inputs = {
+        "command": command,
+        "pipeline": PIPELINE,
+        "github-token": fake.token("write"),
+        "api-url": fake.api_url,
+    }
+    cancelled = run_action(
+        workspace,
+        push_event(REPO, head, first),
+        inputs,
+        {"GITHUB_API_URL": fake.api_url},
+        image=action_image,
+        timeout=120,
+        signal_when=started.exists,
+    )
+    assert cancelled.exit_code == 143, cancelled.output
+    assert cancelled.signalled_after is not None and cancelled.signalled_after < 10
+    assert "cancelled by SIGTERM" in cancelled.summary
+    assert cancelled.outputs["verdict"] == "error"
+    assert [c.conclusion for c in fake.check_runs(REPO, head)] == ["neutral"]
+    report = (workspace / ".driftgate" / "report" / "report.json").read_text()
+    assert "cancelled by SIGTERM" in report
+    assert cancelled.root_owned == []
