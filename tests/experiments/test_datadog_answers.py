@@ -352,6 +352,11 @@ def test_the_dataset_is_counted_through_every_page_of_its_records(
     assert len(pages) == 3
     assert all(r.url.params["filter[version]"] == "1" for r in pages)
     assert all(f"/{made.attributes['project_id']}/datasets/" in r.url.path for r in pages)
+    # The baseline on the same dataset version is not counted again.
+    other = fake.add("capitals", _capitals(300, {}), dataset=everything)
+    fake.requests.clear()
+    assert client.experiment_data(other.id).dataset_records == 300
+    assert [r for r in fake.requests if r.url.path.endswith("/records")] == []
 
 
 def test_a_run_missing_task_spans_is_flagged_and_fails_where_configured(

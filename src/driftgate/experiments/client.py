@@ -114,6 +114,8 @@ class ExperimentsClient:
         self._http = http or httpx.Client(timeout=timeout)
         self._base = backend.base_url
         self._headers = headers
+        # A candidate and its baseline usually ran on the same dataset version: count it once.
+        self._record_counts: dict[tuple[str, str, int | None, tuple[str, ...]], int] = {}
 
     def close(self) -> None:
         self._http.close()
@@ -319,7 +321,16 @@ class ExperimentsClient:
         tags: Sequence[str] = (),
     ) -> int:
         """How many records `version` of the dataset has (those carrying every tag in `tags`),
-        read the way ddtrace's `pull_dataset` reads them: every page of the records list."""
+        read the way ddtrace's `pull_dataset` reads them: every page of the records list; once
+        per client for the same version and tags (a dataset version never changes)."""
+        key = (project_id, dataset_id, version, tuple(sorted(tags)))
+        if key not in self._record_counts:
+            self._record_counts[key] = self._count_records(project_id, dataset_id, version, tags)
+        return self._record_counts[key]
+
+    def _count_records(
+        self, project_id: str, dataset_id: str, version: int | None, tags: Sequence[str]
+    ) -> int:
         path = RECORDS.format(project_id=project_id, dataset_id=dataset_id)
         params: list[tuple[str, str]] = [("page[limit]", str(RECORDS_PAGE))]
         if version is not None:
