@@ -575,6 +575,51 @@ def _required_env(env: Mapping[str, str], name: str, default: str | None = None)
     return value
 
 
+def _base_and_checkout(
+    event: str,
+    env: Mapping[str, str],
+    payload: Mapping[str, Any],
+    git: GitReader | None,
+    facts: _EventFacts,
+    extra: dict[str, Any],
+    base_branch: str | None,
+    notes: list[str],
+) -> tuple[str | None, str | None, bool, str | None]:
+    """The branch to compare against, the merge-base, whether the run is on the base branch
+    itself, and the commit checked out; notes (and `extra["base_sha"]`) updated on the way."""
+    chosen_base = base_branch or facts.base_branch
+    if base_branch and facts.base_branch and base_branch != facts.base_branch:
+        notes.append(f"comparing against {base_branch} (configured) instead of {facts.base_branch}")
+        extra["base_sha"] = None  # it was the other branch's
+    if chosen_base is None:
+        notes.append(
+            "no base branch: the event names none and the default branch is unknown; "
+            "configure the baseline branch"
+        )
+    pushed = event in BRANCH_EVENTS or extra.get("triggering_event") == "push"
+    on_base = pushed and facts.branch is not None and facts.branch == chosen_base
+    if on_base and event == "push":
+        extra["base_sha"] = _optional_sha(_str(payload, "before"))
+
+    # The payload's base sha first (exact); the branch refs when the sha is not fetched.
+    targets = [extra["base_sha"]] if extra["base_sha"] else []
+    if chosen_base:
+        targets += [f"origin/{chosen_base}", chosen_base]
+    merge_base, note = _merge_base(
+        git,
+        facts.head_sha,
+        targets,
+        "The event payload does not carry it either.",
+    )
+    if note:
+        notes.append(note)
+    checkout, warning = _checkout(git, event, facts.head_sha, env, extra.get("triggering_event"))
+    if warning:
+        notes.insert(0, warning)
+
+    return chosen_base, merge_base, on_base, checkout
+
+
 def from_github_event(
     env: Mapping[str, str],
     payload: Mapping[str, Any],
@@ -631,59 +676,16 @@ def from_github_event(
     extra: dict[str, Any] = {"head_repository": repository, "base_sha": None, **facts.extra}
     if extra.get("nothing_to_gate"):
         # Nothing will run: no merge-base to look for, no checkout to vouch for.
-        return CIContext(
-            event_name=event,
-            head_sha=facts.head_sha,
-            branch=facts.branch,
-            base_branch=base_branch or facts.base_branch,
-            merge_base=None,
-            default_branch=default_branch,
-            pr_number=None,
-            is_fork=False,
-            read_only=False,
-            read_only_reason=None,
-            actor=env.get("GITHUB_ACTOR") or _str(payload, "sender.login"),
-            run_id=run_id,
-            run_attempt=run_attempt,
-            repository=repository,
-            repository_url=f"{server_url}/{repository}" if repository else None,
-            server_url=server_url,
-            api_url=api_url,
-            workspace=env.get("GITHUB_WORKSPACE") or workspace,
-            on_base_branch=False,
-            notes=tuple(notes),
-            **extra,
+        chosen_base, merge_base, on_base, checkout = (
+            base_branch or facts.base_branch,
+            None,
+            False,
+            None,
         )
-
-    chosen_base = base_branch or facts.base_branch
-    if base_branch and facts.base_branch and base_branch != facts.base_branch:
-        notes.append(f"comparing against {base_branch} (configured) instead of {facts.base_branch}")
-        extra["base_sha"] = None  # it was the other branch's
-    if chosen_base is None:
-        notes.append(
-            "no base branch: the event names none and the default branch is unknown; "
-            "configure the baseline branch"
+    else:
+        chosen_base, merge_base, on_base, checkout = _base_and_checkout(
+            event, env, payload, git, facts, extra, base_branch, notes
         )
-    pushed = event in BRANCH_EVENTS or extra.get("triggering_event") == "push"
-    on_base = pushed and facts.branch is not None and facts.branch == chosen_base
-    if on_base and event == "push":
-        extra["base_sha"] = _optional_sha(_str(payload, "before"))
-
-    # The payload's base sha first (exact); the branch refs when the sha is not fetched.
-    targets = [extra["base_sha"]] if extra["base_sha"] else []
-    if chosen_base:
-        targets += [f"origin/{chosen_base}", chosen_base]
-    merge_base, note = _merge_base(
-        git,
-        facts.head_sha,
-        targets,
-        "The event payload does not carry it either.",
-    )
-    if note:
-        notes.append(note)
-    checkout, warning = _checkout(git, event, facts.head_sha, env, extra.get("triggering_event"))
-    if warning:
-        notes.insert(0, warning)
 
     return CIContext(
         event_name=event,
