@@ -26,10 +26,11 @@ from functools import partial
 from pathlib import Path
 from typing import Literal, Protocol, get_args
 
+from driftgate.ci.cancel import Cancelled
 from driftgate.ci.context import CIContext, ContextError, build_context, command_env, from_local_git
 from driftgate.ci.git import GitError, GitRepo, toplevel
 from driftgate.ci.history import Ancestry, baseline_ancestry
-from driftgate.ci.runner import Cancelled, display, run_command
+from driftgate.ci.runner import display, run_command
 from driftgate.compare import compare, error_report, experiment_ref, no_baseline_report
 from driftgate.compare.schema import Report
 from driftgate.config import GateConfig, load_config, unmatched_rules

@@ -15,6 +15,7 @@ import pytest
 
 from driftgate.action.workflow import Commands, WorkflowLog
 from driftgate.ci import runner
+from driftgate.ci.cancel import Cancelled, cancel_on_signals
 from driftgate.ci.runner import display, run_command
 from driftgate.redact import Redactor
 
@@ -432,7 +433,7 @@ def test_a_signal_while_stopping_what_the_command_left_still_stops_it(tmp_path: 
     timer = threading.Timer(0.8, os.kill, (os.getpid(), signal.SIGTERM))
     clock = time.monotonic()
     timer.start()
-    with pytest.raises(runner.Cancelled) as caught, runner.cancel_on_signals():
+    with pytest.raises(Cancelled) as caught, cancel_on_signals():
         run(["bash", "-c", script], tmp_path, leftover_grace_s=30)
     assert time.monotonic() - clock < 5
     assert caught.value.exit_code == 143

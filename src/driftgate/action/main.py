@@ -32,8 +32,8 @@ from driftgate.action.publish import (
     reporter_factory,
 )
 from driftgate.action.workflow import Commands, InputError
+from driftgate.ci.cancel import Cancelled, cancel_on_signals
 from driftgate.ci.context import CIContext
-from driftgate.ci.runner import Cancelled, cancel_on_signals
 from driftgate.errors import BackendError, UsageError
 from driftgate.experiments.client import DEFAULT_SITE
 from driftgate.redact import Redactor

@@ -1,8 +1,8 @@
 """Running the user's experiment command: its output streamed live with the secrets masked, a
 timeout that ends the whole process group (and what left it), nothing of it left running (or
 writing) once it has exited, bounded memory whatever it prints, a stop on SIGINT/SIGTERM to
-driftgate itself (`cancel_on_signals`), and what the report needs kept (exit status, the
-output's tail, the experiment URLs it printed)."""
+driftgate itself (`Cancelled`, from `ci/cancel.py`), and what the report needs kept (exit
+status, the output's tail, the experiment URLs it printed)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import IO
 
+from driftgate.ci.cancel import Cancelled
 from driftgate.redact import Redactor
 from driftgate.result import CommandResult
 
@@ -152,51 +152,6 @@ def run_command(
 
 
 # ------------------------------------------------------------------------------ cancellation
-
-
-class Cancelled(BaseException):
-    """Driftgate was told to stop (SIGINT, SIGTERM) while `cancel_on_signals` was in force.
-    A BaseException, as KeyboardInterrupt is: no `except Exception` on the way swallows it.
-    Raised out of `run_command` once the command is stopped, with what it did (`command`)."""
-
-    def __init__(self, signum: int) -> None:
-        self.signum = signum
-        self.name = signal.Signals(signum).name
-        self.command: CommandResult | None = None
-        super().__init__(f"cancelled by {self.name}")
-
-    @property
-    def exit_code(self) -> int:
-        """128 + the signal, as a shell reports a process the signal ended: 130, 143."""
-        return 128 + self.signum
-
-
-@contextmanager
-def cancel_on_signals() -> Iterator[None]:
-    """While the block runs, SIGINT and SIGTERM raise `Cancelled` in the main thread, once:
-    a second signal is ignored, so that the report and the check can still be written.
-
-    Installed explicitly for both: as PID 1 in a container (the Action's), the kernel
-    applies no default action to SIGTERM, so without a handler `docker stop` and a
-    cancelled workflow would only end driftgate by SIGKILL. Outside the main thread (no
-    handler can be installed there), the block runs unchanged."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    fired: list[int] = []
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        if fired:
-            return
-        fired.append(signum)
-        raise Cancelled(signum)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 class _Output:

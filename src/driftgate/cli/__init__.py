@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from driftgate.ci.runner import Cancelled
+from driftgate.ci.cancel import Cancelled
 from driftgate.cli import commands
 from driftgate.cli.parser import build_parser
 from driftgate.errors import DriftgateError

@@ -178,7 +178,7 @@ def _command(parts: Sequence[str]) -> list[str] | str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from driftgate.ci.runner import cancel_on_signals
+    from driftgate.ci.cancel import cancel_on_signals
     from driftgate.session import NothingToGate, RunRequest, run_gate
 
     root = _root()
