@@ -470,7 +470,7 @@ def choose_setup(
             return f"pip install -r {target}", f"{requirements}, the nearest to the script"
         if pyproject in manifests and _installs(manifests[pyproject]):
             target = posixpath.relpath(folder, working_directory)
-            if target != "." and not target.startswith("../"):
+            if target not in (".", "..") and not target.startswith("../"):
                 target = "./" + target  # a path to pip, never a package's name
             return (
                 f"pip install {shlex.quote(target)}",

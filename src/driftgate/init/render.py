@@ -161,6 +161,15 @@ def render(plan: Plan, gitignore: str | None) -> list[Output]:
 # ------------------------------------------------------------------------- what is printed
 
 
+def try_command(plan: Plan) -> str:
+    """The gate as the workflow runs it, on this machine with the embedded store. The base
+    branch is said: without a remote, `driftgate run` knows only main and master."""
+    branch = shlex.quote(plan.branch)
+    return (
+        f"driftgate run --local --base-branch {branch} --pipeline {plan.pipeline} -- {plan.command}"
+    )
+
+
 def summary(plan: Plan, outputs: Sequence[Output], *, dry_run: bool) -> str:
     """What was inferred and from where, what was written, and what to do next."""
     check = f"driftgate / {plan.pipeline}"
@@ -201,7 +210,7 @@ def summary(plan: Plan, outputs: Sequence[Output], *, dry_run: bool) -> str:
         f"next: commit these files and push them to {shown(plan.branch)}: that run records the "
         f"baseline, and every pull request is compared with it. Make the check `{check}` "
         "required (Settings > Branches) to block merging on a failing gate. Try it here first: "
-        f"{here}driftgate run --local --pipeline {plan.pipeline} -- {plan.command}"
+        f"{here}{try_command(plan)}"
     )
     if not plan.fork_publish:
         lines.append(
