@@ -20,6 +20,7 @@ from tests.init.repos import (
     LAYOUTS,
     SUPPORT_BOT,
     Layout,
+    clone_of,
     git,
     new_repo,
     run_init,
@@ -363,3 +364,17 @@ def test_init_help_runs_as_a_process() -> None:
     assert proc.returncode == 0, proc.stderr
     for option in ("--pipeline", "--script", "--branch", "--fork-publish", "--force", "--dry-run"):
         assert option in proc.stdout
+
+
+def test_the_readmes_example_is_what_init_prints(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    shown = readme.split("```text\ndriftgate init: inferred\n", 1)[1].split("```", 1)[0]
+    root = clone_of(
+        tmp_path,
+        {"evals/experiment.py": SUPPORT_BOT, "evals/requirements.txt": "ddtrace\n"},
+        "main",
+        name="support-bot",
+    )
+    ran = run_init(cwd=root)
+    assert ran.code == 0, ran.err
+    assert ran.out.startswith("driftgate init: inferred\n" + shown)

@@ -61,7 +61,7 @@ def test_the_generated_inputs_gate_a_pull_request_against_the_recorded_baseline(
     assert inputs["pipeline"] == "capitals"
     assert inputs["working-directory"] == "services/geo"
     # What init said to run here is the workflow's step: its directory, pipeline and command.
-    line = ran.out.split("Try it here first: ", 1)[1].splitlines()[0]
+    line = ran.out.split("try it here first:\n", 1)[1].splitlines()[0].strip()
     assert line == (
         f"cd {inputs['working-directory']} && driftgate run --local --base-branch {branch} "
         f"--pipeline {inputs['pipeline']} -- {inputs['command']}"

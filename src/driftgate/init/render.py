@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -161,6 +162,10 @@ def render(plan: Plan, gitignore: str | None) -> list[Output]:
 # ------------------------------------------------------------------------- what is printed
 
 
+def _wrapped(text: str) -> list[str]:
+    return textwrap.wrap(text, width=92, subsequent_indent="  ", break_on_hyphens=False)
+
+
 def try_command(plan: Plan) -> str:
     """The gate as the workflow runs it, on this machine with the embedded store. The base
     branch is said: without a remote, `driftgate run` knows only main and master."""
@@ -206,15 +211,15 @@ def summary(plan: Plan, outputs: Sequence[Output], *, dry_run: bool) -> str:
             lines += ["", f"--- {output.path}", output.text.rstrip("\n")]
         return "\n".join(lines)
     here = "" if plan.working_directory == "." else f"cd {shlex.quote(plan.working_directory)} && "
-    lines.append(
-        f"next: commit these files and push them to {shown(plan.branch)}: that run records the "
-        f"baseline, and every pull request is compared with it. Make the check `{check}` "
-        "required (Settings > Branches) to block merging on a failing gate. Try it here first: "
-        f"{here}{try_command(plan)}"
+    lines += _wrapped(
+        f"next: commit these files and push them to {shown(plan.branch)}; that run records the "
+        "baseline, and every pull request is compared with it. To block merging on a failing "
+        f"gate, make the check `{check}` required (Settings > Branches)."
     )
+    lines += ["try it here first:", f"  {here}{try_command(plan)}"]
     if not plan.fork_publish:
-        lines.append(
-            "pull requests from forks get a read-only token: `driftgate init --fork-publish "
-            "--force` adds the workflow that posts their reports"
+        lines += _wrapped(
+            "forks: their pull requests get a read-only token; `driftgate init --fork-publish "
+            "--force` adds the workflow that posts their reports (and rewrites these files)."
         )
     return "\n".join(lines)
