@@ -216,8 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument(
         "--script",
         metavar="PATH",
-        help="the experiment script (default: the file that calls LLMObs.experiment, nearest "
-        "to the project's root)",
+        help="the experiment script, from the current directory (default: the file that calls "
+        "LLMObs.experiment, nearest to the project's root)",
     )
     init.add_argument(
         "--branch",

@@ -407,7 +407,7 @@ def experiment_notes(experiment: ExperimentName, script: str, pipeline: str) -> 
             "the command records, so make sure it runs one"
         ]
     if len(experiment.names) > 1:
-        listed = ", ".join(experiment.names)
+        listed = ", ".join(shown(name) for name in experiment.names)
         return [
             f"{script} records {len(experiment.names)} experiments ({listed}): the check "
             f"`driftgate / {pipeline}` gates them all, each compared with its own baseline"
