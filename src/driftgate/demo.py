@@ -72,8 +72,9 @@ def _say(text: str) -> None:
 def run_demo(keep: str | None = None) -> int:
     if importlib.util.find_spec("ddtrace") is None:
         print(
-            "driftgate: error: the demo runs a ddtrace script, and ddtrace is not installed; "
-            "install it with: pip install 'driftgate[ddtrace]'",
+            "driftgate: error: the demo runs a ddtrace script, and ddtrace is not installed "
+            "here; run uvx --from 'driftgate[ddtrace]' driftgate demo (or pipx run --spec "
+            "'driftgate[ddtrace]' driftgate demo, or pip install 'driftgate[ddtrace]')",
             file=sys.stderr,
         )
         return 2

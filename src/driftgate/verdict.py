@@ -1,13 +1,15 @@
 """What a verdict means, for the process and for GitHub, in one place: the verdicts and
-their order of severity, the `fail-on`, `no-baseline` and `comment` vocabularies, exit
-codes, the check run's conclusion, the commit status's state, and which verdicts create a
-comment under `comment: on-regression`.
+their order of severity, the `fail-on`, `no-baseline` and `comment` vocabularies, the
+charset of pipeline names (they name the check), exit codes, the check run's conclusion,
+the commit status's state, and which verdicts create a comment under
+`comment: on-regression`.
 
 Pure and light (no pydantic): the command line reads its choices from here at every start.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Literal, get_args
 
@@ -21,6 +23,7 @@ __all__ = [
     "EXIT_USAGE",
     "FAIL_ON",
     "NO_BASELINE",
+    "PIPELINE",
     "SEVERITY",
     "CommentMode",
     "Conclusion",
@@ -47,6 +50,10 @@ FAIL_ON: tuple[FailOn, ...] = get_args(FailOn)
 NoBaseline = Literal["neutral", "fail", "pass"]
 """What a run without a baseline concludes off the base branch (`no-baseline`)."""
 NO_BASELINE: tuple[NoBaseline, ...] = get_args(NoBaseline)
+
+PIPELINE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+"""A pipeline name: it names the check run (`driftgate / <pipeline>`) and the sticky comment's
+marker, so the Action, the fork's artifact and `driftgate init` hold it to one charset."""
 
 CommentMode = Literal["always", "on-change", "on-regression", "off"]
 COMMENT_MODES: tuple[CommentMode, ...] = get_args(CommentMode)

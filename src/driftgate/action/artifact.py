@@ -34,10 +34,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from driftgate.action.inputs import PIPELINE
 from driftgate.errors import UsageError
 from driftgate.result import GateResult
-from driftgate.verdict import CommentMode, FailOn, NoBaseline
+from driftgate.verdict import PIPELINE, CommentMode, FailOn, NoBaseline
 
 REPORT = "report.json"
 META = "meta.json"

@@ -14,7 +14,15 @@ from driftgate.action import workflow
 from driftgate.action.workflow import InputError
 from driftgate.experiments.baseline import RefError, split_run
 from driftgate.session import STATE_DIR, STORES, StoreChoice
-from driftgate.verdict import COMMENT_MODES, FAIL_ON, NO_BASELINE, CommentMode, FailOn, NoBaseline
+from driftgate.verdict import (
+    COMMENT_MODES,
+    FAIL_ON,
+    NO_BASELINE,
+    PIPELINE,
+    CommentMode,
+    FailOn,
+    NoBaseline,
+)
 
 Mode = Literal["gate", "publish"]
 MODES: tuple[Mode, ...] = get_args(Mode)
@@ -23,8 +31,6 @@ ARTIFACT_DIR = f"{STATE_DIR}/artifact"
 ARTIFACT_NAME = "driftgate-report"
 # GitHub's own rule for artifact names: none of these characters.
 _ARTIFACT_NAME_FORBIDDEN = re.compile(r'["\\:<>|*?/\r\n]')
-PIPELINE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-"""A pipeline name: it names the check run and the sticky comment's marker."""
 
 
 class ActionInputs(BaseModel):

@@ -189,9 +189,10 @@ def current_branch(cwd: Path | str, *, timeout: float = DEFAULT_TIMEOUT) -> str 
     return (out.strip() or None) if code == 0 else None
 
 
-def default_branch(cwd: Path | str, *, timeout: float = DEFAULT_TIMEOUT) -> str | None:
-    """The remote's default branch (`origin/HEAD`), else `main` or `master` when such a branch
-    exists locally or on origin, else None. Only local refs are read: no network."""
+def origin_head(cwd: Path | str, *, timeout: float = DEFAULT_TIMEOUT) -> str | None:
+    """The branch `origin/HEAD` points at: the remote's default branch as the clone recorded
+    it. None without one (no remote, or a remote added by hand, until `git remote set-head
+    origin --auto`). Only local refs are read: no network."""
     code, out = _git(
         cwd,
         "symbolic-ref",
@@ -202,7 +203,29 @@ def default_branch(cwd: Path | str, *, timeout: float = DEFAULT_TIMEOUT) -> str 
         timeout=timeout,
     )
     if code == 0 and out.strip().startswith("origin/"):
-        return out.strip().removeprefix("origin/")
+        return out.strip().removeprefix("origin/") or None
+    return None
+
+
+def local_branches(cwd: Path | str, *, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+    """The short names of the local branches (`refs/heads`), sorted."""
+    _, out = _git(cwd, "for-each-ref", "--format=%(refname:short)", "refs/heads", timeout=timeout)
+    return sorted(out.split())
+
+
+def config_value(cwd: Path | str, key: str, *, timeout: float = DEFAULT_TIMEOUT) -> str | None:
+    """git's setting `key` as git resolves it (the repository's, the user's, the system's), or
+    None when unset."""
+    code, out = _git(cwd, "config", "--get", key, ok=(0, 1), timeout=timeout)
+    return (out.strip() or None) if code == 0 else None
+
+
+def default_branch(cwd: Path | str, *, timeout: float = DEFAULT_TIMEOUT) -> str | None:
+    """The remote's default branch (`origin/HEAD`), else `main` or `master` when such a branch
+    exists locally or on origin, else None. Only local refs are read: no network."""
+    recorded = origin_head(cwd, timeout=timeout)
+    if recorded:
+        return recorded
     candidates = ("main", "master")
     refs = [f"refs/{kind}/{name}" for name in candidates for kind in ("heads", "remotes/origin")]
     _, out = _git(cwd, "for-each-ref", "--format=%(refname)", *refs, timeout=timeout)

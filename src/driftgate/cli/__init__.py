@@ -23,6 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "action": commands.action,
         "publish": commands.publish,
         "demo": commands.demo,
+        "init": commands.init,
     }
     try:
         return run[args.command](args)

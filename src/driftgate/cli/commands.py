@@ -261,6 +261,22 @@ def publish(args: argparse.Namespace) -> int:
     )
 
 
+def init(args: argparse.Namespace) -> int:
+    from driftgate.init import workspace
+    from driftgate.init.infer import Options, plan
+    from driftgate.init.render import render, summary
+
+    root, facts = workspace.read_facts(Path(args.path), args.script, Path.cwd())
+    the_plan = plan(facts, Options(args.pipeline, args.branch, args.fork_publish))
+    outputs = render(the_plan, workspace.read_gitignore(root))
+    if not args.force:
+        workspace.refuse_overwrite(root, outputs)
+    if not args.dry_run:
+        workspace.write(root, outputs)
+    print(summary(the_plan, outputs, dry_run=args.dry_run))
+    return EXIT_OK
+
+
 def demo(args: argparse.Namespace) -> int:
     from driftgate.demo import run_demo
 

@@ -190,6 +190,51 @@ def build_parser() -> argparse.ArgumentParser:
         help="Datadog site whose UI links are kept (default: $DD_SITE, else datadoghq.com)",
     )
 
+    init = sub.add_parser(
+        "init",
+        help="set up the gate in a repository: the workflow, a commented driftgate.toml and "
+        "the .gitignore line",
+        description="Finds the ddtrace experiment script, the experiment's name (the "
+        "pipeline) and the default branch, then writes .github/workflows/evals.yml, a "
+        "driftgate.toml with every setting commented out at its default, and .driftgate/ in "
+        ".gitignore. Existing files are never overwritten without --force.",
+    )
+    init.add_argument(
+        "path",
+        nargs="?",
+        default=".",
+        metavar="PATH",
+        help="the project's folder, in a repository or a part of one (default: the current "
+        "directory); the workflows go to the repository's root",
+    )
+    init.add_argument(
+        "--pipeline",
+        metavar="NAME",
+        help="the pipeline, which names the check (default: the experiment's name in the "
+        "script, else the folder's)",
+    )
+    init.add_argument(
+        "--script",
+        metavar="PATH",
+        help="the experiment script, from the current directory (default: the file that calls "
+        "LLMObs.experiment, nearest to the project's root)",
+    )
+    init.add_argument(
+        "--branch",
+        metavar="NAME",
+        help="the default branch, where baselines are recorded (default: origin/HEAD, else "
+        "what git's settings and branches say)",
+    )
+    init.add_argument(
+        "--fork-publish",
+        action="store_true",
+        help="also write evals-publish.yml, which posts the reports of fork pull requests",
+    )
+    init.add_argument("--force", action="store_true", help="overwrite files that exist")
+    init.add_argument(
+        "--dry-run", action="store_true", help="print what would be written; write nothing"
+    )
+
     demo = sub.add_parser(
         "demo",
         help="a pull request gated end to end on the bundled example, offline",
