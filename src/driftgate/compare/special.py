@@ -20,9 +20,10 @@ How, and why these methods:
 - Student's t: the regularized incomplete beta `I_x(df/2, 1/2)` by its continued fraction
   (modified Lentz), on whichever side converges fast: the tail itself beyond |t| ~ 1.7, so
   tiny p-values keep their relative accuracy, one minus the central part within. The
-  continued fraction's rounding grows like `df * eps / t**2`, so above `T_CF_MAX_DF` degrees
-  of freedom (a t-test on over a million records) the Cornish-Fisher expansion takes over,
-  exact there to rounding. The inverse is Newton's method on the same function, bracketed.
+  continued fraction's rounding grows like `df * eps / t**2` (2e-11 at a million degrees of
+  freedom), so from `T_ASYMPTOTIC_MIN_DF` degrees of freedom on, wherever `t**4 <= df`,
+  the Cornish-Fisher expansion in 1/df takes over (within 1e-13 there). The inverse is
+  that expansion where it applies, otherwise Newton's method on the distribution, bracketed.
 - binomial and hypergeometric tails: exact sums of the probabilities, the first term by
   Loader's saddle-point formula (accurate to rounding at any size, where `lgamma`
   differences lose digits over 100,000 records), the others by the ratio of successive
@@ -39,7 +40,7 @@ from functools import lru_cache
 from statistics import NormalDist
 
 __all__ = [
-    "T_CF_MAX_DF",
+    "T_ASYMPTOTIC_MIN_DF",
     "binom_half_sf",
     "chdtrc",
     "hypergeom_cdf",
@@ -49,8 +50,9 @@ __all__ = [
     "stdtrit",
 ]
 
-# Above this many degrees of freedom, Student's t comes from its asymptotic expansion.
-T_CF_MAX_DF = 1e6
+# From this many degrees of freedom on, Student's t comes from its expansion in 1/df where
+# t**4 <= df: the expansion's error grows with t**4 / df, the continued fraction's with df.
+T_ASYMPTOTIC_MIN_DF = 2e4
 
 _EPS = 2.0**-52
 _TINY = 1e-300
@@ -121,8 +123,11 @@ def _beta_fraction(a: float, b: float, x: float) -> float:
     return h
 
 
-def _t_tail_parts(df: float, at: float) -> tuple[float, float]:
-    """`(P(T <= -at), at * density at -at)` for `at > 0` and `df <= T_CF_MAX_DF`."""
+def _t_prefactor(df: float, at: float) -> tuple[float, float, float]:
+    """`(x**a sqrt(y) / B(a, 1/2), x, y)` with `a = df/2`, `x = df / (df + at**2)`, `y = 1 - x`.
+
+    The first is also `at` times the density at `-at`.
+    """
     a = 0.5 * df
     if at > 1e100:
         # t**2 would overflow; log1p(t**2 / df) is 2 log(t) - log(df) to rounding.
@@ -132,20 +137,25 @@ def _t_tail_parts(df: float, at: float) -> tuple[float, float]:
         t2 = at * at
         log_x_over_a = math.log1p(t2 / df)
         x, y, sqrt_y = df / (df + t2), t2 / (df + t2), at / math.sqrt(df + t2)
-    # x**a * sqrt(1 - x) / B(a, 1/2), with B(a, 1/2) = sqrt(pi) Gamma(a) / Gamma(a + 1/2)
+    # B(a, 1/2) = sqrt(pi) Gamma(a) / Gamma(a + 1/2)
     common = math.exp(-a * log_x_over_a) * sqrt_y * _gamma_ratio_half(a) / _SQRT_PI
-    # (common is also |t| times the density at t.)
+    return common, x, y
+
+
+def _t_tail_fraction(df: float, at: float) -> float:
+    """`P(T <= -at)` for `at > 0`, by the continued fraction."""
+    common, x, y = _t_prefactor(df, at)
     if y * (df + 2.0) > 3.0 * x:  # x < (a + 1) / (a + 1/2 + 2): the tail's own fraction
-        return 0.5 * common / a * _beta_fraction(a, 0.5, x), common
+        return 0.5 * common / (0.5 * df) * _beta_fraction(0.5 * df, 0.5, x)
     # Near the centre (|t| < 1.74): one half minus a part, the result above 0.04.
-    return 0.5 - common * _beta_fraction(0.5, a, y), common
+    return 0.5 - common * _beta_fraction(0.5, 0.5 * df, y)
 
 
 def _cornish_fisher(z: float, df: float) -> tuple[float, float]:
     """The t quantile matching the normal quantile z, and its derivative in z.
 
-    Fisher's expansion in 1/df (Abramowitz and Stegun 26.7.5); at df > T_CF_MAX_DF its
-    first omitted term is below rounding for every representable probability.
+    Fisher's expansion in 1/df (Abramowitz and Stegun 26.7.5); where it is used
+    (`_asymptotic`) its first omitted term is below 1e-13 relative.
     """
     z2 = z * z
     g1 = (z2 + 1) * z / 4
@@ -162,8 +172,12 @@ def _cornish_fisher(z: float, df: float) -> tuple[float, float]:
     return t, slope
 
 
+def _asymptotic(df: float, at: float) -> bool:
+    return df >= T_ASYMPTOTIC_MIN_DF and at <= df**0.25
+
+
 def _t_tail_asymptotic(df: float, at: float) -> float:
-    """`P(T <= -at)` for `df > T_CF_MAX_DF`: the normal tail at the z that maps to -at."""
+    """`P(T <= -at)` where `_asymptotic`: the normal tail at the z that maps to -at."""
     z = -at
     for _ in range(20):
         t, slope = _cornish_fisher(z, df)
@@ -177,9 +191,9 @@ def _t_tail_asymptotic(df: float, at: float) -> float:
 @lru_cache(maxsize=512)
 def _t_lower_tail(df: float, at: float) -> float:
     """`P(T <= -at)` for finite `at > 0` (cached: a test asks for both tails of one t)."""
-    if df > T_CF_MAX_DF:
+    if _asymptotic(df, at):
         return _t_tail_asymptotic(df, at)
-    return _t_tail_parts(df, at)[0]
+    return _t_tail_fraction(df, at)
 
 
 def stdtr(df: float, t: float) -> float:
@@ -199,7 +213,7 @@ def stdtr(df: float, t: float) -> float:
 
 @lru_cache(maxsize=512)
 def _t_lower_quantile(df: float, q: float) -> float:
-    """The t < 0 with `P(T <= t) = q`, for `0 < q < 1/2` and `df <= T_CF_MAX_DF`."""
+    """The t < 0 with `P(T <= t) = q`, for `0 < q < 1/2`, by Newton's method on `stdtr`."""
     # In the tail the density is about C df**((df+1)/2) |t|**-(df+1), so F(t) is at most
     # C df**((df-1)/2) |t|**-df: solved for |t| that gives a point at or beyond the answer.
     log_c = math.log(_gamma_ratio_half(df / 2)) - 0.5 * math.log(df * math.pi)
@@ -211,7 +225,7 @@ def _t_lower_quantile(df: float, q: float) -> float:
     guess, _ = _cornish_fisher(ndtri(q), df)
     t = guess if low < guess < high else low
     for _ in range(200):
-        value, common = _t_tail_parts(df, -t)
+        value, common = _t_lower_tail(df, -t), _t_prefactor(df, -t)[0]
         if value > q:
             high = t
         else:
@@ -225,7 +239,7 @@ def _t_lower_quantile(df: float, q: float) -> float:
             proposed = t - (value - q) * -t / common
         if not low <= proposed <= high:  # also nan: halve the bracket instead
             magnitudes = high < 0 and low / high > 4
-            proposed = -math.sqrt(low * high) if magnitudes else 0.5 * (low + high)
+            proposed = -math.sqrt(-low) * math.sqrt(-high) if magnitudes else 0.5 * (low + high)
         if abs(proposed - t) <= 2 * _EPS * abs(t):
             return proposed
         t = proposed
@@ -246,9 +260,8 @@ def stdtrit(df: float, p: float) -> float:
     if math.isinf(df):
         return ndtri(p)
     q = p if p < 0.5 else 1.0 - p  # exact for p >= 1/2
-    if df > T_CF_MAX_DF:
-        t, _ = _cornish_fisher(ndtri(q), df)
-    else:
+    t, _ = _cornish_fisher(ndtri(q), df)
+    if not _asymptotic(df, -t):
         t = _t_lower_quantile(df, q)
     return t if p < 0.5 else -t
 
