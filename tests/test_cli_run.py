@@ -103,7 +103,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
     Plus a bytecode cache shared by these processes: where the environment says
     PYTHONDONTWRITEBYTECODE (an uncompiled venv), every driftgate and ddtrace process would
-    compile scipy and ddtrace from source, seconds each time, which an installed driftgate
+    compile numpy and ddtrace from source, seconds each time, which an installed driftgate
     never does."""
     clean = {
         k: v for k, v in os.environ.items() if not k.startswith(("DD_", "GITHUB_", "DRIFTGATE_"))

@@ -16,11 +16,11 @@ from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special
 
 from driftgate.compare.measure import Findings, Measurement, compare_column
 from driftgate.compare.pairing import Alignment, Codes
 from driftgate.compare.schema import EvaluatorCoverage
+from driftgate.compare.special import chdtrc
 from driftgate.compare.stats import no_test
 from driftgate.config import EvaluatorKind, GateConfig, MetricPolicy, absolute
 from driftgate.experiments.models import EvaluatorColumn, ExperimentData, FloatArray
@@ -32,7 +32,7 @@ MAX_CATEGORIES_SHOWN = 10
 
 def chi_square_p(table: npt.ArrayLike) -> float:
     """p-value of Pearson's chi-square test of homogeneity, with Yates' correction for one
-    degree of freedom (as scipy.stats.chi2_contingency computes it, without its import cost)."""
+    degree of freedom (the value of scipy.stats.chi2_contingency)."""
     observed = np.asarray(table, dtype=np.float64)
     expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / observed.sum()
     dof = (observed.shape[0] - 1) * (observed.shape[1] - 1)
@@ -42,7 +42,7 @@ def chi_square_p(table: npt.ArrayLike) -> float:
         diff = expected - observed
         observed = observed + np.sign(diff) * np.minimum(0.5, np.abs(diff))
     stat = float(((observed - expected) ** 2 / expected).sum())
-    return float(special.chdtrc(dof, stat))
+    return chdtrc(dof, stat)
 
 
 def _usable(column: EvaluatorColumn) -> FloatArray:

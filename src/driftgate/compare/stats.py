@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scipy import special
+from driftgate.compare.special import ndtri
 
 # At least this many records changed, and the exact sign-flip distribution is small enough
 # (2**16 sign patterns) to enumerate; beyond it the t approximation is accurate.
@@ -54,7 +54,7 @@ def no_test(method: str, n: int, estimate: float | None = None) -> Inference:
 
 def two_sided_quantile(confidence: float) -> float:
     """The normal quantile of a two-sided interval at `confidence`."""
-    return float(special.ndtri(0.5 + confidence / 2))
+    return ndtri(0.5 + confidence / 2)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -84,4 +84,4 @@ def minimum_detectable_effect(
     """
     if se is None or not math.isfinite(se) or se <= 0:
         return None
-    return float((special.ndtri(1 - alpha) + special.ndtri(power)) * se)
+    return (ndtri(1 - alpha) + ndtri(power)) * se

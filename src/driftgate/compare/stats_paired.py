@@ -24,8 +24,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
 
+from driftgate.compare.special import binom_half_sf, stdtr, stdtrit
 from driftgate.compare.stats import (
     EXACT_SIGN_FLIP_MAX,
     Inference,
@@ -42,8 +42,8 @@ def mcnemar_exact(n_worse: int, n_better: int) -> tuple[float, float]:
     no change each discordant record is equally likely to go either way.
     """
     discordant = n_worse + n_better
-    p_less = float(special.bdtrc(n_worse - 1, discordant, 0.5))
-    p_greater = float(special.bdtrc(n_better - 1, discordant, 0.5))
+    p_less = binom_half_sf(n_worse - 1, discordant)
+    p_greater = binom_half_sf(n_better - 1, discordant)
     return min(p_less, 1.0), min(p_greater, 1.0)
 
 
@@ -89,7 +89,7 @@ def sign_test(n_negative: int, n_positive: int) -> tuple[float, float]:
 
 
 def t_interval(mean: float, se: float, df: float, confidence: float) -> tuple[float, float]:
-    half = float(special.stdtrit(df, 0.5 + confidence / 2)) * se
+    half = stdtrit(df, 0.5 + confidence / 2) * se
     return mean - half, mean + half
 
 
@@ -104,8 +104,8 @@ def paired_t(differences: FloatArray, confidence: float) -> Inference:
         method="paired_t",
         n=n,
         estimate=mean,
-        p_less=float(special.stdtr(n - 1, t)),
-        p_greater=float(special.stdtr(n - 1, -t)),
+        p_less=stdtr(n - 1, t),
+        p_greater=stdtr(n - 1, -t),
         ci_low=low,
         ci_high=high,
         se=se,
