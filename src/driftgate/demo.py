@@ -18,6 +18,9 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+RUN_VENV = "DRIFTGATE_RUN_VENV"
+"""The Action image's run environment (as `driftgate.action.python_env` names it; not imported
+from there, which would import the session)."""
 EXAMPLE_MODEL = 'MODEL = os.environ.get("CAPITALS_MODEL", "atlas-small")'
 BRANCH_MODEL = 'MODEL = os.environ.get("CAPITALS_MODEL", "atlas-tiny")'
 
@@ -40,7 +43,18 @@ def _git(repo: Path, *args: str) -> None:
     )
 
 
-def _gate(repo: Path) -> tuple[int, str]:
+def example_python() -> str | None:
+    """A Python with ddtrace for the example: driftgate's own, else (in the Action's image,
+    where driftgate's environment has no ddtrace) the image's run environment."""
+    if importlib.util.find_spec("ddtrace") is not None:
+        return sys.executable
+    run_venv = os.environ.get(RUN_VENV)
+    if run_venv and (Path(run_venv) / "bin" / "python").is_file():
+        return str(Path(run_venv) / "bin" / "python")
+    return None
+
+
+def _gate(repo: Path, python: str) -> tuple[int, str]:
     """`driftgate run --local` in `repo`, as a user would run it; its exit code and output."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DD_", "GITHUB_"))}
     proc = subprocess.run(
@@ -53,7 +67,7 @@ def _gate(repo: Path) -> tuple[int, str]:
             "--pipeline",
             "capitals",
             "--",
-            sys.executable,
+            python,
             "experiment.py",
         ],
         cwd=repo,
@@ -70,7 +84,8 @@ def _say(text: str) -> None:
 
 
 def run_demo(keep: str | None = None) -> int:
-    if importlib.util.find_spec("ddtrace") is None:
+    python = example_python()
+    if python is None:
         print(
             "driftgate: error: the demo runs a ddtrace script, and ddtrace is not installed "
             "here; run uvx --from 'driftgate[ddtrace]' driftgate demo (or pipx run --spec "
@@ -84,10 +99,10 @@ def run_demo(keep: str | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="driftgate-demo-") as tmp:
         repo = Path(keep).resolve() if keep else Path(tmp) / "capitals-app"
         repo.mkdir(parents=True, exist_ok=True)
-        return _demo(repo)
+        return _demo(repo, python)
 
 
-def _demo(repo: Path) -> int:
+def _demo(repo: Path, python: str) -> int:
     source = bundled_example().read_text()
     if EXAMPLE_MODEL not in source:
         print(
@@ -104,7 +119,7 @@ def _demo(repo: Path) -> int:
     _git(repo, "commit", "--quiet", "-m", "capitals experiment on atlas-small")
 
     _say(f"1. main: record the baseline (driftgate run --local -- python experiment.py, in {repo})")
-    code, out = _gate(repo)
+    code, out = _gate(repo, python)
     verdict = _verdict(repo)
     if code != 0 or verdict != "no_baseline":
         _say(out)
@@ -122,7 +137,7 @@ def _demo(repo: Path) -> int:
     _say("")
 
     _say("3. the pull request: gate smaller-model against main")
-    code, out = _gate(repo)
+    code, out = _gate(repo, python)
     report = (repo / ".driftgate" / "report" / "report.md").read_text()
     _say(_indent(report))
     verdict = _verdict(repo)

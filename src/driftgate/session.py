@@ -293,6 +293,18 @@ def run_gate(
     return RunOutcome(ctx, result, rctx, terminal, backend.embedded, cancelled)
 
 
+def _hint(setup: CommandResult) -> str:
+    """What a failed setup most likely needs, when its output says it."""
+    if "No module named pip" in setup.tail:
+        # `python -m pip` in an environment without pip: the Action's run environments have
+        # only the `pip` command (a shim for `uv pip`).
+        return (
+            "; this Python has no pip module, so `python -m pip` cannot run: write "
+            "`pip install ...` or `uv pip install ...` instead"
+        )
+    return ""
+
+
 def _cancelled(exc: Cancelled, ctx: CIContext) -> GateResult:
     """The error report of a gate that driftgate was told to stop (a cancelled workflow,
     `docker stop`, Ctrl-C). The verdict is `error`, whose meaning (nothing trustworthy to
@@ -385,7 +397,7 @@ class _Session:
             setup = run(request.setup, "setup")
             if not setup.ok:
                 # Reported like a failed experiment command, on every surface.
-                message = f"the setup command failed: {setup.describe_failure()}"
+                message = f"the setup command failed: {setup.describe_failure()}{_hint(setup)}"
                 log.error(message, "driftgate: setup")
                 return GateResult(reports=[error_report(message)], command=setup, notes=notes)
         # What this commit already has (an earlier run of the same commit) is not this run's.

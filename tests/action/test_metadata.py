@@ -52,6 +52,6 @@ def test_secrets_and_defaults() -> None:
 def test_the_image_runs_the_entrypoint_in_exec_form() -> None:
     assert ACTION["runs"]["using"] == "docker"
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert re.search(r'^ENTRYPOINT \["driftgate", "action"\]$', dockerfile, re.M)
+    assert re.search(r'^ENTRYPOINT \["/opt/driftgate/bin/driftgate", "action"\]$', dockerfile, re.M)
     assert not re.search(r"^(USER|WORKDIR)\b", dockerfile, re.M)
     assert "ARG BASE_IMAGE" in dockerfile

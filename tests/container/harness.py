@@ -85,6 +85,106 @@ def image_size(image: str) -> int:
     return int(_checked("image", "inspect", "--format", "{{.Size}}", image).strip())
 
 
+def base_image() -> str:
+    """The base image run.sh builds the Action's image on (it exports the tag it used)."""
+    release = os.environ.get("DRIFTGATE_BASE_RELEASE", "trixie")
+    return os.environ.get("DRIFTGATE_BASE_IMAGE") or f"driftgate-base:{release}"
+
+
+@dataclass(frozen=True)
+class Layer:
+    size: int  # bytes
+    created_by: str
+
+
+def added_layers(image: str, base: str) -> list[Layer]:
+    """The layers `image` has above `base`, oldest first (the Dockerfile's order)."""
+    base_count = len(
+        json.loads(_checked("image", "inspect", "--format", "{{json .RootFS.Layers}}", base))
+    )
+    rows = _checked("history", "--no-trunc", "--human=false", "--format", "{{json .}}", image)
+    history = [json.loads(row) for row in rows.splitlines() if row.strip()][::-1]
+    # History rows without a layer of their own (ENV, ENTRYPOINT) have size 0: keep the rows
+    # that made a file system layer, and drop the base's.
+    with_layers = [row for row in history if not _empty_layer(row)]
+    return [Layer(int(row["Size"]), row["CreatedBy"]) for row in with_layers[base_count:]]
+
+
+def _empty_layer(row: Mapping[str, Any]) -> bool:
+    created = str(row["CreatedBy"])
+    return "#(nop)" in created and not any(op in created for op in (" COPY ", " ADD "))
+
+
+def disk_usage(image: str, paths: Sequence[str]) -> dict[str, int]:
+    """`du` in a container of `image`: bytes per path (absent paths are left out), counted as
+    Docker counts a layer's size (the files' lengths, not the blocks they take)."""
+    script = 'for p in "$@"; do [ -e "$p" ] && du -sb "$p"; done; true'
+    out = _checked("run", "--rm", "--entrypoint", "sh", image, "-c", script, "du", *paths)
+    sizes = {}
+    for line in out.splitlines():
+        size, path = line.split("\t", 1)
+        sizes[path] = int(size)
+    return sizes
+
+
+# ------------------------------------------------------------------------------ other Pythons
+
+# Debian 12's CPython 3.11, whose binaries run on the newer glibc of the image's Debian 13: a
+# Python other than the image's that uv finds on PATH, without the download.
+BOOKWORM_PYTHON = (
+    "python3.11-minimal",
+    "libpython3.11-minimal",
+    "libpython3.11-stdlib",
+    "python3.11",
+)
+
+
+def cache_dir() -> Path:
+    """Where run.sh keeps what it builds between runs (the same default)."""
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "driftgate"
+    return Path(os.environ.get("DRIFTGATE_CONTAINER_CACHE") or default / "container")
+
+
+def offline_python(version: str = "3.11") -> list[tuple[Path, str]]:
+    """CPython `version` from the host's Debian archive (`apt-get download`, unpacked with
+    `dpkg -x`, kept in the cache), as the mounts that put it where Debian puts it in a container:
+    /usr/bin/python<version> and its standard library, /usr/lib/python<version> (the libraries
+    its modules link are in the image's Debian too; its decimal module carries its own)."""
+    root = cache_dir() / f"python{version}-debian"
+    if not (root / "usr" / "bin" / f"python{version}").exists():
+        _unpack_python(root, [p.replace("3.11", version) for p in BOOKWORM_PYTHON])
+    return [
+        (root / "usr" / "bin" / f"python{version}", f"/usr/bin/python{version}"),
+        (root / "usr" / "lib" / f"python{version}", f"/usr/lib/python{version}"),
+    ]
+
+
+def _unpack_python(root: Path, packages: Sequence[str]) -> None:
+    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
+        raise ContainerUnavailable(
+            "a Python other than the image's comes from apt: no apt-get here"
+        )
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root.parent, prefix="unpack.") as temp:
+        work = Path(temp)
+        got = subprocess.run(
+            ["apt-get", "download", *packages],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if got.returncode != 0:
+            raise ContainerUnavailable(
+                f"apt-get download {' '.join(packages)} failed (this host's Debian archive must "
+                f"have them): {_tail(got.stderr, 5)}"
+            )
+        tree = work / "tree"
+        for deb in sorted(work.glob("*.deb")):
+            subprocess.run(["dpkg", "-x", str(deb), str(tree)], check=True, capture_output=True)
+        tree.rename(root)
+
+
 # ------------------------------------------------------------------------------ one run
 
 
@@ -117,6 +217,7 @@ def run_action(
     args: Sequence[str] = (),
     timeout: float = 600,
     signal_when: Callable[[], bool] | None = None,
+    mounts: Sequence[tuple[Path, str]] = (),
 ) -> Result:
     """Run the image once as the runner runs a Docker action step, and collect what it left.
 
@@ -125,7 +226,8 @@ def run_action(
     adds or overrides variables (GITHUB_API_URL for a fake, say). `entrypoint` and `args`
     replace the image's ENTRYPOINT and the step's args, for probes. `signal_when`: once it
     answers true (polled), the container gets SIGTERM, as the runner sends it when the
-    workflow is cancelled; `Result.signalled_after` says how long it took to end then. When
+    workflow is cancelled; `Result.signalled_after` says how long it took to end then.
+    `mounts`: more (host path, container path) pairs, mounted read-only. When
     the tests run as
     root, the workspace is handed to the runner's uid first, as on a hosted runner, so that
     `root_owned` lists what the container left behind as root."""
@@ -170,6 +272,8 @@ def run_action(
             "-v", f"{commands}:{FILE_COMMANDS}",
             "-v", f"{workspace}:{WORKSPACE}",
         ]  # fmt: skip
+        for host, inside in mounts:
+            command += ["-v", f"{host}:{inside}:ro"]
         for key in variables:
             # The value comes from the client's environment, as with the runner; HOME is
             # given inline, because the client reads its own config from its own $HOME.
@@ -377,6 +481,63 @@ def measure(image: str, runs: int) -> dict[str, Any]:
     return figures
 
 
+def sizes(image: str, base: str) -> str:
+    """The image's size as Markdown for docs/container.md: the base, each layer above it, and
+    what each environment's packages (and their bytecode) take, largest first."""
+    mb = 1e6
+    lines = [
+        f"base `{base}`: {image_size(base) / mb:.1f} MB; image: {image_size(image) / mb:.1f} MB",
+        "",
+        "| layer | MB |",
+        "|---|---:|",
+    ]
+    lines += [
+        f"| `{_short(layer.created_by)}` | {layer.size / mb:.1f} |"
+        for layer in added_layers(image, base)
+    ]
+    script = (
+        "for env in /opt/driftgate /opt/venv; do "
+        'for p in "$env"/lib/python3*/site-packages/*; do du -sb "$p"; done; '
+        'for p in /opt/pycache"$env"/lib/python3*/site-packages/*; do du -sb "$p"; done; '
+        "done; du -sb /opt/pycache/usr /usr/local/bin/uv /usr/local/bin/uvx /usr/bin/git; true"
+    )
+    out = _checked("run", "--rm", "--entrypoint", "sh", image, "-c", script)
+    rows: dict[tuple[str, str], list[int]] = {}
+    for line in out.splitlines():
+        size, path = line.split("\t", 1)
+        bytecode = path.startswith("/opt/pycache/opt/")
+        env = (
+            "/opt/driftgate"
+            if "/opt/driftgate/" in path
+            else "/opt/venv"
+            if "/opt/venv/" in path
+            else "-"
+        )
+        name = _package(path.rsplit("/", 1)[-1]) if "site-packages" in path else path
+        row = rows.setdefault((env, name), [0, 0])
+        row[1 if bytecode else 0] += int(size)
+    lines += ["", "| environment | package | files MB | bytecode MB |", "|---|---|---:|---:|"]
+    for (env, name), (files, bytecode) in sorted(rows.items(), key=lambda kv: -sum(kv[1])):
+        if sum((files, bytecode)) >= 200_000:
+            lines.append(f"| {env} | {name} | {files / mb:.1f} | {bytecode / mb:.1f} |")
+    small = sum(sum(v) for v in rows.values() if sum(v) < 200_000)
+    lines.append(f"| both | everything under 0.2 MB | {small / mb:.1f} | |")
+    return "\n".join(lines)
+
+
+def _package(entry: str) -> str:
+    """A site-packages entry's distribution, roughly: `numpy.libs`, `numpy-2.5.5.dist-info`
+    and `numpy` are numpy; `typing_extensions.py` is typing_extensions."""
+    name = entry.removesuffix(".py").removesuffix(".libs")
+    name = name.split("-")[0] if name.endswith(".dist-info") else name
+    return name.split(".")[0].lower().replace("-", "_")
+
+
+def _short(created_by: str) -> str:
+    text = created_by.replace("/bin/sh -c #(nop) ", "").replace("/bin/sh -c ", "RUN ")
+    return text[:70].replace("|", "\\|")
+
+
 def _spread(times: Sequence[float]) -> dict[str, float]:
     return {
         "median": round(statistics.median(times), 3),
@@ -435,9 +596,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     measuring.add_argument("--image", default=None, help="default: build it with run.sh")
     measuring.add_argument("--runs", type=int, default=7)
+    sizing = sub.add_parser("sizes", help="the image's size by layer and by package (Markdown)")
+    sizing.add_argument("--image", default=None, help="default: build it with run.sh")
+    sizing.add_argument("--base", default=None, help="default: run.sh's base image")
     args = parser.parse_args(argv)
     image = args.image or ensure_image()
-    print(json.dumps(measure(image, args.runs), indent=2))
+    if args.command == "sizes":
+        print(sizes(image, args.base or base_image()))
+    else:
+        print(json.dumps(measure(image, args.runs), indent=2))
     return 0
 
 

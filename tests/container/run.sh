@@ -17,6 +17,8 @@
 #   DRIFTGATE_DOCKERD_TIMEOUT  seconds to wait for a dockerd we start (default 60)
 #   DRIFTGATE_DOCKERD_STORAGE  storage driver of a dockerd we start (default vfs; see
 #                              docs/container.md for overlay2, much faster where it works)
+#   DRIFTGATE_BASE_RELEASE     Debian release of the base image (default trixie: the release
+#                              of the official python:3.13-slim image, Python 3.13)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -27,9 +29,14 @@ CACHE_DIR=${DRIFTGATE_CONTAINER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/driftgate
 STATE_DIR=$ROOT/.driftgate/container
 DOCKERD_TIMEOUT=${DRIFTGATE_DOCKERD_TIMEOUT:-60}
 DOCKERD_STORAGE=${DRIFTGATE_DOCKERD_STORAGE:-vfs}
-# What the stand-in for the official Python image needs: the Dockerfile's build stage makes
-# venvs (python3-venv), the final stage finds git already there, TLS needs the CA store.
-BASE_PACKAGES=python3,python3-venv,git,ca-certificates
+# The stand-in for the official slim Python image has what that has and no more: Python with its
+# venv module (python3-venv), the CA store; no git (the Dockerfile brings git's core, and
+# counts it among the layers it adds).
+BASE_PACKAGES=python3,python3-venv,ca-certificates
+# The release the official slim Python image the Dockerfile defaults to is built on, whatever
+# release the host runs: debootstrap knows releases newer than its own, and the host's mirror
+# serves them.
+BASE_RELEASE=${DRIFTGATE_BASE_RELEASE:-trixie}
 
 log() { printf '[container %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() {
@@ -130,18 +137,25 @@ stop_daemon() {
 
 # ------------------------------------------------------------------------------ the base image
 
-# The host's Debian release and the archive its apt is configured with: the base image is the
-# same release, from the same mirror (whatever this machine's sources say).
+# The host's Debian release and the archive its apt is configured with: the base image comes
+# from the same mirror (whatever this machine's sources say).
 host_release() {
   # shellcheck disable=SC1091  # the host's file, read at run time
   (. /etc/os-release && echo "${VERSION_CODENAME:?no VERSION_CODENAME in /etc/os-release}")
 }
 
+# The archive serving `release`: the one the host's apt lists for it, else the one that serves
+# the host's own release (a mirror of Debian's archive serves every release).
 host_mirror() {
-  local release=$1
+  local release=$1 own
+  own=$(host_release)
   # shellcheck disable=SC2016  # $(...) here is apt's template syntax, not the shell's
   apt-get indextargets --no-release-info --format '$(REPO_URI) $(RELEASE) $(TARGET_OF)' |
-    awk -v r="$release" '$2 == r && $3 == "deb" { print $1; exit }'
+    awk -v r="$release" -v own="$own" '
+      $3 != "deb" { next }
+      $2 == r { print $1; found = 1; exit }
+      $2 == own && fallback == "" { fallback = $1 }
+      END { if (!found && fallback != "") print fallback }'
 }
 
 # CA certificates this host added to its trust store (a TLS-inspecting proxy's, say): the
@@ -150,8 +164,7 @@ host_mirror() {
 local_cas() { find /usr/local/share/ca-certificates -type f -name '*.crt' 2>/dev/null | sort; }
 
 ensure_base_image() {
-  local release arch key tag
-  release=$(host_release)
+  local release=$BASE_RELEASE arch key tag
   arch=$(dpkg --print-architecture)
   # The image is rebuilt when anything that goes into it changes.
   key=$(
@@ -266,7 +279,10 @@ run_scenarios() {
   command -v uv >/dev/null 2>&1 || uv=(python3 -m uv)
   log "running the container scenarios"
   cd "$ROOT"
-  DRIFTGATE_CONTAINER_TESTS=1 DRIFTGATE_IMAGE="$IMAGE" \
+  # The base and the cache too: the size test compares the image with its base, and the
+  # scenarios keep what they fetch (another Python) where this script keeps its tarball.
+  DRIFTGATE_CONTAINER_TESTS=1 DRIFTGATE_IMAGE="$IMAGE" DRIFTGATE_BASE_IMAGE="$BASE_IMAGE" \
+    DRIFTGATE_CONTAINER_CACHE="$CACHE_DIR" \
     "${uv[@]}" run --frozen pytest tests/container -m container "$@"
 }
 

@@ -161,10 +161,16 @@ def test_the_image_is_configured_as_an_action_needs(action_image: str) -> None:
             text=True,
         ).stdout
     )
-    assert config["Entrypoint"] == ["driftgate", "action"]
+    assert config["Entrypoint"] == ["/opt/driftgate/bin/driftgate", "action"]
     assert not config.get("User")
     assert not config.get("WorkingDir")
-    assert any(v.startswith("PATH=/opt/driftgate/bin:") for v in config["Env"])
+    env = dict(v.split("=", 1) for v in config["Env"])
+    # The user's command finds the run environment first, and driftgate's own not at all.
+    assert env["PATH"].startswith("/opt/venv/bin:")
+    assert "/opt/driftgate" not in env["PATH"]
+    assert env["VIRTUAL_ENV"] == "/opt/venv"
+    # Bytecode goes outside the workspace, never into the user's checkout.
+    assert env["PYTHONPYCACHEPREFIX"] == "/opt/pycache"
 
     version = subprocess.run(
         ["docker", "run", "--rm", "--entrypoint", "driftgate", action_image, "--version"],

@@ -11,6 +11,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from driftgate.action import workflow
+from driftgate.action.python_env import check_version
 from driftgate.action.workflow import InputError
 from driftgate.experiments.baseline import RefError, split_run
 from driftgate.session import STATE_DIR, STORES, StoreChoice
@@ -42,6 +43,8 @@ class ActionInputs(BaseModel):
     command: str | None
     pipeline: str
     setup: str | None
+    python_version: str | None
+    """A CPython version for the commands (3.12, 3.12.4); None: the image's Python."""
     working_directory: str
     config: str | None
     baseline_branch: str | None
@@ -108,6 +111,7 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         command=command,
         pipeline=pipeline,
         setup=get(env, "setup") or None,
+        python_version=check_version(version) if (version := get(env, "python-version")) else None,
         working_directory=get(env, "working-directory", default="."),
         config=get(env, "config") or None,
         baseline_branch=get(env, "baseline-branch") or None,

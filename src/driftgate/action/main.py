@@ -18,7 +18,7 @@ from typing import Literal, TextIO
 
 from pydantic import SecretStr
 
-from driftgate.action import workflow
+from driftgate.action import python_env, workflow
 from driftgate.action.artifact import ArtifactMeta, write_artifact
 from driftgate.action.event import triggering_run
 from driftgate.action.github import CannotWrite
@@ -139,12 +139,17 @@ def _gate(
         github_token=inputs.github_token.get_secret_value() if inputs.github_token else None,
         github_api_url=inputs.api_url,
     )
-    outcome = run_gate(
-        request,
+    log = workflow.WorkflowLog(edges.stdout, cmds)
+    # The commands run in the image's run environment, or in one on `python-version`'s Python:
+    # never in driftgate's own.
+    command_env = python_env.command_environment(
         {**env, **inputs.datadog_env()},
-        workflow.WorkflowLog(edges.stdout, cmds),
-        edges.now,
+        workspace,
+        inputs.python_version,
+        progress=log.progress,
+        timeout_s=request.timeout_s,
     )
+    outcome = run_gate(request, command_env, log, edges.now)
     if outcome.embedded:
         cmds.notice(
             f"using the embedded store ({STATE_DIR}/store.db in the workspace); persist it "

@@ -1,0 +1,86 @@
+"""The image's size: what the Dockerfile adds to the base fits in 125 MB, so that on the official
+slim Python image (about 120 MB, git not included: the Dockerfile brings git's core) the whole
+image stays within 250 MB. The test's base is the same kind of image (Debian 13, its Python 3.13,
+no git); its own size is printed beside the figures."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from tests.container.harness import (
+    added_layers,
+    base_image,
+    disk_usage,
+    image_size,
+)
+
+pytestmark = pytest.mark.container
+
+MB = 1_000_000
+ADDED_BUDGET = 125 * MB
+
+# TEMPORARY: scipy is still a dependency on this branch; the statistics branch replaces it with
+# mpmath. Until that merges, the image carries it (and the parts of numpy only scipy imports) in
+# a layer of its own that the budget leaves out. Once scipy has left the lock, the Dockerfile
+# no longer installs any of these, and they count 0.
+TEMPORARY = [
+    "/opt/scipy",
+    "/opt/pycache/opt/scipy",
+    *(
+        f"{root}/opt/driftgate/lib/python3.13/site-packages/numpy/{sub}"
+        for root in ("", "/opt/pycache")
+        for sub in ("random", "fft", "polynomial", "f2py", "testing")
+    ),
+]
+
+
+def test_the_layers_driftgate_adds_fit_in_125_mb(action_image: str) -> None:
+    base = base_image()
+    layers = added_layers(action_image, base)
+    added = image_size(action_image) - image_size(base)
+    # The layers add up to the difference of the images' sizes: none is left out.
+    assert sum(layer.size for layer in layers) == added
+    temporary = sum(disk_usage(action_image, TEMPORARY).values())
+    table = "\n".join(f"{layer.size / MB:8.1f} MB  {layer.created_by[:90]}" for layer in layers)
+    print(
+        f"\nbase {base}: {image_size(base) / MB:.1f} MB; added {added / MB:.1f} MB in "
+        f"{len(layers)} layers, of which {temporary / MB:.1f} MB temporary (scipy):\n{table}"
+    )
+    assert added - temporary <= ADDED_BUDGET, (
+        f"the layers above the base are {(added - temporary) / MB:.1f} MB without scipy "
+        f"(budget {ADDED_BUDGET / MB:.0f} MB):\n{table}"
+    )
+
+
+def test_every_import_survives_the_stripping(action_image: str) -> None:
+    """Native modules were stripped and parts of numpy deleted: what driftgate and a ddtrace
+    script import still imports, and numpy computes (matmul included, which uses BLAS)."""
+    driftgate = (
+        "import importlib, pkgutil, driftgate\n"
+        "for m in pkgutil.walk_packages(driftgate.__path__, 'driftgate.'):\n"
+        "    if not m.name.endswith('__main__'): importlib.import_module(m.name)\n"
+        "import numpy as np, numpy.typing, nacl.public, pydantic_core, orjson\n"
+        "assert (np.arange(6.0).reshape(2, 3) @ np.ones(3)).tolist() == [3.0, 12.0]\n"
+        "assert float(np.percentile(np.arange(11), 50)) == 5.0\n"
+        "print('driftgate ok')\n"
+    )
+    ddtrace = (
+        "import ddtrace, ddtrace.llmobs, ddtrace.internal.native._native\n"
+        "import ddtrace.appsec._iast._taint_tracking._native, wrapt\n"
+        "from ddtrace.llmobs import LLMObs\n"
+        "print('ddtrace', ddtrace.__version__)\n"
+    )
+    for python, script, said in (
+        ("/opt/driftgate/bin/python", driftgate, "driftgate ok"),
+        ("/opt/venv/bin/python", ddtrace, "ddtrace 4."),
+    ):
+        proc = subprocess.run(
+            ["docker", "run", "--rm", "--entrypoint", python, action_image, "-c", script],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith(said), proc.stdout
