@@ -96,8 +96,6 @@ FROM runenv AS build
 
 # driftgate's dependencies from the lock, before any source is copied (code changes do not
 # reinstall them), without:
-#   scipy         replaced by mpmath (on the statistics branch); until that merges, scipy goes
-#                 to a layer of its own (below), which the size test counts apart
 #   cryptography  PyGithub's GitHub App (JWT) signing only: driftgate authenticates with tokens,
 #                 and PyJWT imports it only when it is there
 # numpy is built from its sdist (hash-checked, as what the build installs: the lock's
@@ -107,11 +105,11 @@ FROM runenv AS build
 # about 5 minutes on two cores, once per lock; driftgate's comparisons run as fast
 # (docs/container.md has the figures).
 # Then what is never imported at run time goes: numpy's tests, f2py, random, fft, polynomial,
-# testing (scipy imports those five: kept while scipy is), C headers and test modules; every
-# package's type stubs; native symbol tables.
+# testing, C headers and test modules; every package's type stubs; native symbol tables.
+# (scipy is a development dependency only: compare/special.py computes the statistics.)
 RUN set -eu; \
     uv export --project /src --frozen --no-dev --no-emit-project --quiet \
-        --prune scipy --prune cryptography --output-file /tmp/driftgate.txt; \
+        --prune cryptography --output-file /tmp/driftgate.txt; \
     uv export --project /src --frozen --only-group image-build --no-emit-project --quiet \
         --output-file /tmp/build-constraints.txt; \
     uv venv --quiet --python "$(command -v python3)" /opt/driftgate; \
@@ -122,21 +120,13 @@ RUN set -eu; \
         -C setup-args=-Ddisable-highway=true -C setup-args=-Ddisable-intel-sort=true \
         -C setup-args=-Doptimization=1 -C "setup-args=-Dtest-simd=[]"; \
     site=$(echo /opt/driftgate/lib/python3*/site-packages); \
-    awk '/^[^ ]/ { keep = ($0 ~ /^scipy==/) } keep' /opt/driftgate-share/run-requirements.txt >/tmp/scipy.txt; \
     np="$site/numpy"; \
-    if [ -s /tmp/scipy.txt ]; then \
-        uv pip install --quiet --python /opt/driftgate --target /opt/scipy --require-hashes \
-            --no-deps -r /tmp/scipy.txt; \
-        find /opt/scipy -depth -type d -name tests -exec rm -rf {} +; \
-        echo /opt/scipy >"$site/temporary-scipy.pth"; \
-    else \
-        rm -rf "$np/f2py" "$np/random" "$np/fft" "$np/polynomial" "$np/testing"; \
-    fi; \
+    rm -rf "$np/f2py" "$np/random" "$np/fft" "$np/polynomial" "$np/testing"; \
     find "$np" -depth -type d -name tests -exec rm -rf {} +; \
     rm -rf "$np/_pyinstaller" "$np/_core/include" "$np/_core/lib" "$np/conftest.py" \
         "$np"/_core/_simd.* "$np"/_core/_multiarray_tests.* "$np"/_core/_umath_tests.* \
         "$np"/_core/_rational_tests.* "$np"/_core/_struct_ufunc_tests.* \
-        "$np"/_core/_operand_flag_tests.* "$site/mpmath/tests"; \
+        "$np"/_core/_operand_flag_tests.*; \
     find "$site" -name '*.pyi' -delete; \
     find "$site" -name '*.so*' -type f -exec strip --strip-unneeded {} +; \
     mv /opt/driftgate-share/run-requirements.txt /opt/driftgate/run-requirements.txt
@@ -153,12 +143,7 @@ RUN set -eu; \
     export PYTHONPYCACHEPREFIX=/opt/pycache; \
     /opt/driftgate/bin/python -c 'import importlib, pkgutil, driftgate; [importlib.import_module(m.name) for m in pkgutil.walk_packages(driftgate.__path__, "driftgate.") if not m.name.endswith("__main__")]'; \
     /opt/driftgate/bin/driftgate --version; \
-    find /opt/venv /opt/driftgate -depth -type d -name __pycache__ -exec rm -rf {} +; \
-    mkdir -p /opt/temporary/opt/pycache/opt; \
-    if [ -d /opt/scipy ]; then \
-        mv /opt/scipy /opt/temporary/opt/; \
-        mv /opt/pycache/opt/scipy /opt/temporary/opt/pycache/opt/; \
-    fi
+    find /opt/venv /opt/driftgate -depth -type d -name __pycache__ -exec rm -rf {} +
 
 # ---------------------------------------------------------------------------------- final
 FROM ${BASE_IMAGE}
@@ -195,6 +180,3 @@ RUN git config --system --add safe.directory /github/workspace \
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/driftgate /opt/driftgate
 COPY --from=build /opt/pycache /opt/pycache
-# TEMPORARY: scipy and its bytecode, until the statistics branch (mpmath instead) merges; empty
-# once scipy has left the lock. tests/container/test_image.py counts it apart.
-COPY --from=build /opt/temporary/ /
