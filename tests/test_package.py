@@ -101,10 +101,12 @@ def test_the_sdist_builds_the_same_wheel_and_ships_no_tool_state(dist: Dist) -> 
         "examples",
         "docs",
         "README.md",
+        "LICENSE",
         "pyproject.toml",
         "PKG-INFO",
         ".gitignore",
     }
+    assert "LICENSE" in tops
 
 
 def test_the_metadata_pypi_shows(dist: Dist) -> None:
@@ -113,6 +115,7 @@ def test_the_metadata_pypi_shows(dist: Dist) -> None:
     assert meta["Version"] == VERSION
     assert meta["Requires-Python"] == ">=3.11"
     assert meta["License-Expression"] == "Apache-2.0"
+    assert meta.get_all("License-File") == ["LICENSE"]
     classifiers = meta.get_all("Classifier") or []
     assert "Programming Language :: Python :: 3.11" in classifiers
     assert "Intended Audience :: Developers" in classifiers
