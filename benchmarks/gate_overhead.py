@@ -140,9 +140,15 @@ def _gate(
     started = time.perf_counter()
     proc = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, check=False)
     ended = time.perf_counter()
-    report = json.loads((repo / ".driftgate" / "report" / "report.json").read_text())
-    if proc.returncode not in (0, 1) or report["verdict"] == "error":
+    written = repo / ".driftgate" / "report" / "report.json"
+    # The exit code first: a run that failed before writing its report (an exception in the
+    # probe, a usage error) would otherwise end this benchmark in a FileNotFoundError that
+    # hides its output.
+    if proc.returncode not in (0, 1) or not written.is_file():
         sys.exit(f"driftgate run failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    report = json.loads(written.read_text())
+    if report["verdict"] == "error":
+        sys.exit(f"driftgate run gave an error verdict:\n{proc.stdout}\n{proc.stderr}")
     return ended - started, report, (started, ended)
 
 
