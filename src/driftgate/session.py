@@ -19,6 +19,7 @@ raised to the adapter, which prints the message.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -520,17 +521,20 @@ class _Session:
                 baseline_reason=choice.reason,
             )
         self.log.progress(f"reading {candidate.name or candidate.id}")
-        cand_data = client.experiment_data(candidate.id, run)
         if choice.experiment is None:
             return no_baseline_report(
-                cand_data,
+                client.experiment_data(candidate.id, run),
                 self.config,
                 baseline_reason=choice.reason,
                 candidate_url=cand_url,
                 considered=choice.considered,
             )
         self.log.progress(f"reading the baseline {choice.experiment.name or choice.experiment.id}")
-        base_data = client.experiment_data(choice.experiment.id, choice.run)
+        # Both at once: while one answer is parsed, the backend prepares the other.
+        with ThreadPoolExecutor(1, thread_name_prefix="driftgate-baseline") as pool:
+            baseline = pool.submit(client.experiment_data, choice.experiment.id, choice.run)
+            cand_data = client.experiment_data(candidate.id, run)
+            base_data = baseline.result()
         return compare(
             base_data,
             cand_data,
