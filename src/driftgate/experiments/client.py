@@ -27,7 +27,6 @@ from pydantic import SecretStr, ValidationError
 
 from driftgate import __version__
 from driftgate.errors import BackendError
-from driftgate.experiments.events import ExperimentDataBuilder
 from driftgate.experiments.models import ExperimentData, ExperimentInfo
 
 DEFAULT_SITE = "datadoghq.com"
@@ -116,7 +115,10 @@ class ExperimentsClient:
             headers["DD-API-KEY"] = backend.api_key.get_secret_value()
         if backend.app_key:
             headers["DD-APPLICATION-KEY"] = backend.app_key.get_secret_value()
-        self._http = http or httpx.Client(timeout=timeout)
+        # No TLS context for a plain-HTTP backend (the embedded store): building one loads
+        # the CA bundle, tens of milliseconds at every start for nothing.
+        verify = not backend.base_url.startswith("http://")
+        self._http = http or httpx.Client(timeout=timeout, verify=verify)
         self._base = backend.base_url
         self._headers = headers
         # A candidate and its baseline usually ran on the same dataset version: count it once
@@ -379,6 +381,9 @@ class ExperimentsClient:
     def experiment_data(self, experiment_id: str, run: int | None = None) -> ExperimentData:
         """Everything the comparison needs about one experiment (or one run of it), with the
         record count of its dataset version (what each run should have a task span for)."""
+        # numpy, with the columns: imported when data is read, not to list experiments.
+        from driftgate.experiments.events import ExperimentDataBuilder
+
         info = self.get_experiment(experiment_id)
         builder = ExperimentDataBuilder(info, run)
         # Tens of thousands of spans become millions of short-lived objects, none in a cycle:
