@@ -18,11 +18,9 @@ raised to the adapter, which prints the message.
 
 from __future__ import annotations
 
-import importlib
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -302,30 +300,6 @@ def _render_terminal(result: GateResult, rctx: ReportContext) -> str:
     return render_terminal(result, rctx)
 
 
-# What a gate needs once its command has run (the statistics and numpy, the columns' reader,
-# the templates, compiled): imported while the command runs, on a thread of its own, rather
-# than after it, when the user waits. The command's first seconds are spent starting its
-# interpreter and its SDK, when the store has nothing to answer yet.
-_AFTER_THE_COMMAND = (
-    "driftgate.compare.engine",
-    "driftgate.experiments.events",
-    "driftgate.report.render",
-)
-
-
-def _import_in_the_background(modules: Sequence[str]) -> None:
-    def load() -> None:
-        # A failure here is met again, and reported, where the module is used.
-        with suppress(Exception):
-            for name in modules:
-                importlib.import_module(name)
-            from driftgate.report.render import compile_templates
-
-            compile_templates()
-
-    threading.Thread(target=load, name="driftgate-imports", daemon=True).start()
-
-
 def _cancelled(exc: Cancelled, ctx: CIContext) -> GateResult:
     """The error report of a gate that driftgate was told to stop (a cancelled workflow,
     `docker stop`, Ctrl-C). The verdict is `error`, whose meaning (nothing trustworthy to
@@ -431,7 +405,6 @@ class _Session:
             f"running {display(request.command)} at {ctx.head_sha[:12]} "
             f"({ctx.branch or 'detached'})"
         )
-        _import_in_the_background(_AFTER_THE_COMMAND)
         result = run(request.command, "experiment")
         if not result.ok:
             message = f"the experiment command failed: {result.describe_failure()}"

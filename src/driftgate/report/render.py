@@ -210,15 +210,6 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def compile_templates() -> None:
-    """Compile every template now rather than on its first use (the gate does it while the
-    user's command runs)."""
-    env = environment()
-    for entry in (resources.files("driftgate.report") / "templates").iterdir():
-        if entry.name.endswith(".j2"):
-            env.get_template(entry.name)
-
-
 def _render(template: str, view: ResultView, ctx: ReportContext, why: Md | None = None) -> str:
     template_ = environment().get_template(template)
     return _tidy(template_.render(view=view, ctx=ctx, d=view.detail, note=_note(ctx), why=why))
