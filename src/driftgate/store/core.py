@@ -376,13 +376,25 @@ def truncated(value: Any, depth: int) -> Any:
     return [truncated(v, depth - 1) for v in value]
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def field_names(cls: type[DataclassInstance]) -> tuple[str, ...]:
+    """A typed row's fields, in their declared order (looked up once per class: a listing
+    makes thousands of rows, and `dataclasses.fields` builds its tuple at every call)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
 def typed(cls: type[D], row: sqlite3.Row, *, json: Collection[str] = (), **given: Any) -> D:
     """The typed row `cls` from a SQLite row: each field from the column of its name (JSON
     columns decoded), unless its value is `given`."""
     values = dict(given)
-    for f in fields(cls):
-        if f.name not in values:
-            values[f.name] = loads(row[f.name]) if f.name in json else row[f.name]
+    for name in field_names(cls):
+        if name not in values:
+            values[name] = loads(row[name]) if name in json else row[name]
     return cls(**values)
 
 

@@ -8,12 +8,11 @@ A cursor is the base64 of the JSON list of the last row's key; it is opaque to c
 from __future__ import annotations
 
 import base64
-from dataclasses import fields
 from typing import Any
 
 import orjson
 
-from driftgate.store.core import INT64_MAX, INT64_MIN
+from driftgate.store.core import INT64_MAX, INT64_MIN, field_names
 from driftgate.store.datasets import Dataset, Record, RecordAck
 from driftgate.store.errors import BadRequest
 from driftgate.store.events import EventsPage, SpanKey, TaskSpan
@@ -39,7 +38,7 @@ _TYPES: dict[type, str] = {
 def resource(row: Project | Dataset | Record | RecordAck | Experiment) -> dict[str, Any]:
     """A typed row as a resource: its `id`, and every other field as an attribute, in the
     row's declared order (which is the order clients have always seen)."""
-    attributes = {f.name: getattr(row, f.name) for f in fields(row) if f.name != "id"}
+    attributes = {name: getattr(row, name) for name in field_names(type(row)) if name != "id"}
     return {"id": row.id, "type": _TYPES[type(row)], "attributes": attributes}
 
 
