@@ -286,18 +286,19 @@ def run_gate(
             log.error(result.reports[0].warnings[0], "driftgate: cancelled")
         result = _redacted(result, redact)
     rctx = report_context(ctx, request.pipeline, backend.name, request.run_url)
-    terminal = redact(_render_terminal(result, rctx))
+    terminal = redact(_render_terminal(result, rctx, request.workspace / STATE_DIR))
     request.report_dir.mkdir(parents=True, exist_ok=True)
     (request.report_dir / "report.json").write_text(redact(result.to_json()))
     (request.report_dir / "report.md").write_text(terminal)
     return RunOutcome(ctx, result, rctx, terminal, backend.embedded, cancelled)
 
 
-def _render_terminal(result: GateResult, rctx: ReportContext) -> str:
+def _render_terminal(result: GateResult, rctx: ReportContext, state_dir: Path) -> str:
     # Jinja2 and the templates: imported at the end, when there is something to render.
-    from driftgate.report import render_terminal
+    from driftgate.report import render
 
-    return render_terminal(result, rctx)
+    render.keep_compiled_templates(state_dir / "cache" / "templates")
+    return render.render_terminal(result, rctx)
 
 
 def _cancelled(exc: Cancelled, ctx: CIContext) -> GateResult:
