@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, get_args
+from typing import Literal, Protocol, get_args
 
 from driftgate import compare as comparison
 from driftgate.ci.cancel import Cancelled
@@ -47,9 +47,6 @@ from driftgate.experiments.discover import (
 from driftgate.experiments.models import ExperimentInfo
 from driftgate.redact import NO_SECRETS, Redactor
 from driftgate.result import CommandResult, GateResult, ReportContext
-
-if TYPE_CHECKING:
-    from driftgate.store.process import StoreProcess
 
 __all__ = [
     "EMBEDDED",
@@ -128,32 +125,23 @@ class Backend:
         return self.client.backend.experiment_url(experiment_id)
 
 
-def serves_embedded(choice: StoreChoice, env: Mapping[str, str]) -> bool:
-    """Whether `open_backend(choice, env, ...)` serves the embedded store."""
-    override = env.get(_OVERRIDE, "").strip()
-    return choice == "embedded" or (choice == "auto" and not override and not env.get("DD_API_KEY"))
-
-
 @contextmanager
 def open_backend(
-    choice: StoreChoice,
-    env: Mapping[str, str],
-    db: Path,
-    *,
-    fix: str,
-    started: StoreProcess | None = None,
+    choice: StoreChoice, env: Mapping[str, str], db: Path, *, fix: str
 ) -> Iterator[Backend]:
     """The one place the backend is chosen, for every entry point.
 
-    `embedded`: the store on `db`, served by a process of driftgate's while the block runs
-    (`started`, when the caller started that process early; stopped at the end either
-    way).
-    `datadog`: where ddtrace would record (`DD_LLMOBS_OVERRIDE_ORIGIN` wins, as it does for
-    ddtrace; else Datadog, which needs `DD_API_KEY`). `auto`: Datadog or the override when
-    either is configured, else the embedded store. `fix` ends the error when keys are
-    missing: how this entry point chooses the embedded store instead.
+    `embedded`: the store on `db`, served in this process while the block runs. `datadog`:
+    where ddtrace would record (`DD_LLMOBS_OVERRIDE_ORIGIN` wins, as it does for ddtrace;
+    else Datadog, which needs `DD_API_KEY`). `auto`: Datadog or the override when either is
+    configured, else the embedded store. `fix` ends the error when keys are missing: how
+    this entry point chooses the embedded store instead.
     """
-    if not serves_embedded(choice, env):
+    override = env.get(_OVERRIDE, "").strip()
+    embedded = choice == "embedded" or (
+        choice == "auto" and not override and not env.get("DD_API_KEY")
+    )
+    if not embedded:
         backend = backend_from_env(env)
         if backend.is_datadog and backend.api_key is None:
             raise NoBackend(
@@ -163,23 +151,23 @@ def open_backend(
         with ExperimentsClient(backend) as client:
             yield Backend(client, {}, backend.describe(), embedded=False)
         return
-    # Imported here: a gate that reads Datadog never needs them.
+    # Imported here: a gate that reads Datadog never needs the HTTP server's modules.
     from driftgate.store.clients import client_env
-    from driftgate.store.process import StoreProcess
+    from driftgate.store.server import BackgroundStore
 
-    with started or StoreProcess() as store:
-        store.open(db)
-        url = store.url()
-        with ExperimentsClient(backend_from_env({_OVERRIDE: url})) as client:
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with BackgroundStore(str(db)) as store:
+        local = backend_from_env({_OVERRIDE: store.url})
 
-            def mark_dirty(info: ExperimentInfo) -> ExperimentInfo:
-                metadata = dict(info.metadata or {})
-                metadata["tags"] = [*info.tags, DIRTY_TAG]
-                client.set_metadata(info.id, metadata)
-                return info.model_copy(update={"metadata": metadata})
+        def mark_dirty(info: ExperimentInfo) -> ExperimentInfo:
+            metadata = dict(info.metadata or {})
+            metadata["tags"] = [*info.tags, DIRTY_TAG]
+            store.store.experiments.patch(info.id, {"metadata": metadata})
+            return info.model_copy(update={"metadata": metadata})
 
+        with ExperimentsClient(local) as client:
             yield Backend(
-                client, client_env(url, env), EMBEDDED, embedded=True, mark_dirty=mark_dirty
+                client, client_env(store.url, env), EMBEDDED, embedded=True, mark_dirty=mark_dirty
             )
 
 
@@ -266,28 +254,9 @@ def run_gate(
     env: Mapping[str, str],
     log: Log,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    started: StoreProcess | None = None,
 ) -> RunOutcome:
     """The whole gate: context, backend, setup, command, find, wait, baselines, compare,
-    report files. `started`: the embedded store's process, when the entry point started it
-    (as early as it could: it gets ready while driftgate does); else it is started here when
-    the request serves the store. Stopped before this returns, either way."""
-    store = started
-    if store is None and serves_embedded(request.store, env):
-        from driftgate.store.process import StoreProcess
-
-        store = StoreProcess()
-    with store or nullcontext():
-        return _run_gate(request, env, log, now, store)
-
-
-def _run_gate(
-    request: RunRequest,
-    env: Mapping[str, str],
-    log: Log,
-    now: Callable[[], datetime],
-    store: StoreProcess | None,
-) -> RunOutcome:
+    report files."""
     redact = Redactor.of(request.secrets, env)
     log = _RedactedLog(log, redact)
     git = GitRepo(request.workdir)
@@ -302,9 +271,7 @@ def _run_gate(
     )
     for note in ctx.notes:
         log.notice(note)
-    with open_backend(
-        request.store, env, request.store_db, fix=request.backend_fix, started=store
-    ) as backend:
+    with open_backend(request.store, env, request.store_db, fix=request.backend_fix) as backend:
         run_env = {**env, **backend.command_env, **command_env(ctx, request.pipeline)}
         # The Action's inputs (tokens among them) are the Action's, not the command's.
         run_env = {k: v for k, v in run_env.items() if not k.startswith("INPUT_")}

@@ -20,7 +20,6 @@ from driftgate.verdict import EXIT_OK, decided_by_no_baseline, exit_code
 
 if TYPE_CHECKING:
     from driftgate.session import StoreChoice
-    from driftgate.store.process import StoreProcess
 
 _LOCAL_FIX = "pass --local for the embedded store"
 
@@ -179,28 +178,11 @@ def _command(parts: Sequence[str]) -> list[str] | str:
 
 
 def run(args: argparse.Namespace) -> int:
-    root = _root()
-    store, db = _store(args, root)
-    started = None
-    if store == "embedded":
-        # Before the session's imports: the store's process gets ready while they run.
-        from driftgate.store.process import StoreProcess
-
-        started = StoreProcess()
-    with started or nullcontext():
-        return _run(args, root, store, db, started)
-
-
-def _run(
-    args: argparse.Namespace,
-    root: Path,
-    store: StoreChoice,
-    db: Path,
-    started: StoreProcess | None,
-) -> int:
     from driftgate.ci.cancel import cancel_on_signals
     from driftgate.session import NothingToGate, RunRequest, run_gate
 
+    root = _root()
+    store, db = _store(args, root)
     request = RunRequest(
         command=_command(args.cmd),
         pipeline=args.pipeline,
@@ -224,7 +206,7 @@ def _run(
     try:
         # Ctrl-C and SIGTERM stop the command and still write the report (then exit 130/143).
         with cancel_on_signals():
-            outcome = run_gate(request, os.environ, TerminalLog(), started=started)
+            outcome = run_gate(request, os.environ, TerminalLog())
     except NothingToGate as exc:
         _progress(str(exc))
         return EXIT_OK

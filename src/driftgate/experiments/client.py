@@ -32,7 +32,6 @@ from driftgate.experiments.models import ExperimentData, ExperimentInfo
 DEFAULT_SITE = "datadoghq.com"
 _APP_SUBDOMAIN_SITES = frozenset({"datadoghq.com", "datadoghq.eu", "ddog-gov.com"})
 LIST = "/api/v2/llm-obs/v1/experiments"
-EXPERIMENT = "/api/v2/llm-obs/v1/experiments/{id}"
 EVENTS_V3 = "/api/v2/llm-obs/v3/experiments/{id}/events"
 EVENTS_UNSTABLE = "/api/unstable/llm-obs/v1/experiments/{id}/events"
 RECORDS = "/api/v2/llm-obs/v1/{project_id}/datasets/{dataset_id}/records"
@@ -286,22 +285,6 @@ class ExperimentsClient:
                     "had already given (meta.after repeats); the listing cannot be completed"
                 )
             seen.add(cursor)
-
-    def set_metadata(self, experiment_id: str, metadata: Mapping[str, Any]) -> None:
-        """Replace an experiment's `metadata` (the embedded store's PATCH; Datadog's API
-        changes only a run's status). Not retried: it is asked once, after the command."""
-        what = f"the metadata of experiment {experiment_id!r}"
-        body = {"data": {"type": "experiments", "attributes": {"metadata": dict(metadata)}}}
-        try:
-            resp = self._http.patch(
-                self._base + EXPERIMENT.format(id=experiment_id), json=body, headers=self._headers
-            )
-        except httpx.TransportError as exc:
-            raise BackendError(
-                f"{self.backend.describe()} could not be asked to change {what} "
-                f"({type(exc).__name__})"
-            ) from exc
-        self._answer(resp, what)
 
     def get_experiment(self, experiment_id: str) -> ExperimentInfo:
         found = self.list_experiments(ids=[experiment_id], limit=1)
