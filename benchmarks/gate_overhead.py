@@ -9,9 +9,10 @@ and stop, finding the experiment, waiting for it, resolving the baseline, readin
 experiments, comparing, reporting, the interpreter's exit. The median is the figure. The
 start-up is the part before the command starts (report.json's `command.started_at`).
 
-One more gated run happens in-process behind timers (`driftgate.cli.main` with its phases
+One more gated run happens behind timers (the revision's entry point with its phases
 wrapped), for the breakdown; plus the imports alone, in a fresh interpreter, with and
-without a bytecode cache.
+without a bytecode cache. Where the store runs in a process of its own, its CPU is not in
+the breakdown's "cpu" line.
 
 `--compare-rev REV` measures another revision of driftgate in the same run: a temporary
 `git worktree` of REV with its own `uv sync --frozen` environment and its own repository
@@ -65,15 +66,42 @@ AFTER = (
     "import driftgate.report.render"
 )
 
-# Runs the revision's own `driftgate` entry point with `cli.main`'s phases timed; argv[1] is
-# where the timings go. Written against the names every measured revision has: a phase
-# whose function a revision lacks is left out of its breakdown, never a crash.
+# Runs the revision's own `driftgate` entry point with its phases timed; argv[1] is where
+# the timings go. Nothing is imported ahead of the run (that would move its imports out of
+# their phases): each function is wrapped when its module is first imported. Written
+# against the names the measured revisions have: a phase whose function a revision lacks
+# is left out of its breakdown, never a crash.
 PROBE = r"""
-import importlib, json, sys, threading, time
+import importlib.abc, json, sys, threading, time
 
 began = time.perf_counter()
 spans = {}
 lock = threading.Lock()
+
+PHASES = {
+    "driftgate.session": (
+        ("load_config", "config"),
+        ("build_context", "git context"),
+        ("for_commit", "runs already recorded"),
+        ("run_command", "command"),
+        ("find_experiments", "find"),
+        ("wait_until_finished", "wait"),
+        ("_ancestry", "git ancestry"),
+        ("_Session._gate_one", "read and compare"),
+    ),
+    # The store in this process (a thread), or in a process of its own.
+    "driftgate.store.server": (
+        ("BackgroundServer.start", "store start"),
+        ("BackgroundStore.stop", "store stop"),
+    ),
+    "driftgate.store.process": (
+        ("StoreProcess.url", "store start"),
+        ("StoreProcess.stop", "store stop"),
+    ),
+    "driftgate.experiments.baseline": (("resolve", "baseline"),),
+    "driftgate.experiments.client": (("ExperimentsClient.experiment_data", "read"),),
+    "driftgate.cli.commands": (("exit_code", "exit code"),),
+}
 
 
 def timed(name, fn):
@@ -89,37 +117,39 @@ def timed(name, fn):
     return wrapper
 
 
-import driftgate.cli as cli
-for name in (
-    "driftgate.cli.commands", "driftgate.session", "driftgate.store.server",
-    "driftgate.store.clients", "driftgate.experiments.client",
-    "driftgate.experiments.discover", "driftgate.experiments.baseline",
-):
-    importlib.import_module(name)
-imported = time.perf_counter()
+def patch(module):
+    for path, name in PHASES.get(module.__name__, ()):
+        *owners, attr = path.split(".")
+        owner = module
+        for part in owners:
+            owner = getattr(owner, part, None)
+        if owner is not None and hasattr(owner, attr):
+            setattr(owner, attr, timed(name, getattr(owner, attr)))
 
-PHASES = (
-    ("driftgate.session", "load_config", "config"),
-    ("driftgate.session", "build_context", "git context"),
-    ("driftgate.store.server", "BackgroundServer.start", "store start"),
-    ("driftgate.session", "for_commit", "runs already recorded"),
-    ("driftgate.session", "run_command", "command"),
-    ("driftgate.session", "find_experiments", "find"),
-    ("driftgate.session", "wait_until_finished", "wait"),
-    ("driftgate.session", "_ancestry", "git ancestry"),
-    ("driftgate.experiments.baseline", "resolve", "baseline"),
-    ("driftgate.experiments.client", "ExperimentsClient.experiment_data", "read"),
-    ("driftgate.session", "_Session._gate_one", "read and compare"),
-    ("driftgate.store.server", "BackgroundStore.stop", "store stop"),
-    ("driftgate.cli.commands", "exit_code", "exit code"),
-)
-for module, path, name in PHASES:
-    *owners, attr = path.split(".")
-    owner = sys.modules[module]
-    for part in owners:
-        owner = getattr(owner, part, None)
-    if owner is not None and hasattr(owner, attr):
-        setattr(owner, attr, timed(name, getattr(owner, attr)))
+
+class Patcher(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in PHASES:
+            return None
+        for finder in sys.meta_path:
+            if finder is not self and hasattr(finder, "find_spec"):
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    break
+        else:
+            return None
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            patch(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+sys.meta_path.insert(0, Patcher())
+import driftgate.cli as cli
 
 real_main = cli.main
 
@@ -130,8 +160,8 @@ def main(argv=None):
     finally:
         with open(PROBE_OUT, "w") as f:
             json.dump(
-                {"began": began, "imported": imported, "ended": time.perf_counter(),
-                 "cpu": time.process_time(), "spans": spans},
+                {"began": began, "ended": time.perf_counter(), "cpu": time.process_time(),
+                 "spans": spans},
                 f,
             )
 
@@ -377,43 +407,59 @@ def _imports(python: str, env: dict[str, str], workdir: Path, repeat: int) -> di
 
 def _breakdown(phases: dict[str, Any], started: float, ended: float) -> dict[str, float]:
     spans: dict[str, list[list[float]]] = phases["spans"]
+    command = spans["command"][-1]
 
-    def total(name: str) -> float:
-        return sum(end - start for start, end, *_ in spans.get(name, []))
+    def total(name: str, before: bool | None = None) -> float:
+        """The time in phase `name`, all of it or its part before (after) the command."""
+        out = 0.0
+        for start, end, *_ in spans.get(name, []):
+            lo = max(start, command[1]) if before is False else start
+            hi = min(end, command[0]) if before is True else end
+            out += max(hi - lo, 0.0)
+        return out
 
     # The two reads overlap where a revision reads them at once: their union.
     reads = spans.get("read", [])
     read = max((e for _, e, *_ in reads), default=0.0) - min((s for s, *_ in reads), default=0.0)
-    command = spans["command"][-1]
-    stop_end = spans["store stop"][-1][1] if "store stop" in spans else command[1]
+    # The store's first stop after the command (a later one finds it stopped).
+    stop_end = min(
+        (e for _, e, *_ in spans.get("store stop", []) if e >= command[1]), default=command[1]
+    )
     exit_code = spans["exit code"][-1][0] if "exit code" in spans else phases["ended"]
-    timed = {
-        "imports before the command": phases["imported"] - phases["began"],
+    before = {
         "config": total("config"),
         "git context": total("git context"),
-        "store start": total("store start"),
+        "store start (until it serves)": total("store start", before=True),
         "runs already recorded": total("runs already recorded"),
+    }
+    after = {
         "find": total("find"),
         "wait": total("wait"),
         "git ancestry": total("git ancestry"),
         "baseline": total("baseline"),
         "read both experiments": read,
         "compare": max(total("read and compare") - read, 0.0),
-        "store stop": total("store stop"),
+        "store stop": total("store stop", before=False),
         "report (render, write, print)": max(exit_code - stop_end, 0.0),
     }
-    in_process = phases["ended"] - phases["began"]
-    command_s = command[1] - command[0]
+    start_up = command[0] - started
     out = {
         "process start (spawn, interpreter)": phases["began"] - started,
-        **timed,
-        # argument parsing, progress lines, whatever no timer covers
-        "the rest, in process": in_process - command_s - sum(timed.values()),
+        # imports, argument parsing, whatever no timer covers
+        "before the command, untimed (imports, ...)": command[0]
+        - phases["began"]
+        - sum(before.values()),
+        **before,
+        **after,
+        "after the command, untimed (imports, ...)": phases["ended"]
+        - command[1]
+        - sum(after.values()),
         "interpreter exit": ended - phases["ended"],
-        "total (wall - command)": ended - started - command_s,
-        "start-up (until the command starts)": command[0] - started,
+        "start-up (until the command starts)": start_up,
+        "total (wall - command)": ended - started - (command[1] - command[0]),
         # Less sensitive to a busy machine than wall time: CPU seconds of the driftgate
-        # process (all its threads, the store's too) outside the command, exit excluded.
+        # process (all its threads, an in-process store's too) outside the command, exit
+        # excluded.
         "cpu, in process (outside the command)": phases["cpu"] - (command[3] - command[2]),
     }
     return {k: round(v, 3) for k, v in out.items()}
