@@ -10,6 +10,7 @@ encoding again every span and evaluation of an experiment (30,000 task spans too
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,7 +41,8 @@ class TaskSpan(NamedTuple):
     # only the ones some span reported, since no usage is not zero usage.
     usage: dict[str, int | float]
     evaluations: bytes
-    """Its evaluations as answered (`evaluation_answer`), joined by commas."""
+    """Its evaluations as answered (`evaluation_answer`, or `_EVALUATION`), joined by
+    commas."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,29 @@ def evaluation_answer(metric: Mapping[str, Any], run_iteration: int, run_id: str
     return dump_body(answer)
 
 
+def spliced_answer(body: bytes, run_id: str | None) -> bool:
+    """Whether the answer of the evaluation stored as `body` is its body with the run
+    appended as text, which SQLite does when reading (`_EVALUATION`), so that nothing more is
+    kept for it; else (a body that has a member of that name, a run id that JSON escapes)
+    the answer is rendered and kept when it is stored."""
+    return (
+        len(body) > 2
+        and b'"run_iteration"' not in body
+        and b'"run_id"' not in body
+        and (not run_id or _PLAIN.fullmatch(run_id) is not None)
+    )
+
+
+# A string JSON writes as it is, between quotes.
+_PLAIN = re.compile(r'[^"\\\x00-\x1f]*')
+# An evaluation as answered: kept (`answer`), or its body with the run appended.
+_EVALUATION = (
+    "COALESCE(m.answer, substr(m.body, 1, length(m.body) - 1) || ',\"run_iteration\":' || "
+    "m.run_iteration || CASE WHEN m.run_id IS NULL OR m.run_id = '' THEN '' "
+    "ELSE ',\"run_id\":\"' || m.run_id || '\"' END || '}')"
+)
+
+
 class Events:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -121,8 +146,10 @@ class Events:
                     None if value is None else dumps(value),
                     m.get("assessment"),
                     1 if error else 0,
-                    dump_body(m),
-                    evaluation_answer(m, iteration, run_id),
+                    body := dump_body(m),
+                    None
+                    if spliced_answer(body, run_id)
+                    else evaluation_answer(m, iteration, run_id),
                 )
             )
         with self._db.tx() as conn:
@@ -225,7 +252,7 @@ class Events:
             # then run), which is the order they have always been answered in.
             sql = (
                 "SELECT s.span_id, s.trace_id, s.run_iteration, s.start_ns, s.answer, "
-                "s.answer_metrics, (SELECT CAST(group_concat(m.answer, ',') AS BLOB) "
+                f"s.answer_metrics, (SELECT CAST(group_concat({_EVALUATION}, ',') AS BLOB) "
                 "FROM metrics m WHERE m.experiment_id = s.experiment_id AND m.source = 'custom' "
                 "AND m.span_id = s.span_id) FROM spans s "
                 "WHERE s.experiment_id = ? AND s.is_root = 1"
@@ -259,8 +286,8 @@ class Events:
                 summaries = [
                     row[0]
                     for row in cursor.execute(
-                        "SELECT answer FROM metrics WHERE experiment_id = ? AND source = 'summary' "
-                        "ORDER BY run_iteration, label",
+                        f"SELECT CAST({_EVALUATION} AS BLOB) FROM metrics m WHERE "
+                        "experiment_id = ? AND source = 'summary' ORDER BY run_iteration, label",
                         (experiment_id,),
                     )
                 ]
@@ -287,7 +314,12 @@ def add_answers(conn: sqlite3.Connection, version: int) -> None:
             "SELECT rowid, body, run_iteration, run_id FROM metrics WHERE rowid > ? "
             "ORDER BY rowid LIMIT 1000",
             "UPDATE metrics SET answer = ? WHERE rowid = ?",
-            lambda r: (evaluation_answer(orjson.loads(r[1]), r[2], r[3]), r[0]),
+            lambda r: (
+                None
+                if spliced_answer(r[1], r[3])
+                else evaluation_answer(orjson.loads(r[1]), r[2], r[3]),
+                r[0],
+            ),
         ),
     ):
         last = 0
