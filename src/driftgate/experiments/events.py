@@ -59,6 +59,13 @@ def short_text(value: Any, limit: int = TEXT_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _short(value: Any) -> str:
+    """`short_text`, with a short string (the usual value) returned at once."""
+    if type(value) is str and len(value) <= TEXT_LIMIT:
+        return value
+    return short_text(value)
+
+
 def _metric_type(raw: Any) -> MetricType:
     # An unknown type is read as a score, the SDK's most common type.
     return _TYPES.get(raw, "score") if isinstance(raw, str) else "score"
@@ -168,7 +175,8 @@ class _Column:
         self.messages: dict[str, None] = {}
 
     def put(self, row: int, metric: Mapping[str, Any]) -> None:
-        kind = _metric_type(metric.get("metric_type"))
+        raw_type = metric.get("metric_type")
+        kind = _TYPES.get(raw_type, "score") if type(raw_type) is str else _metric_type(raw_type)
         error = metric.get("error")
         message = _error_text(error) if error else None
         if message is not None:
@@ -277,17 +285,20 @@ class ExperimentDataBuilder:
         )
         error = meta.get("error")
         message = _error_text(error) if error else None
+        duration = span.get("duration")
+        trace = span.get("trace_id")
         row = len(self._keys)
         self._keys.append(key)
         self._runs.append(run)
         self._error.append(span.get("status") == "error" or message is not None)
         self._message.append(message)
-        self._duration.append(_float(span.get("duration")))
-        self._trace.append(str(span.get("trace_id") or ""))
+        # (The common types first, without a call: tens of thousands of spans are read.)
+        self._duration.append(float(duration) if type(duration) is int else _float(duration))
+        self._trace.append(trace if type(trace) is str else str(trace or ""))
         self._usage.append(_usage(span.get("metrics")))
-        self._input.append(short_text(meta.get("input")))
-        self._expected.append(short_text(meta.get("expected_output")))
-        self._output.append(short_text(meta.get("output")))
+        self._input.append(_short(meta.get("input")))
+        self._expected.append(_short(meta.get("expected_output")))
+        self._output.append(_short(meta.get("output")))
         for metric in _latest_per_label(span.get("eval_metrics") or ()):
             label = str(metric["label"])
             column = self._columns.get(label)
