@@ -99,8 +99,9 @@ def _error_text(error: Any) -> str | None:
 def is_task_span(span: Mapping[str, Any]) -> bool:
     """A task span (one per record and run) rather than one of its child spans: no parent,
     or the kind `experiment` ddtrace gives it."""
-    meta = span.get("meta")
-    kind = meta.get("span", {}).get("kind") if isinstance(meta, Mapping) else None
+    meta: Any = span.get("meta")
+    is_map = type(meta) is dict or isinstance(meta, Mapping)  # (the ABC check is slow)
+    kind = meta.get("span", {}).get("kind") if is_map else None
     if kind == "experiment":
         return True
     parent = span.get("parent_id")
@@ -117,12 +118,12 @@ def is_task_span(span: Mapping[str, Any]) -> bool:
 def _usage(metrics: Any) -> dict[str, float]:
     """A span's token and cost metrics, those it reports (a total from its parts when only
     they are given); no usage reported is not zero usage."""
-    if not metrics or not isinstance(metrics, Mapping):
+    if not metrics or not (type(metrics) is dict or isinstance(metrics, Mapping)):
         return {}
     found: dict[str, float] = {}
     for name, parts in _USAGE:
         value = _number(metrics.get(name))
-        if value is None and parts:
+        if value is None and parts and not metrics.keys().isdisjoint(parts):
             given = [v for v in (_number(metrics.get(p)) for p in parts) if v is not None]
             value = math.fsum(given) if given else None
         if value is not None:
@@ -132,6 +133,8 @@ def _usage(metrics: Any) -> dict[str, float]:
 
 def _number(value: Any) -> float | None:
     """A reported number (not a boolean, not NaN); None for anything else."""
+    if value is None:
+        return None
     if type(value) is float:  # the common cases first: thousands of spans are read
         return None if math.isnan(value) else value
     if type(value) is int:
