@@ -31,8 +31,6 @@ from pydantic import (
     model_validator,
 )
 
-from driftgate.compare.engine import error_report
-from driftgate.compare.recheck import recheck_report
 from driftgate.compare.schema import Report
 from driftgate.verdict import Verdict, worst
 
@@ -154,6 +152,10 @@ class GateResult(BaseModel):
 def recheck(result: GateResult) -> GateResult:
     """`result` with every verdict derived again from its numbers (`compare.recheck`), and
     an error when its command failed, as the gate session reports one."""
+    # The statistics' modules: only a re-check needs them (a fork's artifact, published).
+    from driftgate.compare.engine import error_report
+    from driftgate.compare.recheck import recheck_report
+
     reports = [recheck_report(r) for r in result.reports]
     command = result.command
     if command is not None and not command.ok and all(r.verdict != "error" for r in reports):

@@ -19,6 +19,7 @@ raised to the adapter, which prints the message.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,12 +27,12 @@ from functools import partial
 from pathlib import Path
 from typing import Literal, Protocol, get_args
 
+from driftgate import compare as comparison
 from driftgate.ci.cancel import Cancelled
 from driftgate.ci.context import CIContext, ContextError, build_context, command_env, from_local_git
 from driftgate.ci.git import GitError, GitRepo, toplevel
 from driftgate.ci.history import Ancestry, baseline_ancestry
 from driftgate.ci.runner import display, run_command
-from driftgate.compare import compare, error_report, experiment_ref, no_baseline_report
 from driftgate.compare.schema import Report
 from driftgate.config import GateConfig, load_config, unmatched_rules
 from driftgate.errors import UsageError
@@ -45,7 +46,6 @@ from driftgate.experiments.discover import (
 )
 from driftgate.experiments.models import ExperimentInfo
 from driftgate.redact import NO_SECRETS, Redactor
-from driftgate.report import render_terminal
 from driftgate.result import CommandResult, GateResult, ReportContext
 
 __all__ = [
@@ -286,7 +286,7 @@ def run_gate(
             log.error(result.reports[0].warnings[0], "driftgate: cancelled")
         result = _redacted(result, redact)
     rctx = report_context(ctx, request.pipeline, backend.name, request.run_url)
-    terminal = redact(render_terminal(result, rctx))
+    terminal = redact(_render_terminal(result, rctx, request.workspace / STATE_DIR))
     request.report_dir.mkdir(parents=True, exist_ok=True)
     (request.report_dir / "report.json").write_text(redact(result.to_json()))
     (request.report_dir / "report.md").write_text(terminal)
@@ -305,6 +305,14 @@ def _hint(setup: CommandResult) -> str:
     return ""
 
 
+def _render_terminal(result: GateResult, rctx: ReportContext, state_dir: Path) -> str:
+    # Jinja2 and the templates: imported at the end, when there is something to render.
+    from driftgate.report import render
+
+    render.keep_compiled_templates(state_dir / "cache" / "templates")
+    return render.render_terminal(result, rctx)
+
+
 def _cancelled(exc: Cancelled, ctx: CIContext) -> GateResult:
     """The error report of a gate that driftgate was told to stop (a cancelled workflow,
     `docker stop`, Ctrl-C). The verdict is `error`, whose meaning (nothing trustworthy to
@@ -315,7 +323,9 @@ def _cancelled(exc: Cancelled, ctx: CIContext) -> GateResult:
         "workflow, `docker stop`, Ctrl-C); the command's processes were stopped and "
         "nothing was compared"
     )
-    return GateResult(reports=[error_report(message)], command=exc.command, notes=list(ctx.notes))
+    return GateResult(
+        reports=[comparison.error_report(message)], command=exc.command, notes=list(ctx.notes)
+    )
 
 
 def compare_experiments(
@@ -399,7 +409,9 @@ class _Session:
                 # Reported like a failed experiment command, on every surface.
                 message = f"the setup command failed: {setup.describe_failure()}{_hint(setup)}"
                 log.error(message, "driftgate: setup")
-                return GateResult(reports=[error_report(message)], command=setup, notes=notes)
+                return GateResult(
+                    reports=[comparison.error_report(message)], command=setup, notes=notes
+                )
         # What this commit already has (an earlier run of the same commit) is not this run's.
         existing = set(for_commit(client, ctx.head_sha)) if ctx.head_sha else set()
         log.progress(
@@ -409,7 +421,9 @@ class _Session:
         result = run(request.command, "experiment")
         if not result.ok:
             message = f"the experiment command failed: {result.describe_failure()}"
-            return GateResult(reports=[error_report(message)], command=result, notes=notes)
+            return GateResult(
+                reports=[comparison.error_report(message)], command=result, notes=notes
+            )
         found, how = find_experiments(
             client, result.experiment_ids, ctx.head_sha, result.started_at, existing
         )
@@ -420,7 +434,10 @@ class _Session:
                 "ddtrace tag the commit (DD_GIT_COMMIT_SHA is set for it)"
             )
             return GateResult(
-                reports=[error_report(message)], command=result, found_how=how, notes=notes
+                reports=[comparison.error_report(message)],
+                command=result,
+                found_how=how,
+                notes=notes,
             )
         log.progress(f"found {len(found)} experiment{'s' if len(found) > 1 else ''} ({how})")
 
@@ -525,25 +542,28 @@ class _Session:
         client, url = self.backend.client, self.backend.experiment_url
         cand_url = url(candidate.id)
         if candidate.status == "interrupted":
-            return error_report(
+            return comparison.error_report(
                 f"the experiment {candidate.name or candidate.id} was interrupted before it "
                 "finished: nothing trustworthy to compare",
-                candidate=experiment_ref(candidate, url=cand_url),
+                candidate=comparison.experiment_ref(candidate, url=cand_url),
                 baseline_reason=choice.reason,
             )
         self.log.progress(f"reading {candidate.name or candidate.id}")
-        cand_data = client.experiment_data(candidate.id, run)
         if choice.experiment is None:
-            return no_baseline_report(
-                cand_data,
+            return comparison.no_baseline_report(
+                client.experiment_data(candidate.id, run),
                 self.config,
                 baseline_reason=choice.reason,
                 candidate_url=cand_url,
                 considered=choice.considered,
             )
         self.log.progress(f"reading the baseline {choice.experiment.name or choice.experiment.id}")
-        base_data = client.experiment_data(choice.experiment.id, choice.run)
-        return compare(
+        # Both at once: while one answer is parsed, the backend prepares the other.
+        with ThreadPoolExecutor(1, thread_name_prefix="driftgate-baseline") as pool:
+            baseline = pool.submit(client.experiment_data, choice.experiment.id, choice.run)
+            cand_data = client.experiment_data(candidate.id, run)
+            base_data = baseline.result()
+        return comparison.compare(
             base_data,
             cand_data,
             self.config,

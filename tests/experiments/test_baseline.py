@@ -371,7 +371,7 @@ def test_waiting_polls_until_finished(world: World) -> None:
     )
     assert done[0].status == "completed"
     assert done[0].aggregate_data is not None
-    assert sleeps == [0.5, 1.0]
+    assert sleeps == [0.05, 0.1]  # a short first poll, then twice as late each time
     assert "waiting for 1 experiment to finish" in progress[0]
 
 

@@ -3,13 +3,17 @@ injected in front of it: retries, paging, errors that say what to do, no key in 
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from driftgate.experiments.client import (
     AuthError,
@@ -161,6 +165,76 @@ def test_events_are_read_in_pages(served: Served) -> None:
         pages = list(client.iter_event_pages(eid, page_size=4))
     assert [len(p["spans"]) for p in pages] == [4, 4, 1]
     assert sum(len(p["summary_metrics"]) for p in pages) == 3
+
+
+def test_a_page_that_fails_after_the_first_ends_the_read() -> None:
+    """The next page is asked for while the current one is read: its failure still ends
+    the read, after the pages before it, and says which experiment."""
+    asked: list[bytes] = []
+
+    def second_page_gone(app: ASGIApp) -> ASGIApp:
+        async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http" and "/v3/" in scope["path"]:
+                asked.append(scope["query_string"])
+                if b"cursor" in scope["query_string"]:
+                    await JSONResponse({"errors": [{"title": "Not Found"}]}, 404)(
+                        scope, receive, send
+                    )
+                    return
+            await app(scope, receive, send)
+
+        return serve
+
+    store = Store()
+    with BackgroundServer(second_page_gone(create_app(store))) as server:
+        eid = _experiment(Api(server.url), runs=3)
+        backend = backend_from_env({"DD_LLMOBS_OVERRIDE_ORIGIN": server.url})
+        with ExperimentsClient(backend) as client:
+            pages = client.iter_event_pages(eid, page_size=4)
+            assert len(next(pages)["spans"]) == 4
+            with pytest.raises(NotFoundError, match=f"the events of experiment '{eid}'"):
+                next(pages)
+    store.close()
+    assert len(asked) == 2  # the first page, then the one that failed: nothing past it
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_the_read_leaves_the_garbage_collector_as_it_found_it(
+    served: Served, collecting: bool
+) -> None:
+    eid = _experiment(served.api)
+    was = gc.isenabled()
+    (gc.enable if collecting else gc.disable)()
+    try:
+        with served.client() as client:
+            assert client.experiment_data(eid).rows == 6
+            assert gc.isenabled() is collecting
+            with pytest.raises(NotFoundError):
+                client.experiment_data("nope")
+            assert gc.isenabled() is collecting
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_reads_at_once_share_one_record_count(served: Served) -> None:
+    """A candidate and its baseline on one dataset version, read by two threads: both
+    complete, and the dataset's records are listed once."""
+    first, second = _experiment(served.api), _experiment(served.api)
+    with served.client() as client, ThreadPoolExecutor(2) as pool:
+        reads = [pool.submit(client.experiment_data, eid) for eid in (first, second)]
+        datas = [r.result() for r in reads]
+    assert [d.rows for d in datas] == [6, 6]
+    assert [d.info.dataset_id for d in datas] == [datas[0].info.dataset_id] * 2
+    assert [d.dataset_records for d in datas] == [3, 3]
+    listed = [p for _, p, _ in served.flaky.seen if p.endswith("/records")]
+    assert len(listed) == 1
+
+
+def test_answers_orjson_does_not_read_are_still_read(served: Served) -> None:
+    """JSON with a byte-order mark (which some proxies add) is read as before."""
+    served.flaky.fail(Fault(200, b'\xef\xbb\xbf{"data": [], "meta": {}}'))
+    with served.client() as client:
+        assert client.list_experiments() == []
 
 
 def test_falls_back_to_the_unstable_read_where_v3_is_missing(served: Served) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -117,7 +118,7 @@ def run_command(
     cancelled: Cancelled | None = None
     grace = grace_s
     try:
-        proc.wait(timeout=timeout_s)
+        _wait(proc, timeout_s)
     except subprocess.TimeoutExpired:
         timed_out = True
     except Cancelled as exc:
@@ -149,6 +150,26 @@ def run_command(
         cancelled.command = result
         raise cancelled
     return result
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout_s: float | None) -> None:
+    """Wait for the command to exit, for at most `timeout_s`; returns as it exits. `Popen.wait`
+    with a timeout polls, up to 50 ms apart; a pidfd (Linux 5.3+) is told at once."""
+    if timeout_s is None:
+        proc.wait()
+        return
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # not Linux, or an old kernel
+        proc.wait(timeout=timeout_s)
+        return
+    try:
+        ready, _, _ = select.select([pidfd], [], [], timeout_s)
+    finally:
+        os.close(pidfd)
+    if not ready:
+        raise subprocess.TimeoutExpired(proc.args, timeout_s)
+    proc.wait()  # it has exited: reaps it at once
 
 
 # ------------------------------------------------------------------------------ cancellation

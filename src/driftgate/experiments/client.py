@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import gc
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 from pydantic import SecretStr, ValidationError
 
 from driftgate import __version__
 from driftgate.errors import BackendError
-from driftgate.experiments.events import ExperimentDataBuilder
 from driftgate.experiments.models import ExperimentData, ExperimentInfo
 
 DEFAULT_SITE = "datadoghq.com"
@@ -111,11 +115,16 @@ class ExperimentsClient:
             headers["DD-API-KEY"] = backend.api_key.get_secret_value()
         if backend.app_key:
             headers["DD-APPLICATION-KEY"] = backend.app_key.get_secret_value()
-        self._http = http or httpx.Client(timeout=timeout)
+        # No TLS context for a plain-HTTP backend (the embedded store): building one loads
+        # the CA bundle, tens of milliseconds at every start for nothing.
+        verify = not backend.base_url.startswith("http://")
+        self._http = http or httpx.Client(timeout=timeout, verify=verify)
         self._base = backend.base_url
         self._headers = headers
-        # A candidate and its baseline usually ran on the same dataset version: count it once.
+        # A candidate and its baseline usually ran on the same dataset version: count it once
+        # (they are read at the same time: the lock makes the second wait for the first).
         self._record_counts: dict[tuple[str, str, int | None, tuple[str, ...]], int] = {}
+        self._record_counts_lock = threading.Lock()
 
     def close(self) -> None:
         self._http.close()
@@ -183,9 +192,13 @@ class ExperimentsClient:
                 f"{self.backend.describe()} refused {what} with HTTP {status}: {_detail(resp)}"
             )
         try:
-            body = resp.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            body = None
+            # orjson: an events page is megabytes of JSON, which it reads several times faster.
+            body = orjson.loads(resp.content)
+        except orjson.JSONDecodeError:
+            try:
+                body = resp.json()  # what orjson does not read, e.g. UTF-16 or a BOM
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                body = None
         if not isinstance(body, dict):
             raise BackendError(
                 f"{self.backend.describe()} answered {what} with something that is not a JSON "
@@ -288,17 +301,25 @@ class ExperimentsClient:
         """The `data.attributes` of each events page: the paged v3 read, or the unstable
         one-shot read where v3 is not served."""
         what = f"the events of experiment {experiment_id!r}"
+        path = EVENTS_V3.format(id=experiment_id)
+
+        def get(cursor: str | None) -> dict[str, Any]:
+            params = [("page[limit]", str(page_size))]
+            return self._get(path, params + ([("page[cursor]", cursor)] if cursor else []), what)
+
         cursor: str | None = None
         try:
-            while True:
-                params = [("page[limit]", str(page_size))] + (
-                    [("page[cursor]", cursor)] if cursor else []
-                )
-                page = self._get(EVENTS_V3.format(id=experiment_id), params, what)
-                yield _attributes(page, what, self.backend)
-                cursor = _cursor(page)
-                if not cursor:
-                    return
+            page = get(None)
+            # The next page is asked for while this one is read into columns: the backend
+            # answers while the client works.
+            with ThreadPoolExecutor(1, thread_name_prefix="driftgate-events") as ahead:
+                while True:
+                    cursor = _cursor(page)
+                    following = ahead.submit(get, cursor) if cursor else None
+                    yield _attributes(page, what, self.backend)
+                    if following is None:
+                        return
+                    page = following.result()
         except NotFoundError:
             if cursor is not None:
                 raise
@@ -324,9 +345,12 @@ class ExperimentsClient:
         read the way ddtrace's `pull_dataset` reads them: every page of the records list; once
         per client for the same version and tags (a dataset version never changes)."""
         key = (project_id, dataset_id, version, tuple(sorted(tags)))
-        if key not in self._record_counts:
-            self._record_counts[key] = self._count_records(project_id, dataset_id, version, tags)
-        return self._record_counts[key]
+        with self._record_counts_lock:
+            if key not in self._record_counts:
+                self._record_counts[key] = self._count_records(
+                    project_id, dataset_id, version, tags
+                )
+            return self._record_counts[key]
 
     def _count_records(
         self, project_id: str, dataset_id: str, version: int | None, tags: Sequence[str]
@@ -357,11 +381,18 @@ class ExperimentsClient:
     def experiment_data(self, experiment_id: str, run: int | None = None) -> ExperimentData:
         """Everything the comparison needs about one experiment (or one run of it), with the
         record count of its dataset version (what each run should have a task span for)."""
+        # numpy, with the columns: imported when data is read, not to list experiments.
+        from driftgate.experiments.events import ExperimentDataBuilder
+
         info = self.get_experiment(experiment_id)
         builder = ExperimentDataBuilder(info, run)
-        for attributes in self.iter_event_pages(experiment_id):
-            builder.add_page(attributes)
-        data = builder.build()
+        # Tens of thousands of spans become millions of short-lived objects, none in a cycle:
+        # the cyclic collector's passes over them took most of the read. Reference counting
+        # still frees each page once it is in columns.
+        with _gc_paused():
+            for attributes in self.iter_event_pages(experiment_id):
+                builder.add_page(attributes)
+            data = builder.build()
         if run is not None and data.rows == 0 and not data.summaries:
             runs = info.run_count or 1
             raise NotFoundError(
@@ -389,6 +420,30 @@ class ExperimentsClient:
             )
             return dataclasses.replace(data, notes=(*data.notes, note))
         return dataclasses.replace(data, dataset_records=count)
+
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while any thread is inside the block (the collector runs
+    again after the last one leaves, unless something else had turned it off)."""
+    global _gc_pauses, _gc_was_enabled  # noqa: PLW0603 (one process-wide collector)
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def _experiment(item: Any) -> ExperimentInfo:

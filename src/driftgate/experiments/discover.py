@@ -81,7 +81,10 @@ def _parse_time(value: str | None) -> datetime | None:
 @dataclass(frozen=True)
 class WaitPolicy:
     timeout_s: float = 600.0
-    first_delay_s: float = 0.5
+    first_delay_s: float = 0.05
+    """The first poll comes this soon (then twice as late each time): a run that finishes
+    as the command ends is seen at once, and one that takes minutes costs a few requests
+    more."""
     max_delay_s: float = 15.0
     aggregate_s: float = 60.0
     """How long, past a terminal status, to wait for the backend's `aggregate_data` (within

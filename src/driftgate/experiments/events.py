@@ -59,6 +59,13 @@ def short_text(value: Any, limit: int = TEXT_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _short(value: Any) -> str:
+    """`short_text`, with a short string (the usual value) returned at once."""
+    if type(value) is str and len(value) <= TEXT_LIMIT:
+        return value
+    return short_text(value)
+
+
 def _metric_type(raw: Any) -> MetricType:
     # An unknown type is read as a score, the SDK's most common type.
     return _TYPES.get(raw, "score") if isinstance(raw, str) else "score"
@@ -92,8 +99,9 @@ def _error_text(error: Any) -> str | None:
 def is_task_span(span: Mapping[str, Any]) -> bool:
     """A task span (one per record and run) rather than one of its child spans: no parent,
     or the kind `experiment` ddtrace gives it."""
-    meta = span.get("meta")
-    kind = meta.get("span", {}).get("kind") if isinstance(meta, Mapping) else None
+    meta: Any = span.get("meta")
+    is_map = type(meta) is dict or isinstance(meta, Mapping)  # (the ABC check is slow)
+    kind = meta.get("span", {}).get("kind") if is_map else None
     if kind == "experiment":
         return True
     parent = span.get("parent_id")
@@ -110,69 +118,119 @@ def is_task_span(span: Mapping[str, Any]) -> bool:
 def _usage(metrics: Any) -> dict[str, float]:
     """A span's token and cost metrics, those it reports (a total from its parts when only
     they are given); no usage reported is not zero usage."""
-    if not isinstance(metrics, Mapping):
+    if not metrics or not (type(metrics) is dict or isinstance(metrics, Mapping)):
         return {}
     found: dict[str, float] = {}
     for name, parts in _USAGE:
-        value = _float(metrics.get(name))
-        if math.isnan(value) and parts:
-            given = [v for v in (_float(metrics.get(p)) for p in parts) if not math.isnan(v)]
-            value = math.fsum(given) if given else _NAN
-        if not math.isnan(value):
+        value = _number(metrics.get(name))
+        if value is None and parts and not metrics.keys().isdisjoint(parts):
+            given = [v for v in (_number(metrics.get(p)) for p in parts) if v is not None]
+            value = math.fsum(given) if given else None
+        if value is not None:
             found[name] = value
     return found
 
 
+def _number(value: Any) -> float | None:
+    """A reported number (not a boolean, not NaN); None for anything else."""
+    if value is None:
+        return None
+    if type(value) is float:  # the common cases first: thousands of spans are read
+        return None if math.isnan(value) else value
+    if type(value) is int:
+        return float(value)
+    number = _float(value)
+    return None if math.isnan(number) else number
+
+
+# The tags a task span is read by; the first of each wins.
+_SPAN_TAGS = ("run_iteration", "run_id", "dataset_record_canonical_id", "dataset_record_id")
+_SPAN_TAG_PREFIXES = tuple(f"{key}:" for key in _SPAN_TAGS)
+_VALUE_KEYS: dict[MetricType, str] = {kind: f"{kind}_value" for kind in _TYPES.values()}
+
+
+def _span_tags(tags: Iterable[Any]) -> dict[str, str]:
+    """The values of `_SPAN_TAGS` among `tags` (`key:value` strings; others skipped), in one
+    pass: a span carries some twenty tags, and tens of thousands of spans are read."""
+    try:
+        hits = [tag for tag in tags if tag.startswith(_SPAN_TAG_PREFIXES)]
+    except AttributeError:  # a tag that is not a string
+        hits = [t for t in tags if isinstance(t, str) and t.startswith(_SPAN_TAG_PREFIXES)]
+    found: dict[str, str] = {}
+    for tag in hits:
+        key, _, value = tag.partition(":")
+        if key not in found:
+            found[key] = value
+    return found
+
+
 class _Column:
+    """One evaluator's readings by row; rows without one are filled in by `build`."""
+
     __slots__ = ("category", "errored", "messages", "passed", "types", "value")
 
-    def __init__(self, rows_before: int) -> None:
-        self.value: list[float] = [_NAN] * rows_before
-        self.passed: list[float] = [_NAN] * rows_before
-        self.errored: list[bool] = [False] * rows_before
-        self.category: list[str | None] = [None] * rows_before
+    def __init__(self) -> None:
+        self.value: dict[int, float] = {}
+        self.passed: dict[int, float] = {}
+        self.errored: list[int] = []
+        self.category: dict[int, str] = {}
         self.types: dict[MetricType, int] = {}
         self.messages: dict[str, None] = {}
 
-    def pad(self) -> None:
-        self.value.append(_NAN)
-        self.passed.append(_NAN)
-        self.errored.append(False)
-        self.category.append(None)
-
-    def put(self, metric: Mapping[str, Any]) -> None:
-        kind = _metric_type(metric.get("metric_type"))
-        raw = metric.get(f"{kind}_value")
-        message = _error_text(metric.get("error"))
+    def put(self, row: int, metric: Mapping[str, Any]) -> None:
+        raw_type = metric.get("metric_type")
+        kind = _TYPES.get(raw_type, "score") if type(raw_type) is str else _metric_type(raw_type)
+        error = metric.get("error")
+        message = _error_text(error) if error else None
         if message is not None:
-            self.errored[-1] = True
+            self.errored.append(row)
             if len(self.messages) < 5:
                 self.messages[message] = None
             return
+        raw = metric.get(_VALUE_KEYS[kind])
         if raw is None:
             return
         self.types[kind] = self.types.get(kind, 0) + 1
         if kind == "boolean" and isinstance(raw, bool):
-            self.value[-1] = 1.0 if raw else 0.0
+            self.value[row] = 1.0 if raw else 0.0
         elif kind == "score":
-            self.value[-1] = _float(raw)
+            self.value[row] = _float(raw)
         elif kind == "categorical":
-            self.category[-1] = str(raw)
+            self.category[row] = str(raw)
         assessment = metric.get("assessment")
-        if assessment in ("pass", "fail"):
-            self.passed[-1] = 1.0 if assessment == "pass" else 0.0
+        if assessment == "pass":
+            self.passed[row] = 1.0
+        elif assessment == "fail":
+            self.passed[row] = 0.0
 
-    def build(self, label: str) -> EvaluatorColumn:
+    def build(self, label: str, rows: int) -> EvaluatorColumn:
         kind: MetricType = max(self.types, key=self.types.__getitem__) if self.types else "score"
+        errored = np.zeros(rows, dtype=np.bool_)
+        errored[self.errored] = True
+        category: list[str | None] | None = None
+        if kind == "categorical":
+            category = [None] * rows
+            for row, value in self.category.items():
+                category[row] = value
         return EvaluatorColumn(
             label=label,
             metric_type=kind,
-            value=np.asarray(self.value, dtype=np.float64),
-            passed=np.asarray(self.passed, dtype=np.float64),
-            errored=np.asarray(self.errored, dtype=np.bool_),
-            category=self.category if kind == "categorical" else None,
+            value=_filled(self.value, rows),
+            passed=_filled(self.passed, rows),
+            errored=errored,
+            category=category,
             error_messages=tuple(self.messages),
         )
+
+
+def _filled(values: dict[int, float], rows: int) -> FloatArray:
+    """`values` by row, NaN in the rows without one."""
+    column = np.full(rows, _NAN, dtype=np.float64)
+    if values:
+        column[np.fromiter(values, dtype=np.intp, count=len(values))] = np.fromiter(
+            values.values(), dtype=np.float64, count=len(values)
+        )
+    return column
 
 
 class ExperimentDataBuilder:
@@ -200,14 +258,13 @@ class ExperimentDataBuilder:
     def add_page(self, attributes: Mapping[str, Any]) -> None:
         """One events answer's `data.attributes`: `spans` and `summary_metrics`."""
         for span in attributes.get("spans") or []:
-            if isinstance(span, Mapping):
+            if type(span) is dict or isinstance(span, Mapping):
                 self.add_span(span)
         for metric in attributes.get("summary_metrics") or []:
             if isinstance(metric, Mapping):
                 self.add_summary(metric)
 
     def add_span(self, span: Mapping[str, Any]) -> None:
-        tags = span.get("tags") or []
         if not is_task_span(span):
             # A child span (an LLM call of the task): its usage counts towards its task's.
             usage = _usage(span.get("metrics"))
@@ -216,37 +273,41 @@ class ExperimentDataBuilder:
                 for name, value in usage.items():
                     into[name] = into.get(name, 0.0) + value
             return
-        run = _int(tag_value(tags, "run_iteration"), 1)
-        run_id = tag_value(tags, "run_id")
+        tags = _span_tags(span.get("tags") or [])
+        run = _int(tags.get("run_iteration"), 1)
+        run_id = tags.get("run_id")
         if run_id:
             self._run_of.setdefault(run_id, run)
         if self.run is not None and run != self.run:
             return
         meta = span.get("meta") or {}
-        metrics = span.get("metrics") or {}
         key = (
-            tag_value(tags, "dataset_record_canonical_id")
-            or tag_value(tags, "dataset_record_id")
+            tags.get("dataset_record_canonical_id")
+            or tags.get("dataset_record_id")
             or str(span.get("span_id", ""))
         )
-        message = _error_text(meta.get("error"))
+        error = meta.get("error")
+        message = _error_text(error) if error else None
+        duration = span.get("duration")
+        trace = span.get("trace_id")
+        row = len(self._keys)
         self._keys.append(key)
         self._runs.append(run)
         self._error.append(span.get("status") == "error" or message is not None)
         self._message.append(message)
-        self._duration.append(_float(span.get("duration")))
-        self._trace.append(str(span.get("trace_id") or ""))
-        self._usage.append(_usage(metrics))
-        self._input.append(short_text(meta.get("input")))
-        self._expected.append(short_text(meta.get("expected_output")))
-        self._output.append(short_text(meta.get("output")))
-        for column in self._columns.values():
-            column.pad()
-        for metric in _latest_per_label(span.get("eval_metrics") or []):
+        # (The common types first, without a call: tens of thousands of spans are read.)
+        self._duration.append(float(duration) if type(duration) is int else _float(duration))
+        self._trace.append(trace if type(trace) is str else str(trace or ""))
+        self._usage.append(_usage(span.get("metrics")))
+        self._input.append(_short(meta.get("input")))
+        self._expected.append(_short(meta.get("expected_output")))
+        self._output.append(_short(meta.get("output")))
+        for metric in _latest_per_label(span.get("eval_metrics") or ()):
             label = str(metric["label"])
-            if label not in self._columns:
-                self._columns[label] = _Column(len(self._keys))
-            self._columns[label].put(metric)
+            column = self._columns.get(label)
+            if column is None:
+                column = self._columns[label] = _Column()
+            column.put(row, metric)
 
     def add_summary(self, metric: Mapping[str, Any]) -> None:
         label = metric.get("label")
@@ -274,8 +335,12 @@ class ExperimentDataBuilder:
     def _usage_column(self, name: str) -> FloatArray:
         """One usage metric per row: the task span's own, else the sum over its child
         spans (Datadog may not roll it up onto the task span), else NaN (not reported)."""
+        children = self._child_usage
+        if not children:
+            return np.fromiter((own.get(name, _NAN) for own in self._usage), np.float64)
+        none: dict[str, float] = {}
         values = [
-            own.get(name, self._child_usage.get(trace, {}).get(name, _NAN))
+            own[name] if name in own else children.get(trace, none).get(name, _NAN)
             for own, trace in zip(self._usage, self._trace, strict=True)
         ]
         return np.asarray(values, dtype=np.float64)
@@ -322,6 +387,7 @@ class ExperimentDataBuilder:
 
     def build(self) -> ExperimentData:
         summaries, notes = self._resolved_summaries()
+        rows = len(self._keys)
         return ExperimentData(
             info=self.info,
             run=self.run,
@@ -337,7 +403,7 @@ class ExperimentDataBuilder:
             input_text=self._input,
             expected_text=self._expected,
             output_text=self._output,
-            evaluators={label: col.build(label) for label, col in self._columns.items()},
+            evaluators={label: col.build(label, rows) for label, col in self._columns.items()},
             summaries=summaries,
             notes=tuple(notes),
         )
@@ -364,14 +430,14 @@ class _Summary(NamedTuple):
         )
 
 
-def _latest_per_label(metrics: Iterable[Any]) -> list[Mapping[str, Any]]:
+def _latest_per_label(metrics: Iterable[Any]) -> Iterable[Mapping[str, Any]]:
     """When several evaluations share a label on one span, the latest `timestamp_ms` wins."""
     latest: dict[str, Mapping[str, Any]] = {}
     for metric in metrics:
-        if not isinstance(metric, Mapping) or not metric.get("label"):
+        if not (type(metric) is dict or isinstance(metric, Mapping)) or not metric.get("label"):
             continue
         label = str(metric["label"])
         seen = latest.get(label)
         if seen is None or _int(metric.get("timestamp_ms"), 0) >= _int(seen.get("timestamp_ms"), 0):
             latest[label] = metric
-    return list(latest.values())
+    return latest.values()

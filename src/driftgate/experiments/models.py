@@ -10,17 +10,21 @@ one object per row and per evaluation would take hundreds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import numpy as np
-import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from driftgate.llmobs import MetricType, tag_value
 
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.int32]
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+# Types of annotations only: listing experiments (before the user's command runs) needs no
+# numpy, which the columns' readers and the statistics import when they run.
+FloatArray: TypeAlias = "npt.NDArray[np.float64]"
+BoolArray: TypeAlias = "npt.NDArray[np.bool_]"
+IntArray: TypeAlias = "npt.NDArray[np.int32]"
 
 
 class ExperimentInfo(BaseModel):

@@ -12,14 +12,12 @@ script reaches it whether or not ddtrace thinks an agent is in between.
 from __future__ import annotations
 
 import csv
-import gc
 import hmac
 import io
 import ipaddress
 import logging
 import re
-from collections.abc import Awaitable, Callable, Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import orjson
@@ -296,40 +294,31 @@ class StoreApp:
         return Response(status_code=202)
 
     def _events(
-        self, eid: str, after: SpanKey | None = None, limit: int | None = None
-    ) -> tuple[dict[str, Any], SpanKey | None]:
-        """An experiment's events answer, and the key of the next page."""
-        # The largest answer the store gives: tens of thousands of short-lived dicts and
-        # lists, none of them in a cycle, whose cyclic-GC passes cost about a quarter of
-        # the read (benchmarks/store_ingest.py). Reference counting still frees them.
-        with _gc_paused():
-            page = self.store.events.read(eid, after, limit)
-            return jsonapi.experiment_events(eid, page), page.next_after
+        self, eid: str, after: SpanKey | None = None, limit: int | None = None, paged: bool = False
+    ) -> Response:
+        """An experiment's events answer (the paged one with its `meta.after`)."""
+        page = self.store.events.read(eid, after, limit)
+        meta = None
+        if paged:
+            cursor = jsonapi.span_cursor(page.next_after)
+            meta = {"after": cursor} if cursor else {}
+        return Response(jsonapi.experiment_events(eid, page, meta), media_type=JSON.media_type)
 
     async def experiment_events_get(self, request: Request) -> Response:
-        eid = request.path_params["experiment_id"]
-        return JSON({"data": self._events(eid)[0]})
+        return self._events(request.path_params["experiment_id"])
 
     async def experiment_events_by_name(self, request: Request) -> Response:
         q = request.query_params
         project, name = q.get("filter[project_name]"), q.get("filter[experiment_name]")
         if not project or not name:
             raise BadRequest("filter[project_name] and filter[experiment_name] are both required")
-        eid = self.store.experiments.latest_id(project, name)
-        return JSON({"data": self._events(eid)[0]})
+        return self._events(self.store.experiments.latest_id(project, name))
 
     async def experiment_events_paged(self, request: Request) -> Response:
         q = request.query_params
-        eid = request.path_params["experiment_id"]
         limit = jsonapi.clamp_limit(q.get("page[limit]"), 1000)
-        data, next_after = self._events(eid, jsonapi.span_after(q.get("page[cursor]")), limit)
-        after = jsonapi.span_cursor(next_after)
-        return JSON(
-            {
-                "data": data,
-                "meta": {"after": after} if after else {},
-            }
-        )
+        after = jsonapi.span_after(q.get("page[cursor]"))
+        return self._events(request.path_params["experiment_id"], after, limit, paged=True)
 
     async def span_intake(self, request: Request) -> Response:
         self.store.events.add_spans(span_events(parse_json(await self.body(request))))
@@ -406,19 +395,6 @@ class StoreApp:
         return [
             Route(path, guard(handler), methods=[method]) for method, path, handler in self.table()
         ]
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside the block (the collector runs again after it,
-    unless something else had turned it off)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _json_cell(cell: str | None) -> Any:

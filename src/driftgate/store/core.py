@@ -14,7 +14,7 @@ import logging
 import sqlite3
 import threading
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 
 D = TypeVar("D", bound="DataclassInstance")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: task spans and evaluations are also kept as they are answered (`answer` columns), and
+a trace's usage is summed from an index."""
 
 # The range of SQLite's INTEGER (64-bit signed): what a request may put in an indexed column.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -113,11 +115,15 @@ CREATE TABLE IF NOT EXISTS spans (
     total_tokens REAL,
     cost REAL,
     body BLOB NOT NULL,
+    answer BLOB,
+    answer_metrics BLOB,
     UNIQUE (experiment_id, span_id)
 );
 CREATE INDEX IF NOT EXISTS spans_roots
     ON spans (experiment_id, is_root, run_iteration, start_ns, span_id);
-CREATE INDEX IF NOT EXISTS spans_by_trace ON spans (experiment_id, trace_id);
+-- Covers the token and cost sums of a trace, which every events read makes for each span.
+CREATE INDEX IF NOT EXISTS spans_usage
+    ON spans (experiment_id, trace_id, input_tokens, output_tokens, total_tokens, cost);
 CREATE TABLE IF NOT EXISTS metrics (
     experiment_id TEXT NOT NULL,
     source TEXT NOT NULL,
@@ -131,16 +137,39 @@ CREATE TABLE IF NOT EXISTS metrics (
     assessment TEXT,
     has_error INTEGER NOT NULL,
     body BLOB NOT NULL,
+    answer BLOB,
     UNIQUE (experiment_id, source, span_id, label, run_iteration)
 );
 """
 
+# What a file of an older schema lacks, by the version that added it. The rows it already
+# holds are then completed by the caller's `upgrade`, in the same transaction.
+_UPGRADES = {
+    2: (
+        "ALTER TABLE spans ADD COLUMN answer BLOB",
+        "ALTER TABLE spans ADD COLUMN answer_metrics BLOB",
+        "ALTER TABLE metrics ADD COLUMN answer BLOB",
+        "DROP INDEX IF EXISTS spans_by_trace",
+        "CREATE INDEX IF NOT EXISTS spans_usage "
+        "ON spans (experiment_id, trace_id, input_tokens, output_tokens, total_tokens, cost)",
+    ),
+}
+
+Upgrade = Callable[[sqlite3.Connection, int], None]
+"""Completes the rows of a file written under an older schema (the version it had), inside
+the transaction that upgrades it."""
+
 
 class Database:
-    """One SQLite file, or `:memory:`. Thread-safe: one connection behind a lock."""
+    """One SQLite file, or `:memory:`. Thread-safe: one connection behind a lock.
 
-    def __init__(self, path: str = ":memory:") -> None:
+    A file written under an older schema is upgraded when opened: its tables get what they
+    lack, and `upgrade` completes the rows they hold, in one transaction (a failed upgrade
+    leaves the file as it was)."""
+
+    def __init__(self, path: str = ":memory:", upgrade: Upgrade | None = None) -> None:
         self.path = path
+        self._upgrade = upgrade
         self._lock = threading.RLock()
         try:
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -161,17 +190,54 @@ class Database:
         if self.path != ":memory:":
             self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.execute("PRAGMA synchronous = FULL")
+        # The version first: a newer file is refused, an older one upgraded, before the
+        # schema below touches either.
+        version = None
+        if self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+            row = self._conn.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'"
+            ).fetchone()
+            version = None if row is None else int(row[0])
+        if version is not None and version > SCHEMA_VERSION:
+            raise CannotOpen(
+                f"{self.path} was written by a newer driftgate (schema {version}); upgrade "
+                "driftgate or point --db at another file"
+            )
+        if version is not None and version < SCHEMA_VERSION:
+            self._upgrade_from(version)
         self._conn.executescript(_SCHEMA)
-        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None:
+        if version is None:
             self._conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
-        elif int(row[0]) > SCHEMA_VERSION:
+
+    def _upgrade_from(self, version: int) -> None:
+        try:
+            self._upgrade_rows(version)
+        except (Busy, InsufficientStorage) as exc:
             raise CannotOpen(
-                f"{self.path} was written by a newer driftgate (schema {row[0]}); upgrade "
-                "driftgate or point --db at another file"
+                f"cannot upgrade the store's database {self.path} from schema {version}: "
+                f"{exc.detail}"
+            ) from exc
+        except (sqlite3.Error, ValueError) as exc:
+            # Nothing was changed (one transaction); a row the upgrade cannot read says so.
+            raise CannotOpen(
+                f"cannot upgrade the store's database {self.path} from schema {version} "
+                f"({exc}); it is left as it was: open it with the driftgate that wrote it, or "
+                "point --db at another file"
+            ) from exc
+
+    def _upgrade_rows(self, version: int) -> None:
+        with self.tx() as conn:
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _UPGRADES[target]:
+                    conn.execute(statement)
+            if self._upgrade is not None:
+                self._upgrade(conn, version)
+            conn.execute(
+                "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
             )
+        log.info("upgraded %s from schema %d to %d", self.path, version, SCHEMA_VERSION)
 
     def close(self) -> None:
         with self._lock:
@@ -310,13 +376,25 @@ def truncated(value: Any, depth: int) -> Any:
     return [truncated(v, depth - 1) for v in value]
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def field_names(cls: type[DataclassInstance]) -> tuple[str, ...]:
+    """A typed row's fields, in their declared order (looked up once per class: a listing
+    makes thousands of rows, and `dataclasses.fields` builds its tuple at every call)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
 def typed(cls: type[D], row: sqlite3.Row, *, json: Collection[str] = (), **given: Any) -> D:
     """The typed row `cls` from a SQLite row: each field from the column of its name (JSON
     columns decoded), unless its value is `given`."""
     values = dict(given)
-    for f in fields(cls):
-        if f.name not in values:
-            values[f.name] = loads(row[f.name]) if f.name in json else row[f.name]
+    for name in field_names(cls):
+        if name not in values:
+            values[name] = loads(row[name]) if name in json else row[name]
     return cls(**values)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from driftgate.store.core import Database
 from driftgate.store.datasets import Datasets
-from driftgate.store.events import Events
+from driftgate.store.events import Events, add_answers
 from driftgate.store.experiments import Experiments
 from driftgate.store.projects import Projects
 
@@ -19,7 +19,7 @@ class Store:
     connection."""
 
     def __init__(self, path: str = ":memory:") -> None:
-        self.database = Database(path)
+        self.database = Database(path, upgrade=add_answers)
         self.projects = Projects(self.database)
         self.datasets = Datasets(self.database)
         self.experiments = Experiments(self.database)

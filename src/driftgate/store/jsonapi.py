@@ -8,15 +8,14 @@ A cursor is the base64 of the JSON list of the last row's key; it is opaque to c
 from __future__ import annotations
 
 import base64
-from dataclasses import fields
 from typing import Any
 
 import orjson
 
-from driftgate.store.core import INT64_MAX, INT64_MIN
+from driftgate.store.core import INT64_MAX, INT64_MIN, field_names
 from driftgate.store.datasets import Dataset, Record, RecordAck
 from driftgate.store.errors import BadRequest
-from driftgate.store.events import Evaluation, EventsPage, SpanKey, TaskSpan
+from driftgate.store.events import EventsPage, SpanKey, TaskSpan
 from driftgate.store.experiments import Experiment
 from driftgate.store.projects import Project
 
@@ -39,54 +38,44 @@ _TYPES: dict[type, str] = {
 def resource(row: Project | Dataset | Record | RecordAck | Experiment) -> dict[str, Any]:
     """A typed row as a resource: its `id`, and every other field as an attribute, in the
     row's declared order (which is the order clients have always seen)."""
-    attributes = {f.name: getattr(row, f.name) for f in fields(row) if f.name != "id"}
+    attributes = {name: getattr(row, name) for name in field_names(type(row)) if name != "id"}
     return {"id": row.id, "type": _TYPES[type(row)], "attributes": attributes}
 
 
-def experiment_events(experiment_id: str, page: EventsPage) -> dict[str, Any]:
-    """The events answer. A page's rows are read for this one answer, so their decoded
-    bodies become it in place rather than being copied: this is the largest answer the
-    store gives (every span and evaluation of an experiment), and a second copy of it cost a
-    third of the read."""
-    return {
-        "id": experiment_id,
-        "type": "experiment_events",
-        "attributes": {
-            "spans": [_task_span(s) for s in page.spans],
-            "summary_metrics": [_evaluation(m) for m in page.summaries],
-        },
-    }
+def experiment_events(
+    experiment_id: str, page: EventsPage, meta: dict[str, Any] | None = None
+) -> bytes:
+    """The events answer, `{"data": ..., "meta": meta}` (no `meta` when None), as JSON. The
+    largest answer the store gives (every span and evaluation of an experiment): it is
+    joined from the answers the store keeps rendered, never decoded and encoded again."""
+    spans = b",".join([_task_span(s) for s in page.spans])
+    out = [
+        b'{"data":{"id":',
+        orjson.dumps(experiment_id),
+        b',"type":"experiment_events","attributes":{"spans":[',
+        spans,
+        b'],"summary_metrics":[',
+        b",".join(page.summaries),
+        b"]}}",
+    ]
+    if meta is not None:
+        out += [b',"meta":', orjson.dumps(meta)]
+    out.append(b"}")
+    return b"".join(out)
 
 
-def _task_span(span: TaskSpan) -> dict[str, Any]:
-    body = span.body
-    meta = body.get("meta") or {}
-    if meta.get("error") is None:
-        meta["error"] = {}
-    metrics = body.get("metrics") or {}
-    # The trace's sums replace the task span's own, so per-record usage needs no second
-    # request.
-    metrics.update(span.usage)
-    return {
-        "span_id": span.span_id,
-        "trace_id": span.trace_id,
-        "name": body.get("name", "task"),
-        "start_ns": body.get("start_ns", 0),
-        "duration": body.get("duration", 0),
-        "status": body.get("status", "ok"),
-        "tags": body.get("tags") or [],
-        "meta": meta,
-        "metrics": metrics,
-        "eval_metrics": [_evaluation(m) for m in span.evaluations],
-    }
-
-
-def _evaluation(e: Evaluation) -> dict[str, Any]:
-    metric = e.body
-    metric["run_iteration"] = e.run_iteration
-    if e.run_id:
-        metric["run_id"] = e.run_id
-    return metric
+def _task_span(span: TaskSpan) -> bytes:
+    metrics = span.metrics
+    if span.usage:
+        # The trace's sums replace the task span's own, so per-record usage needs no second
+        # request.
+        merged = orjson.loads(metrics)
+        merged.update(span.usage)
+        metrics = orjson.dumps(merged)
+    # `answer` is an object that ends with its `meta`: these members follow it.
+    return b"".join(
+        (span.answer[:-1], b',"metrics":', metrics, b',"eval_metrics":[', span.evaluations, b"]}")
+    )
 
 
 # -- paging ---------------------------------------------------------------------------------
