@@ -87,7 +87,7 @@ def test_the_wheel_carries_the_package_the_example_and_the_templates(dist: Dist)
     sources = {p.relative_to(ROOT / "src").as_posix() for p in (ROOT / "src").rglob("*.py")}
     assert sources <= names
     assert not [n for n in names if n.startswith(("tests/", "examples/", "benchmarks/"))]
-    assert "[console_scripts]\ndriftgate = driftgate.cli:main" in entry_points
+    assert "[console_scripts]\ndriftgate = driftgate.cli:entry" in entry_points
 
 
 def test_the_sdist_builds_the_same_wheel_and_ships_no_tool_state(dist: Dist) -> None:
