@@ -318,8 +318,9 @@ def measure(
         ]
         runs: list[list[Run]] = [[] for _ in revisions]
         for n in range(repeat):
-            # Alternately, so that both meet the same load.
-            for i, rev in enumerate(revisions):
+            # Alternately, so that both meet the same load; which goes first alternates too.
+            order = list(enumerate(revisions))
+            for i, rev in order if n % 2 == 0 else order[::-1]:
                 run = _gate(repos[i], records, envs[i], rev.python)
                 # The gate did the whole job: the baseline found and every record compared.
                 assert run.report["baseline"] is not None, run.report["baseline_reason"]
