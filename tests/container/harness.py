@@ -205,6 +205,20 @@ class Result:
         return self.stdout + self.stderr
 
 
+def git(workspace: Path, *args: str) -> str:
+    """git in a test's workspace, as the test's user: the harness hands the workspace to the
+    runner's uid before each run, so git's ownership check is waived here."""
+    proc = subprocess.run(
+        ["git", "-c", "safe.directory=*", *args],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return proc.stdout.strip()
+
+
 def run_action(
     workspace: Path,
     event: Mapping[str, Any],

@@ -25,7 +25,7 @@ import pytest
 
 from driftgate.action.github import comment_marker
 from driftgate.demo import BRANCH_MODEL, EXAMPLE_MODEL, bundled_example
-from tests.container.harness import Result, run_action
+from tests.container.harness import Result, git, run_action
 from tests.container.workflow_inputs import (
     GateWorkflow,
     literal_branch,
@@ -39,19 +39,6 @@ pytestmark = pytest.mark.container
 
 REPO = "acme/geo"
 PIPELINE = "capitals"  # the example's experiment name: what init must choose
-
-
-def git(workspace: Path, *args: str) -> str:
-    # The harness hands the workspace to the runner's uid; these commands run as the test's.
-    proc = subprocess.run(
-        ["git", "-c", "safe.directory=*", *args],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    return proc.stdout.strip()
 
 
 def commit(workspace: Path, fake: FakeGitHub, message: str) -> str:

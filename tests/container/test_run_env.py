@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.container.harness import offline_python, run_action
-from tests.container.test_scenarios import PIPELINE, REPO, commit, git
+from tests.container.harness import git, offline_python, run_action
+from tests.container.test_scenarios import PIPELINE, REPO, commit
 from tests.events import push_event
 from tests.fakes.github import FakeGitHub
 

@@ -7,14 +7,13 @@ store are reached from the container over the host's network."""
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from driftgate.action.github import comment_marker
-from tests.container.harness import Result, run_action
+from tests.container.harness import Result, git, run_action
 from tests.events import pull_request_event, push_event
 from tests.fakes.github import FakeGitHub
 
@@ -23,19 +22,6 @@ pytestmark = pytest.mark.container
 REPO = "acme/arith"
 PIPELINE = "arith"
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "arith_experiment.py"
-
-
-def git(workspace: Path, *args: str) -> str:
-    # The harness hands the workspace to the runner's uid; these commands run as the test's.
-    proc = subprocess.run(
-        ["git", "-c", "safe.directory=*", *args],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    return proc.stdout.strip()
 
 
 def set_model(workspace: Path, model: str) -> None:
