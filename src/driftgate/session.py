@@ -49,6 +49,7 @@ from driftgate.redact import NO_SECRETS, Redactor
 from driftgate.result import CommandResult, GateResult, ReportContext
 
 __all__ = [
+    "CACHE_DIR",
     "EMBEDDED",
     "STATE_DIR",
     "STORES",
@@ -70,6 +71,9 @@ STORES: tuple[StoreChoice, ...] = get_args(StoreChoice)
 
 STATE_DIR = ".driftgate"
 """Under the checkout's root: the embedded store's file and the reports."""
+CACHE_DIR = f"{STATE_DIR}/cache"
+"""What runs may keep for the next (compiled templates; the Action's download caches): the
+one folder the README's actions/cache step saves."""
 EMBEDDED = "the embedded store"
 ANCESTOR_LIMIT = 200
 DIRTY_TAG = "git.dirty:true"
@@ -286,7 +290,7 @@ def run_gate(
             log.error(result.reports[0].warnings[0], "driftgate: cancelled")
         result = _redacted(result, redact)
     rctx = report_context(ctx, request.pipeline, backend.name, request.run_url)
-    terminal = redact(_render_terminal(result, rctx, request.workspace / STATE_DIR))
+    terminal = redact(_render_terminal(result, rctx, request.workspace / CACHE_DIR))
     request.report_dir.mkdir(parents=True, exist_ok=True)
     (request.report_dir / "report.json").write_text(redact(result.to_json()))
     (request.report_dir / "report.md").write_text(terminal)
@@ -305,11 +309,11 @@ def _hint(setup: CommandResult) -> str:
     return ""
 
 
-def _render_terminal(result: GateResult, rctx: ReportContext, state_dir: Path) -> str:
+def _render_terminal(result: GateResult, rctx: ReportContext, cache: Path) -> str:
     # Jinja2 and the templates: imported at the end, when there is something to render.
     from driftgate.report import render
 
-    render.keep_compiled_templates(state_dir / "cache" / "templates")
+    render.keep_compiled_templates(cache / "templates")
     return render.render_terminal(result, rctx)
 
 

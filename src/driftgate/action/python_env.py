@@ -27,13 +27,12 @@ from importlib import resources
 from pathlib import Path
 
 from driftgate.action.workflow import InputError
-from driftgate.session import STATE_DIR
+from driftgate.session import CACHE_DIR
 
 RUN_VENV = "DRIFTGATE_RUN_VENV"
 """The image's run environment (/opt/venv): set in the image, and only there."""
 RUN_REQUIREMENTS = "DRIFTGATE_RUN_REQUIREMENTS"
 """The lock exported with hashes: pins the ddtrace an environment on another Python gets."""
-CACHE_DIR = f"{STATE_DIR}/cache"
 CACHES = {"UV_CACHE_DIR": "uv", "PIP_CACHE_DIR": "pip", "UV_PYTHON_INSTALL_DIR": "python"}
 """The variables the commands get, unless the workflow set them: folders of `CACHE_DIR`."""
 VERSION = re.compile(r"[0-9]+\.[0-9]+(\.[0-9]+)?")
