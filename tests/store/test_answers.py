@@ -43,3 +43,47 @@ def test_every_evaluation_answers_as_posted_with_its_run(store: BackgroundStore)
     assert by_label["odd"] == {**odd, "run_iteration": 1, "run_id": 'a"b\\c\t'}
     assert by_label["norun"] == {**nameless_run, "run_iteration": 1}
     assert events["summary_metrics"] == [{**summary, "run_iteration": 1, "run_id": "r-1"}]
+
+
+def _child(eid: str, span_id: str, parent: str, **metrics: float) -> dict[str, Any]:
+    return {
+        "span_id": span_id,
+        "trace_id": f"t-{parent}",
+        "parent_id": parent,
+        "meta": {"span": {"kind": "llm"}},
+        "metrics": metrics,
+        "tags": [f"experiment_id:{eid}"],
+    }
+
+
+def test_a_task_span_s_metrics_are_its_own_with_its_trace_s_sums(store: BackgroundStore) -> None:
+    """SQLite writes the usual case (whole sums, no metrics of the span's own), Python the
+    others; both as the trace's sums replacing the span's own, floats as Python writes them."""
+    api = Api(store.url)
+    pid = api.project()
+    did = api.dataset(pid)["id"]
+    api.batch(pid, did, insert_records=[{"id": f"r{i}", "input": {"q": i}} for i in range(5)])
+    eid = api.experiment(pid, did)["id"]
+    spans = [
+        span(eid, "s0", "r0"),  # no usage anywhere
+        span(eid, "s1", "r1"),  # whole token sums from two children
+        _child(eid, "c1a", "s1", input_tokens=8, output_tokens=2),
+        _child(eid, "c1b", "s1", input_tokens=4, total_tokens=6),
+        span(eid, "s2", "r2"),  # a fractional cost
+        _child(eid, "c2a", "s2", estimated_input_cost=0.1, estimated_output_cost=0.2),
+        _child(eid, "c2b", "s2", total_tokens=5),
+        span(eid, "s3", "r3", metrics={"score": 0.5, "input_tokens": 1}),  # its own, and usage
+        _child(eid, "c3", "s3", input_tokens=10),
+        span(eid, "s4", "r4", metrics={"latency": 2.5}),  # its own, no usage
+    ]
+    post_spans(api, spans)
+    by_id = {s["span_id"]: s["metrics"] for s in api.events(eid)["spans"]}
+    assert by_id == {
+        "s0": {},
+        "s1": {"input_tokens": 12, "output_tokens": 2, "total_tokens": 16},
+        "s2": {"total_tokens": 5, "estimated_total_cost": 0.1 + 0.2},
+        # (A total is the sum of its parts where a span reports only them.)
+        "s3": {"score": 0.5, "input_tokens": 11, "total_tokens": 11},
+        "s4": {"latency": 2.5},
+    }
+    assert list(by_id["s3"]) == ["score", "input_tokens", "total_tokens"]

@@ -14,7 +14,7 @@ import re
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
@@ -27,25 +27,11 @@ from driftgate.store.errors import NotFound
 SpanKey = tuple[int, int, str]
 
 
-class TaskSpan(NamedTuple):
-    """A task span (one per record and run) as answered, with its evaluations: JSON, ready
-    to be joined into the answer."""
-
-    answer: bytes
-    """The span's members before `metrics` and `eval_metrics` (`span_answer`), as an object."""
-    metrics: bytes
-    """The span's own `metrics` object."""
-    # Token and cost sums over every span of the trace, by the span metric they replace;
-    # only the ones some span reported, since no usage is not zero usage.
-    usage: dict[str, int | float]
-    evaluations: bytes
-    """Its evaluations as answered (`evaluation_answer`, or `_EVALUATION`), joined by
-    commas."""
-
-
 @dataclass(frozen=True, slots=True)
 class EventsPage:
-    spans: list[TaskSpan]
+    spans: list[bytes]
+    """The task spans (one per record and run) as answered, with their evaluations: JSON
+    objects joined by commas, a value per page read."""
     summaries: list[bytes]  # the summary evaluations as answered, on the first page only
     next_after: SpanKey | None  # the key to read on from, when more task spans follow
 
@@ -248,13 +234,14 @@ class Events:
             _require_experiment(conn, experiment_id)
             cursor = conn.cursor()
             cursor.row_factory = None
-            spans: list[TaskSpan] = []
+            spans: list[bytes] = []
             key = after
             while True:
                 # Without a limit, in pages of their own: one page is one SQLite value.
                 size = limit if limit is not None else _READ_PAGE
                 page, next_after = _page(cursor, experiment_id, key, size)
-                spans += page
+                if page is not None:
+                    spans.append(page)
                 if limit is not None or next_after is None:
                     break
                 key = next_after
@@ -282,30 +269,70 @@ def _number(column: str) -> str:
     return f"CASE WHEN {column} IS NULL THEN '' ELSE printf('%!.17g', {column}) END"
 
 
-# A page of task spans as one value: for each, its answer, its own metrics, its evaluations
-# and its trace's usage, 0x00 between them, 0x01 between spans (bytes JSON never holds).
-# SQLite builds it in one step, without the interpreter's lock, which a row-by-row read
-# takes back for every row; while another thread parses an answer (a gate reads two
-# experiments at once), each time back cost a wait, and a 3,000-span page took 0.19 s
-# instead of 0.05 s.
-_PAGE = (
-    "WITH page AS (SELECT span_id, trace_id, answer, answer_metrics FROM spans "
-    "WHERE <where> ORDER BY run_iteration, start_ns, span_id LIMIT :limit) "
-    "SELECT CAST(group_concat(p.answer || x'00' || ifnull(p.answer_metrics, x'') || x'00' || "
+def _member(name: str, column: str) -> str:
+    return (
+        f"CASE WHEN {column} IS NULL THEN '' ELSE ',\"{name}\":' || CAST({column} AS INTEGER) END"
+    )
+
+
+def _whole_sql(column: str) -> str:
+    return f"({column} IS NULL OR {column} = CAST({column} AS INTEGER))"
+
+
+def _sums(span: str) -> str:
+    """The token and cost sums over the trace of the task span `span` (a table alias)."""
+    return (
+        "SELECT SUM(u.input_tokens) AS i, SUM(u.output_tokens) AS o, SUM(u.total_tokens) AS t, "
+        "SUM(u.cost) AS c FROM spans u "
+        f"WHERE u.experiment_id = :eid AND u.trace_id = {span}.trace_id"
+    )
+
+
+# Usage rendered by SQLite when every sum is whole (the usual tokens): the object of the sums
+# given, in `_USAGE`'s order, as `_whole` and orjson also write it. Any other sum (a cost)
+# is left to Python, whose floats are written as orjson writes them.
+_USAGE_JSON = (
+    f"(SELECT CASE WHEN {_whole_sql('i')} AND {_whole_sql('o')} AND {_whole_sql('t')} "
+    f"AND {_whole_sql('c')} THEN '{{' || substr({_member('input_tokens', 'i')} || "
+    f"{_member('output_tokens', 'o')} || {_member('total_tokens', 't')} || "
+    f"{_member('estimated_total_cost', 'c')}, 2) || '}}' END FROM ({_sums('p')}))"
+)
+_USAGE_PARTS = (
+    f"(SELECT {_number('i')} || x'00' || {_number('o')} || x'00' || {_number('t')} || x'00' "
+    f"|| {_number('c')} FROM ({_sums('r')}))"
+)
+_EVALUATIONS = (
     f"ifnull((SELECT group_concat({_EVALUATION}, ',') FROM metrics m "
-    "WHERE m.experiment_id = :eid AND m.source = 'custom' AND m.span_id = p.span_id), '') || "
-    f"x'00' || (SELECT {_number('SUM(u.input_tokens)')} || x'00' || "
-    f"{_number('SUM(u.output_tokens)')} || x'00' || {_number('SUM(u.total_tokens)')} || x'00' || "
-    f"{_number('SUM(u.cost)')} FROM spans u WHERE u.experiment_id = :eid "
-    "AND u.trace_id = p.trace_id), x'01') AS BLOB) FROM page AS p"
+    "WHERE m.experiment_id = :eid AND m.source = 'custom' AND m.span_id = p.span_id), '')"
+)
+# A page of task spans as one value, JSON objects between 0x01 bytes (which JSON never
+# holds), joined by SQLite in one step, without the interpreter's lock, which a row-by-row
+# read takes back for every row: while another thread parses an answer (a gate reads two
+# experiments at once) each time back cost a wait, and a 3,000-span page took 0.19 s instead
+# of 0.05 s. A span's `metrics` is its own, replaced by its trace's sums where some span
+# reported them: SQLite writes it when the span has none of its own or its trace none, and
+# the sums are whole; otherwise the span comes as 0x02 then its parts between 0x00 bytes
+# (answer, own metrics, evaluations, the four sums), for Python to merge (`_merged`).
+_PAGE = (
+    "WITH page AS (SELECT span_id, trace_id, answer, ifnull(answer_metrics, '{}') AS own "
+    "FROM spans WHERE <where> ORDER BY run_iteration, start_ns, span_id LIMIT :limit), "
+    f"rendered AS (SELECT p.trace_id, p.answer, p.own, {_USAGE_JSON} AS usage, "
+    f"{_EVALUATIONS} AS evals FROM page AS p LIMIT -1) "
+    "SELECT CAST(group_concat(CASE "
+    "WHEN r.usage IS NOT NULL AND (r.own = '{}' OR r.usage = '{}') THEN "
+    "substr(r.answer, 1, length(r.answer) - 1) || ',\"metrics\":' || "
+    "CASE WHEN r.usage = '{}' THEN r.own ELSE r.usage END || ',\"eval_metrics\":[' || "
+    "r.evals || ']}' "
+    "ELSE x'02' || r.answer || x'00' || r.own || x'00' || r.evals || x'00' || "
+    f"{_USAGE_PARTS} END, x'01') AS BLOB) FROM rendered AS r"
 )
 
 
 def _page(
     cursor: sqlite3.Cursor, experiment_id: str, after: SpanKey | None, limit: int
-) -> tuple[list[TaskSpan], SpanKey | None]:
-    """Up to `limit` task spans after `after`, and the key to read on from when more
-    follow."""
+) -> tuple[bytes | None, SpanKey | None]:
+    """Up to `limit` task spans after `after` as answered, joined by commas (None: no
+    span), and the key to read on from when more follow."""
     where = _ROOTS + (_AFTER if after is not None else "")
     args: dict[str, Any] = {"eid": experiment_id, "limit": limit}
     if after is not None:
@@ -318,12 +345,33 @@ def _page(
     ).fetchall()
     next_after: SpanKey | None = (keys[0][0], keys[0][1], keys[0][2]) if len(keys) == 2 else None
     (blob,) = cursor.execute(_PAGE.replace("<where>", where), args).fetchone()
-    spans = []
-    for record in blob.split(b"\x01") if blob else ():
-        answer, metrics, evaluations, *sums = record.split(b"\x00")
-        usage = {key: _whole(float(v)) for key, v in zip(_USAGE, sums, strict=True) if v}
-        spans.append(TaskSpan(answer, metrics or b"{}", usage, evaluations))
-    return spans, next_after
+    if not blob:
+        return None, next_after
+    if b"\x02" not in blob:
+        return blob.replace(b"\x01", b","), next_after
+    return b",".join(_merged(record) for record in blob.split(b"\x01")), next_after
+
+
+def _merged(record: bytes) -> bytes:
+    """A span as answered, from the parts SQLite left to Python (`_PAGE`)."""
+    if not record.startswith(b"\x02"):
+        return record
+    answer, own, evaluations, *sums = record[1:].split(b"\x00")
+    # The trace's sums replace the task span's own, so per-record usage needs no second
+    # request.
+    metrics = orjson.loads(own)
+    metrics.update({key: _whole(float(v)) for key, v in zip(_USAGE, sums, strict=True) if v})
+    # `answer` is an object that ends with its `meta`: these members follow it.
+    return b"".join(
+        (
+            answer[:-1],
+            b',"metrics":',
+            orjson.dumps(metrics),
+            b',"eval_metrics":[',
+            evaluations,
+            b"]}",
+        )
+    )
 
 
 def add_answers(conn: sqlite3.Connection, version: int) -> None:

@@ -15,7 +15,7 @@ import orjson
 from driftgate.store.core import INT64_MAX, INT64_MIN, field_names
 from driftgate.store.datasets import Dataset, Record, RecordAck
 from driftgate.store.errors import BadRequest
-from driftgate.store.events import EventsPage, SpanKey, TaskSpan
+from driftgate.store.events import EventsPage, SpanKey
 from driftgate.store.experiments import Experiment
 from driftgate.store.projects import Project
 
@@ -47,13 +47,12 @@ def experiment_events(
 ) -> bytes:
     """The events answer, `{"data": ..., "meta": meta}` (no `meta` when None), as JSON. The
     largest answer the store gives (every span and evaluation of an experiment): it is
-    joined from the answers the store keeps rendered, never decoded and encoded again."""
-    spans = b",".join([_task_span(s) for s in page.spans])
+    joined from the spans as the store answers them, never decoded and encoded again."""
     out = [
         b'{"data":{"id":',
         orjson.dumps(experiment_id),
         b',"type":"experiment_events","attributes":{"spans":[',
-        spans,
+        b",".join(page.spans),
         b'],"summary_metrics":[',
         b",".join(page.summaries),
         b"]}}",
@@ -62,20 +61,6 @@ def experiment_events(
         out += [b',"meta":', orjson.dumps(meta)]
     out.append(b"}")
     return b"".join(out)
-
-
-def _task_span(span: TaskSpan) -> bytes:
-    metrics = span.metrics
-    if span.usage:
-        # The trace's sums replace the task span's own, so per-record usage needs no second
-        # request.
-        merged = orjson.loads(metrics)
-        merged.update(span.usage)
-        metrics = orjson.dumps(merged)
-    # `answer` is an object that ends with its `meta`: these members follow it.
-    return b"".join(
-        (span.answer[:-1], b',"metrics":', metrics, b',"eval_metrics":[', span.evaluations, b"]}")
-    )
 
 
 # -- paging ---------------------------------------------------------------------------------
