@@ -163,8 +163,8 @@ def test_events_are_read_in_pages(served: Served) -> None:
     eid = _experiment(served.api, runs=3)
     with served.client() as client:
         pages = list(client.iter_event_pages(eid, page_size=4))
-    assert [len(p["spans"]) for p in pages] == [4, 4, 1]
-    assert sum(len(p["summary_metrics"]) for p in pages) == 3
+    assert [len(p.spans) for p in pages] == [4, 4, 1]
+    assert sum(len(p.summary_metrics) for p in pages) == 3
 
 
 def test_a_page_that_fails_after_the_first_ends_the_read() -> None:
@@ -191,7 +191,7 @@ def test_a_page_that_fails_after_the_first_ends_the_read() -> None:
         backend = backend_from_env({"DD_LLMOBS_OVERRIDE_ORIGIN": server.url})
         with ExperimentsClient(backend) as client:
             pages = client.iter_event_pages(eid, page_size=4)
-            assert len(next(pages)["spans"]) == 4
+            assert len(next(pages).spans) == 4
             with pytest.raises(NotFoundError, match=f"the events of experiment '{eid}'"):
                 next(pages)
     store.close()

@@ -35,7 +35,7 @@ from driftgate.action.workflow import Commands, InputError
 from driftgate.ci.cancel import Cancelled, cancel_on_signals
 from driftgate.ci.context import CIContext
 from driftgate.errors import BackendError, UsageError
-from driftgate.experiments.client import DEFAULT_SITE
+from driftgate.experiments.backend import DEFAULT_SITE
 from driftgate.redact import Redactor
 from driftgate.report import render_summary
 from driftgate.result import GateResult

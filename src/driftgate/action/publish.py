@@ -41,7 +41,7 @@ from driftgate.action.github import (
 )
 from driftgate.action.workflow import Commands
 from driftgate.errors import UsageError
-from driftgate.experiments.client import DEFAULT_SITE, ui_host
+from driftgate.experiments.backend import DEFAULT_SITE, ui_host
 from driftgate.report import (
     CheckRules,
     render_check,

@@ -26,11 +26,14 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftgate.errors import UsageError
-from driftgate.experiments.client import ExperimentsClient, NotFoundError
+from driftgate.experiments.backend import NotFoundError
 from driftgate.experiments.models import ConsideredRun, ExperimentInfo
+
+if TYPE_CHECKING:
+    from driftgate.experiments.client import ExperimentsClient
 
 MAX_LISTED = 5000
 MAX_CONSIDERED = 10

@@ -8,6 +8,17 @@ nothing else. Errors say what to do, and never contain a key.
 
 from __future__ import annotations
 
+__all__ = [
+    "DEFAULT_SITE",
+    "AuthError",
+    "Backend",
+    "ExperimentsClient",
+    "NotFoundError",
+    "RetryPolicy",
+    "backend_from_env",
+    "ui_host",
+]
+
 import dataclasses
 import email.utils
 import gc
@@ -23,68 +34,28 @@ from typing import Any
 
 import httpx
 import orjson
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from driftgate import __version__
 from driftgate.errors import BackendError
+from driftgate.experiments import event_pages
+from driftgate.experiments.backend import (
+    DEFAULT_SITE,
+    AuthError,
+    Backend,
+    NotFoundError,
+    backend_from_env,
+    ui_host,
+)
+from driftgate.experiments.event_pages import Page
 from driftgate.experiments.models import ExperimentData, ExperimentInfo
 
-DEFAULT_SITE = "datadoghq.com"
-_APP_SUBDOMAIN_SITES = frozenset({"datadoghq.com", "datadoghq.eu", "ddog-gov.com"})
 LIST = "/api/v2/llm-obs/v1/experiments"
 EVENTS_V3 = "/api/v2/llm-obs/v3/experiments/{id}/events"
 EVENTS_UNSTABLE = "/api/unstable/llm-obs/v1/experiments/{id}/events"
 RECORDS = "/api/v2/llm-obs/v1/{project_id}/datasets/{dataset_id}/records"
 MAX_PAGE = 5000
 RECORDS_PAGE = 1000
-
-
-class NotFoundError(BackendError):
-    pass
-
-
-class AuthError(BackendError):
-    pass
-
-
-@dataclass(frozen=True)
-class Backend:
-    """Where experiments live, and how to authenticate there."""
-
-    base_url: str
-    api_key: SecretStr | None
-    app_key: SecretStr | None
-    site: str | None  # None for an override origin (the embedded store or a proxy)
-
-    @property
-    def is_datadog(self) -> bool:
-        return self.site is not None
-
-    def describe(self) -> str:
-        return f"Datadog ({self.site})" if self.site else f"the experiments API at {self.base_url}"
-
-    def experiment_url(self, experiment_id: str) -> str | None:
-        """The experiment's page in Datadog's UI; None where there is no UI (an override)."""
-        if self.site is None:
-            return None
-        return f"https://{ui_host(self.site)}/llm/experiments/{experiment_id}"
-
-
-def ui_host(site: str) -> str:
-    """The host of Datadog's UI on `site` (`app.datadoghq.com`, `us3.datadoghq.com`)."""
-    return f"app.{site}" if site in _APP_SUBDOMAIN_SITES else site
-
-
-def backend_from_env(env: Mapping[str, str]) -> Backend:
-    def secret(name: str) -> SecretStr | None:
-        value = env.get(name, "").strip()
-        return SecretStr(value) if value else None
-
-    override = env.get("DD_LLMOBS_OVERRIDE_ORIGIN", "").strip()
-    if override:
-        return Backend(override.rstrip("/"), secret("DD_API_KEY"), secret("DD_APP_KEY"), None)
-    site = env.get("DD_SITE", "").strip() or DEFAULT_SITE
-    return Backend(f"https://api.{site}", secret("DD_API_KEY"), secret("DD_APP_KEY"), site)
 
 
 @dataclass(frozen=True)
@@ -138,6 +109,11 @@ class ExperimentsClient:
     # -- requests -----------------------------------------------------------------------------
 
     def _get(self, path: str, params: Sequence[tuple[str, str]], what: str) -> dict[str, Any]:
+        return self._parsed(self._fetch(path, params, what), what)
+
+    def _fetch(self, path: str, params: Sequence[tuple[str, str]], what: str) -> httpx.Response:
+        """A successful answer (retried on 429, 5xx and connection failures); an error that
+        says what was refused and how to fix it otherwise."""
         url = self._base + path
         last: str = ""
         for attempt in range(1, self.retry.attempts + 1):
@@ -154,7 +130,7 @@ class ExperimentsClient:
                     last = f"HTTP {resp.status_code}"
                     delay = self._retry_after(resp) or self._backoff(attempt)
                 else:
-                    return self._answer(resp, what)
+                    return self._checked(resp, what)
             if attempt < self.retry.attempts:
                 self._sleep(delay)
         raise BackendError(
@@ -181,7 +157,7 @@ class ExperimentsClient:
             return max(0.0, min(seconds, self.retry.max_retry_after))
         return None
 
-    def _answer(self, resp: httpx.Response, what: str) -> dict[str, Any]:
+    def _checked(self, resp: httpx.Response, what: str) -> httpx.Response:
         status = resp.status_code
         if status in (401, 403):
             raise AuthError(self._auth_message(status))
@@ -191,6 +167,10 @@ class ExperimentsClient:
             raise BackendError(
                 f"{self.backend.describe()} refused {what} with HTTP {status}: {_detail(resp)}"
             )
+        return resp
+
+    def _parsed(self, resp: httpx.Response, what: str) -> dict[str, Any]:
+        status = resp.status_code
         try:
             # orjson: an events page is megabytes of JSON, which it reads several times faster.
             body = orjson.loads(resp.content)
@@ -295,28 +275,27 @@ class ExperimentsClient:
             )
         return found[0]
 
-    def iter_event_pages(
-        self, experiment_id: str, page_size: int = MAX_PAGE
-    ) -> Iterator[dict[str, Any]]:
-        """The `data.attributes` of each events page: the paged v3 read, or the unstable
-        one-shot read where v3 is not served."""
+    def iter_event_pages(self, experiment_id: str, page_size: int = MAX_PAGE) -> Iterator[Page]:
+        """Each events page, decoded: the paged v3 read, or the unstable one-shot read where
+        v3 is not served."""
         what = f"the events of experiment {experiment_id!r}"
         path = EVENTS_V3.format(id=experiment_id)
 
-        def get(cursor: str | None) -> dict[str, Any]:
+        def get(cursor: str | None) -> Page:
             params = [("page[limit]", str(page_size))]
-            return self._get(path, params + ([("page[cursor]", cursor)] if cursor else []), what)
+            resp = self._fetch(path, params + ([("page[cursor]", cursor)] if cursor else []), what)
+            return self._page(resp, what)
 
         cursor: str | None = None
         try:
             page = get(None)
-            # The next page is asked for while this one is read into columns: the backend
-            # answers while the client works.
+            # The next page is asked for (and decoded) while this one is read into columns:
+            # the backend answers while the client works.
             with ThreadPoolExecutor(1, thread_name_prefix="driftgate-events") as ahead:
                 while True:
-                    cursor = _cursor(page)
+                    cursor = page.after
                     following = ahead.submit(get, cursor) if cursor else None
-                    yield _attributes(page, what, self.backend)
+                    yield page
                     if following is None:
                         return
                     page = following.result()
@@ -324,7 +303,7 @@ class ExperimentsClient:
             if cursor is not None:
                 raise
         try:
-            page = self._get(
+            resp = self._fetch(
                 EVENTS_UNSTABLE.format(id=experiment_id), [("include[eval_metrics]", "true")], what
             )
         except NotFoundError as exc:
@@ -332,7 +311,21 @@ class ExperimentsClient:
                 f"experiment {experiment_id!r} has no events in {self.backend.describe()}; "
                 "check the id"
             ) from exc
-        yield _attributes(page, what, self.backend)
+        yield self._page(resp, what)
+
+    def _page(self, resp: httpx.Response, what: str) -> Page:
+        page = event_pages.decode(resp.content)
+        if page is not None:
+            return page
+        # Another nesting than Datadog's, or JSON msgspec does not read: plain JSON, then
+        # whatever of it is a page.
+        try:
+            return event_pages.from_object(self._parsed(resp, what))
+        except event_pages.NotAPage:
+            raise BackendError(
+                f"{self.backend.describe()} answered {what} without data.attributes; is "
+                f"{self.backend.base_url} the experiments API?"
+            ) from None
 
     def count_records(
         self,
@@ -390,8 +383,8 @@ class ExperimentsClient:
         # the cyclic collector's passes over them took most of the read. Reference counting
         # still frees each page once it is in columns.
         with _gc_paused():
-            for attributes in self.iter_event_pages(experiment_id):
-                builder.add_page(attributes)
+            for page in self.iter_event_pages(experiment_id):
+                builder.add_page(page)
             data = builder.build()
         if run is not None and data.rows == 0 and not data.summaries:
             runs = info.run_count or 1
@@ -465,17 +458,6 @@ def _cursor(page: Mapping[str, Any]) -> str | None:
     meta = page.get("meta")
     after = meta.get("after") if isinstance(meta, Mapping) else None
     return after if isinstance(after, str) and after else None
-
-
-def _attributes(page: Mapping[str, Any], what: str, backend: Backend) -> dict[str, Any]:
-    data = page.get("data")
-    attrs = data.get("attributes") if isinstance(data, Mapping) else None
-    if not isinstance(attrs, dict):
-        raise BackendError(
-            f"{backend.describe()} answered {what} without data.attributes; is "
-            f"{backend.base_url} the experiments API?"
-        )
-    return attrs
 
 
 def _detail(resp: httpx.Response) -> str:

@@ -11,11 +11,14 @@ import time
 from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from driftgate.errors import BackendError
-from driftgate.experiments.client import ExperimentsClient
 from driftgate.experiments.models import ExperimentInfo
 from driftgate.llmobs import FINISHED
+
+if TYPE_CHECKING:
+    from driftgate.experiments.client import ExperimentsClient
 
 # Clocks of the CI machine and of the backend disagree a little; a run is "since the command
 # started" within this margin.
@@ -41,9 +44,12 @@ def find_experiments(
     head_sha: str | None,
     started_at: datetime,
     existing: Set[str] = frozenset(),
+    *,
+    skew: timedelta = CLOCK_SKEW,
 ) -> tuple[list[ExperimentInfo], str]:
     """The experiments to gate, and how they were found. `existing` are the commit's
-    experiments from before the command started (a re-run of the same commit): never its."""
+    experiments from before the command started (a re-run of the same commit): never its.
+    `skew`: how far the backend's clock may be behind this machine's."""
     if printed_ids:
         found = client.list_experiments(ids=list(printed_ids), limit=len(printed_ids))
         by_id = {e.id: e for e in found}
@@ -57,7 +63,7 @@ def find_experiments(
         return [by_id[i] for i in printed_ids], "the experiment URLs the command printed"
     if not head_sha:
         return [], "no experiment URL was printed and the head commit is unknown"
-    since = started_at - CLOCK_SKEW
+    since = started_at - skew
     seen = [
         info
         for info in for_commit(client, head_sha).values()

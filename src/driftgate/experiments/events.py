@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import orjson
 
+from driftgate.experiments.event_pages import Evaluation, Page, Span
 from driftgate.experiments.models import (
     EvaluatorColumn,
     ExperimentData,
@@ -96,23 +97,22 @@ def _error_text(error: Any) -> str | None:
     return str(error)
 
 
-def is_task_span(span: Mapping[str, Any]) -> bool:
+def is_task_span(span: Span) -> bool:
     """A task span (one per record and run) rather than one of its child spans: no parent,
     or the kind `experiment` ddtrace gives it."""
-    meta: Any = span.get("meta")
-    is_map = type(meta) is dict or isinstance(meta, Mapping)  # (the ABC check is slow)
-    kind = meta.get("span", {}).get("kind") if is_map else None
+    meta = span.meta
+    kind = None
+    if type(meta) is dict:
+        about = meta.get("span")
+        kind = about.get("kind") if type(about) is dict else None
     if kind == "experiment":
         return True
-    parent = span.get("parent_id")
+    parent = span.parent_id
     if parent is not None and str(parent) not in _NO_PARENT:
         return False
     # No parent given: a child only when its kind says so and no dataset record names it.
-    return not (
-        isinstance(kind, str)
-        and kind
-        and tag_value(span.get("tags") or [], "dataset_record_id") is None
-    )
+    tags = span.tags if isinstance(span.tags, list) else []
+    return not (isinstance(kind, str) and kind and tag_value(tags, "dataset_record_id") is None)
 
 
 def _usage(metrics: Any) -> dict[str, float]:
@@ -177,27 +177,36 @@ class _Column:
         self.types: dict[MetricType, int] = {}
         self.messages: dict[str, None] = {}
 
-    def put(self, row: int, metric: Mapping[str, Any]) -> None:
-        raw_type = metric.get("metric_type")
+    def put(self, row: int, metric: Evaluation) -> None:
+        raw_type = metric.metric_type
         kind = _TYPES.get(raw_type, "score") if type(raw_type) is str else _metric_type(raw_type)
-        error = metric.get("error")
+        error = metric.error
         message = _error_text(error) if error else None
         if message is not None:
             self.errored.append(row)
             if len(self.messages) < 5:
                 self.messages[message] = None
             return
-        raw = metric.get(_VALUE_KEYS[kind])
-        if raw is None:
+        if kind == "score":
+            raw = metric.score_value
+            if raw is None:
+                return
+            self.value[row] = raw if type(raw) is float else _float(raw)
+        elif kind == "boolean":
+            raw = metric.boolean_value
+            if raw is None:
+                return
+            if isinstance(raw, bool):
+                self.value[row] = 1.0 if raw else 0.0
+        elif kind == "categorical":
+            raw = metric.categorical_value
+            if raw is None:
+                return
+            self.category[row] = str(raw)
+        elif metric.json_value is None:
             return
         self.types[kind] = self.types.get(kind, 0) + 1
-        if kind == "boolean" and isinstance(raw, bool):
-            self.value[row] = 1.0 if raw else 0.0
-        elif kind == "score":
-            self.value[row] = _float(raw)
-        elif kind == "categorical":
-            self.category[row] = str(raw)
-        assessment = metric.get("assessment")
+        assessment = metric.assessment
         if assessment == "pass":
             self.passed[row] = 1.0
         elif assessment == "fail":
@@ -255,59 +264,57 @@ class ExperimentDataBuilder:
         self._run_of: dict[str, int] = {}  # run_id -> run_iteration, from the task spans
         self._summaries: list[_Summary] = []
 
-    def add_page(self, attributes: Mapping[str, Any]) -> None:
-        """One events answer's `data.attributes`: `spans` and `summary_metrics`."""
-        for span in attributes.get("spans") or []:
-            if type(span) is dict or isinstance(span, Mapping):
-                self.add_span(span)
-        for metric in attributes.get("summary_metrics") or []:
-            if isinstance(metric, Mapping):
-                self.add_summary(metric)
+    def add_page(self, page: Page) -> None:
+        """One events page: its spans and summary metrics."""
+        for span in page.spans:
+            self.add_span(span)
+        for metric in page.summary_metrics:
+            self.add_summary(metric)
 
-    def add_span(self, span: Mapping[str, Any]) -> None:
+    def add_span(self, span: Span) -> None:
         if not is_task_span(span):
             # A child span (an LLM call of the task): its usage counts towards its task's.
-            usage = _usage(span.get("metrics"))
+            usage = _usage(span.metrics)
             if usage:
-                into = self._child_usage.setdefault(str(span.get("trace_id") or ""), {})
+                into = self._child_usage.setdefault(str(span.trace_id or ""), {})
                 for name, value in usage.items():
                     into[name] = into.get(name, 0.0) + value
             return
-        tags = _span_tags(span.get("tags") or [])
+        tags = _span_tags(span.tags if type(span.tags) is list else ())
         run = _int(tags.get("run_iteration"), 1)
         run_id = tags.get("run_id")
         if run_id:
             self._run_of.setdefault(run_id, run)
         if self.run is not None and run != self.run:
             return
-        meta = span.get("meta") or {}
+        meta = span.meta if type(span.meta) is dict else {}
         key = (
             tags.get("dataset_record_canonical_id")
             or tags.get("dataset_record_id")
-            or str(span.get("span_id", ""))
+            or str(span.span_id if span.span_id is not None else "")
         )
         error = meta.get("error")
         message = _error_text(error) if error else None
-        duration = span.get("duration")
-        trace = span.get("trace_id")
+        duration = span.duration
+        trace = span.trace_id
         row = len(self._keys)
         self._keys.append(key)
         self._runs.append(run)
-        self._error.append(span.get("status") == "error" or message is not None)
+        self._error.append(span.status == "error" or message is not None)
         self._message.append(message)
         # (The common types first, without a call: tens of thousands of spans are read.)
         self._duration.append(float(duration) if type(duration) is int else _float(duration))
         self._trace.append(trace if type(trace) is str else str(trace or ""))
-        self._usage.append(_usage(span.get("metrics")))
+        self._usage.append(_usage(span.metrics))
         self._input.append(_short(meta.get("input")))
         self._expected.append(_short(meta.get("expected_output")))
         self._output.append(_short(meta.get("output")))
-        for metric in _latest_per_label(span.get("eval_metrics") or ()):
-            label = str(metric["label"])
-            column = self._columns.get(label)
-            if column is None:
-                column = self._columns[label] = _Column()
-            column.put(row, metric)
+        if span.eval_metrics:
+            for label, metric in _latest_per_label(span.eval_metrics).items():
+                column = self._columns.get(label)
+                if column is None:
+                    column = self._columns[label] = _Column()
+                column.put(row, metric)
 
     def add_summary(self, metric: Mapping[str, Any]) -> None:
         label = metric.get("label")
@@ -430,14 +437,16 @@ class _Summary(NamedTuple):
         )
 
 
-def _latest_per_label(metrics: Iterable[Any]) -> Iterable[Mapping[str, Any]]:
+def _latest_per_label(metrics: list[Evaluation]) -> dict[str, Evaluation]:
     """When several evaluations share a label on one span, the latest `timestamp_ms` wins."""
-    latest: dict[str, Mapping[str, Any]] = {}
+    latest: dict[str, Evaluation] = {}
     for metric in metrics:
-        if not (type(metric) is dict or isinstance(metric, Mapping)) or not metric.get("label"):
+        label = metric.label
+        if not label:
             continue
-        label = str(metric["label"])
+        if type(label) is not str:
+            label = str(label)
         seen = latest.get(label)
-        if seen is None or _int(metric.get("timestamp_ms"), 0) >= _int(seen.get("timestamp_ms"), 0):
+        if seen is None or _int(metric.timestamp_ms, 0) >= _int(seen.timestamp_ms, 0):
             latest[label] = metric
-    return latest.values()
+    return latest
