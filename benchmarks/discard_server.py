@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from driftgate.store.server import bind, url_of
+from driftgate.store.sockets import bind, url_of
 
 _counter = itertools.count()
 

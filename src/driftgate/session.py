@@ -18,14 +18,16 @@ raised to the adapter, which prints the message.
 
 from __future__ import annotations
 
+import importlib
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Literal, Protocol, get_args
+from typing import TYPE_CHECKING, Literal, Protocol, get_args
 
 from driftgate import compare as comparison
 from driftgate.ci.cancel import Cancelled
@@ -37,8 +39,10 @@ from driftgate.compare.schema import Report
 from driftgate.config import GateConfig, load_config, unmatched_rules
 from driftgate.errors import UsageError
 from driftgate.experiments import baseline as baselines
-from driftgate.experiments.client import ExperimentsClient, backend_from_env
+from driftgate.experiments.backend import Backend as BackendAddress
+from driftgate.experiments.backend import backend_from_env
 from driftgate.experiments.discover import (
+    CLOCK_SKEW,
     WaitPolicy,
     find_experiments,
     for_commit,
@@ -47,6 +51,9 @@ from driftgate.experiments.discover import (
 from driftgate.experiments.models import ExperimentInfo
 from driftgate.redact import NO_SECRETS, Redactor
 from driftgate.result import CommandResult, GateResult, ReportContext
+
+if TYPE_CHECKING:
+    from driftgate.experiments.client import ExperimentsClient
 
 __all__ = [
     "CACHE_DIR",
@@ -108,25 +115,51 @@ class NoBackend(UsageError):
     """Datadog was chosen (or ddtrace would choose it) but no key is given."""
 
 
-@dataclass(frozen=True)
 class Backend:
-    """The experiments backend of one session."""
+    """The experiments backend of one session. Its HTTP client is made when first used:
+    for the embedded store, after the user's command has started (`open_backend`)."""
 
-    client: ExperimentsClient
-    command_env: dict[str, str]
-    """What the user's command needs, merged over the parent's environment, to record into
-    the same backend: for the embedded store, the parent's environment with the store's
-    address and placeholder keys (`store.clients.client_env`); empty for Datadog, which
-    the parent's variables already name."""
-    name: str
-    """For the report: "Datadog (datadoghq.com)", "the embedded store", ..."""
-    embedded: bool
-    mark_dirty: Callable[[ExperimentInfo], ExperimentInfo] | None = None
-    """Tags a run `git.dirty:true` after the fact, where the backend allows it (the
-    embedded store; Datadog's API changes only a run's status)."""
+    def __init__(
+        self,
+        address: BackendAddress,
+        command_env: dict[str, str],
+        name: str,
+        *,
+        embedded: bool,
+        ready: Callable[[], None] = lambda: None,
+        mark_dirty: Callable[[ExperimentInfo], ExperimentInfo] | None = None,
+    ) -> None:
+        self.address = address
+        self.command_env = command_env
+        """What the user's command needs, merged over the parent's environment, to record
+        into the same backend: for the embedded store, the parent's environment with the
+        store's address and placeholder keys (`store.clients.client_env`); empty for
+        Datadog, which the parent's variables already name."""
+        self.name = name
+        """For the report: "Datadog (datadoghq.com)", "the embedded store", ..."""
+        self.embedded = embedded
+        self.mark_dirty = mark_dirty
+        """Tags a run `git.dirty:true` after the fact, where the backend allows it (the
+        embedded store; Datadog's API changes only a run's status)."""
+        self._ready = ready
+        self._client: ExperimentsClient | None = None
+
+    @property
+    def client(self) -> ExperimentsClient:
+        if self._client is None:
+            self._ready()  # the embedded store serves (or says why it cannot)
+            # httpx and the client: imported when the backend is first asked something.
+            from driftgate.experiments.client import ExperimentsClient
+
+            self._client = ExperimentsClient(self.address)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
 
     def experiment_url(self, experiment_id: str) -> str | None:
-        return self.client.backend.experiment_url(experiment_id)
+        return self.address.experiment_url(experiment_id)
 
 
 @contextmanager
@@ -135,9 +168,10 @@ def open_backend(
 ) -> Iterator[Backend]:
     """The one place the backend is chosen, for every entry point.
 
-    `embedded`: the store on `db`, served in this process while the block runs. `datadog`:
-    where ddtrace would record (`DD_LLMOBS_OVERRIDE_ORIGIN` wins, as it does for ddtrace;
-    else Datadog, which needs `DD_API_KEY`). `auto`: Datadog or the override when either is
+    `embedded`: the store on `db`, served in this process while the block runs (served from
+    a thread that starts with the user's command: `store/deferred.py`). `datadog`: where
+    ddtrace would record (`DD_LLMOBS_OVERRIDE_ORIGIN` wins, as it does for ddtrace; else
+    Datadog, which needs `DD_API_KEY`). `auto`: Datadog or the override when either is
     configured, else the embedded store. `fix` ends the error when keys are missing: how
     this entry point chooses the embedded store instead.
     """
@@ -146,22 +180,24 @@ def open_backend(
         choice == "auto" and not override and not env.get("DD_API_KEY")
     )
     if not embedded:
-        backend = backend_from_env(env)
-        if backend.is_datadog and backend.api_key is None:
+        address = backend_from_env(env)
+        if address.is_datadog and address.api_key is None:
             raise NoBackend(
                 "no experiments backend: set DD_API_KEY and DD_APP_KEY (and DD_SITE) for "
                 f"Datadog, DD_LLMOBS_OVERRIDE_ORIGIN for a running driftgate store, or {fix}"
             )
-        with ExperimentsClient(backend) as client:
-            yield Backend(client, {}, backend.describe(), embedded=False)
+        remote = Backend(address, {}, address.describe(), embedded=False)
+        try:
+            yield remote
+        finally:
+            remote.close()
         return
-    # Imported here: a gate that reads Datadog never needs the HTTP server's modules.
+    # Imported here: a gate that reads Datadog never needs the store.
     from driftgate.store.clients import client_env
-    from driftgate.store.server import BackgroundStore
+    from driftgate.store.deferred import DeferredStore
 
     db.parent.mkdir(parents=True, exist_ok=True)
-    with BackgroundStore(str(db)) as store:
-        local = backend_from_env({_OVERRIDE: store.url})
+    with DeferredStore(str(db)) as store:
 
         def mark_dirty(info: ExperimentInfo) -> ExperimentInfo:
             metadata = dict(info.metadata or {})
@@ -169,10 +205,18 @@ def open_backend(
             store.store.experiments.patch(info.id, {"metadata": metadata})
             return info.model_copy(update={"metadata": metadata})
 
-        with ExperimentsClient(local) as client:
-            yield Backend(
-                client, client_env(store.url, env), EMBEDDED, embedded=True, mark_dirty=mark_dirty
-            )
+        local = Backend(
+            backend_from_env({_OVERRIDE: store.url}),
+            client_env(store.url, env),
+            EMBEDDED,
+            embedded=True,
+            ready=store.wait,
+            mark_dirty=mark_dirty,
+        )
+        try:
+            yield local
+        finally:
+            local.close()
 
 
 # ------------------------------------------------------------------------------ requests
@@ -310,11 +354,46 @@ def _hint(setup: CommandResult) -> str:
 
 
 def _render_terminal(result: GateResult, rctx: ReportContext, cache: Path) -> str:
-    # Jinja2 and the templates: imported at the end, when there is something to render.
+    # Jinja2 and the templates: imported at the end, when there is something to render
+    # (or while the command ran: `_warm_up`).
     from driftgate.report import render
 
     render.keep_compiled_templates(cache / "templates")
     return render.render_terminal(result, rctx)
+
+
+@contextmanager
+def _warming_up(cache: Path) -> Iterator[None]:
+    """While the block runs (the user's command, during which this process only waits),
+    import what the gate needs after it and load the templates, on a thread of their own.
+    Joined when the block ends, so that nothing is imported on two threads at once."""
+    thread = threading.Thread(target=_warm_up, args=(cache,), name="driftgate-warm-up", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+
+
+def _warm_up(cache: Path) -> None:
+    # numpy, msgspec and the columns; the statistics; Jinja2 and the compiled templates:
+    # about 0.3 s that would otherwise come after the command. A failure here is the
+    # failure of the import the gate makes later, where it is reported; never this thread's.
+    with suppress(Exception):
+        for module in _AFTER_COMMAND:
+            importlib.import_module(module)
+        from driftgate.report import render
+
+        render.keep_compiled_templates(cache / "templates")
+        render.load_templates()
+
+
+# What the gate imports after the command (each imported where it is needed, too).
+_AFTER_COMMAND = (
+    "driftgate.experiments.client",
+    "driftgate.experiments.events",
+    "driftgate.compare.engine",
+)
 
 
 def _cancelled(exc: Cancelled, ctx: CIContext) -> GateResult:
@@ -390,7 +469,7 @@ class _Session:
         run_env: Mapping[str, str],
         ancestors: Callable[[], Ancestry],
     ) -> GateResult:
-        log, client = self.log, self.backend.client
+        log, backend = self.log, self.backend
         notes = list(ctx.notes)
         if request.baseline:
             # Before the setup and the command: their run is the costly part.
@@ -416,20 +495,32 @@ class _Session:
                 return GateResult(
                     reports=[comparison.error_report(message)], command=setup, notes=notes
                 )
-        # What this commit already has (an earlier run of the same commit) is not this run's.
-        existing = set(for_commit(client, ctx.head_sha)) if ctx.head_sha else set()
+        # What this commit already has (an earlier run of the same commit) is not this run's:
+        # listed now from Datadog, whose clock may differ from this machine's. The embedded
+        # store's clock is this process's, so "created since the command started" is exact
+        # there, and the store need not be asked anything before the command runs.
+        existing: set[str] = set()
+        if ctx.head_sha and not backend.embedded:
+            existing = set(for_commit(backend.client, ctx.head_sha))
         log.progress(
             f"running {display(request.command)} at {ctx.head_sha[:12]} "
             f"({ctx.branch or 'detached'})"
         )
-        result = run(request.command, "experiment")
+        with _warming_up(request.workspace / CACHE_DIR):
+            result = run(request.command, "experiment")
         if not result.ok:
             message = f"the experiment command failed: {result.describe_failure()}"
             return GateResult(
                 reports=[comparison.error_report(message)], command=result, notes=notes
             )
+        client = backend.client
         found, how = find_experiments(
-            client, result.experiment_ids, ctx.head_sha, result.started_at, existing
+            client,
+            result.experiment_ids,
+            ctx.head_sha,
+            result.started_at,
+            existing,
+            skew=timedelta(0) if backend.embedded else CLOCK_SKEW,
         )
         if not found:
             message = (

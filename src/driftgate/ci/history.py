@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from driftgate.ci.context import CIContext
 from driftgate.ci.git import GitError
-from driftgate.ci.github_history import GitHubHistory, HistoryUnavailable
+
+if TYPE_CHECKING:
+    from driftgate.ci.github_history import GitHubHistory
 
 _FIX = (
     "set `fetch-depth: 0` on actions/checkout, or give driftgate a token with "
@@ -42,7 +44,7 @@ class Ancestry:
     """What was done to get them, when it was not plain local git."""
 
 
-OpenHistory = Callable[[str, str, str], GitHubHistory]
+OpenHistory = Callable[[str, str, str], "GitHubHistory"]
 """(api_url, token, repository) -> a reader; tests give one with a policy of their own."""
 
 
@@ -53,15 +55,19 @@ def baseline_ancestry(
     limit: int,
     token: str | None,
     api_url: str | None = None,
-    open_history: OpenHistory = GitHubHistory,
+    open_history: OpenHistory | None = None,
 ) -> Ancestry:
     """The baseline's candidate commits for `ctx`, from local git, else from GitHub's API at
-    `api_url` (default `ctx.api_url`) with `token`."""
+    `api_url` (default `ctx.api_url`) with `token` (`open_history`, by default
+    `GitHubHistory`)."""
     on_base = ctx.on_base_branch
     start = ctx.head_sha if on_base else ctx.merge_base
     local, missing = _from_git(git, start, limit)
     if missing is None:
         return Ancestry(_drop_head(local, on_base))
+    # httpx, with GitHub's reader: imported only for a checkout that lacks the history.
+    from driftgate.ci.github_history import GitHubHistory, HistoryUnavailable
+
     fallback = (
         f"baselines are matched by the newest run on {ctx.base_branch or 'the base branch'} "
         f"instead; {_FIX}"
@@ -75,7 +81,8 @@ def baseline_ancestry(
         note = f"{missing}, and {why} to read the history from GitHub's API: "
         kept = _drop_head(local, on_base)
         return Ancestry(kept, (note + _searched(kept, fallback),))
-    with open_history(api_url or ctx.api_url, token, ctx.repository) as github:
+    opened = (open_history or GitHubHistory)(api_url or ctx.api_url, token, ctx.repository)
+    with opened as github:
         compared = None
         if start is None:
             compared = ctx.base_sha or ctx.base_branch

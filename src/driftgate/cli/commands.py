@@ -76,7 +76,8 @@ def _store(args: argparse.Namespace, root: Path | None = None) -> tuple[StoreCho
 def serve(args: argparse.Namespace) -> int:
     from driftgate.store.app import check_keys
     from driftgate.store.db import Store
-    from driftgate.store.server import bind, serve_forever, url_of
+    from driftgate.store.server import serve_forever
+    from driftgate.store.sockets import bind, url_of
 
     try:
         check_keys(args.api_key, args.app_key)

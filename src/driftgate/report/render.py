@@ -222,8 +222,20 @@ def keep_compiled_templates(directory: Path | None) -> None:
     in memory at every start, as by default). Compiling them takes ten times as long as
     rendering a report with them."""
     global _bytecode_cache  # noqa: PLW0603 (the one environment's setting)
+    current = _bytecode_cache._directory if isinstance(_bytecode_cache, _TemplateCache) else None
+    if directory == current:
+        return  # the templates already loaded stay loaded
     _bytecode_cache = None if directory is None else _TemplateCache(directory)
     environment.cache_clear()
+
+
+def load_templates() -> None:
+    """Load every template now (from the compiled ones kept, when there are), so that a
+    rendering later finds them ready: the gate does this while the user's command runs."""
+    env = environment()
+    for entry in (resources.files("driftgate.report") / "templates").iterdir():
+        if entry.name.endswith(".j2"):
+            env.get_template(entry.name)
 
 
 @lru_cache(maxsize=1)

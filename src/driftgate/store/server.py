@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 
 from driftgate.store.app import DEFAULT_MAX_BODY, create_app
 from driftgate.store.db import Store
+from driftgate.store.sockets import bind, url_of
 
 _CLOSE_WAIT_S = 5.0
 """How long a stopping store waits for the answers it is still sending."""
@@ -78,31 +79,6 @@ class _Server(uvicorn.Server):
             await server.wait_closed()
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """Bind before serving so that port 0 resolves to a real port we can print."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP spelled out: asyncio switches Nagle off (TCP_NODELAY) only on connections
-    # whose listener says TCP, and without it every answer's body waits for the client's
-    # delayed ACK, some 40 ms a request.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
-def url_of(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
-
-
 def _config(app: ASGIApp, log_level: str = "warning") -> uvicorn.Config:
     return uvicorn.Config(
         app,
@@ -133,8 +109,14 @@ def serve_forever(
 class BackgroundServer:
     """An ASGI app served on a daemon thread of this process while the `with` block runs."""
 
-    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._sock = bind(host, port)
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        sock: socket.socket | None = None,
+    ) -> None:
+        self._sock = sock if sock is not None else bind(host, port)
         self.url = url_of(self._sock)
         self._ready = threading.Event()
         self._server = _Server(_config(app), self._ready.set)
@@ -185,10 +167,13 @@ class BackgroundStore(BackgroundServer):
         max_body: int = DEFAULT_MAX_BODY,
         allow_hosts: Collection[str] = (),
         allow_origins: Collection[str] = (),
+        store: Store | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
-        self.store = Store(db)
+        # `store` and `sock`, when given, become this server's (closed when it stops).
+        self.store = store if store is not None else Store(db)
         app = create_app(self.store, api_key, app_key, max_body, allow_hosts, allow_origins)
-        super().__init__(app, host, port)
+        super().__init__(app, host, port, sock)
 
     def stop(self) -> None:
         super().stop()
