@@ -94,6 +94,11 @@ PHASES = {
         ("BackgroundServer.start", "store start"),
         ("BackgroundStore.stop", "store stop"),
     ),
+    # Opened and bound before the command, served from a thread that starts with it.
+    "driftgate.store.deferred": (
+        ("DeferredStore.__init__", "store open"),
+        ("DeferredStore.wait", "store wait"),
+    ),
     "driftgate.store.process": (
         ("StoreProcess.url", "store start"),
         ("StoreProcess.stop", "store stop"),
@@ -430,10 +435,15 @@ def _breakdown(phases: dict[str, Any], started: float, ended: float) -> dict[str
     before = {
         "config": total("config"),
         "git context": total("git context"),
-        "store start (until it serves)": total("store start", before=True),
+        # A store served from a thread that starts with the command: its file and port,
+        # taken before it (the serving overlaps the command).
+        "store start (before the command)": total("store open")
+        if "store open" in spans
+        else total("store start", before=True),
         "runs already recorded": total("runs already recorded"),
     }
     after = {
+        "store up (waited for after the command)": total("store wait", before=False),
         "find": total("find"),
         "wait": total("wait"),
         "git ancestry": total("git ancestry"),
