@@ -267,3 +267,10 @@ def test_restrict_slices_every_column() -> None:
 def test_restricting_to_one_run_keeps_that_runs_summaries() -> None:
     sub = restrict(DATA, select("run_iteration:2", DATA).rows)
     assert {(s.label, s.run) for s in sub.summaries} == {("accuracy", 2), ("verdict", 2)}
+
+
+def test_an_experiment_without_rows_matches_nothing() -> None:
+    empty = restrict(DATA, [])
+    assert empty.rows == 0
+    assert select("@multi_run_avg.@trace.total_tokens:>0", empty).records == ()
+    assert select("@trace.total_tokens:>0", empty, []).rows.tolist() == []
