@@ -788,3 +788,56 @@ def _redacted(result: GateResult, redact: Redactor) -> GateResult:
     if not redact.found(text):
         return result
     return GateResult.from_json(redact(text))
+
+
+# ------------------------------------------------------------------------------ records
+
+
+@dataclass(frozen=True)
+class RecordsRequest:
+    """`driftgate records`: the records of one experiment run (`ID` or `ID@RUN`) that a
+    query (Datadog's experiment-records language, `query.py`) matches."""
+
+    ref: str
+    query: str
+    db: Path
+    store: StoreChoice = "datadog"
+    backend_fix: str = "use the embedded store"
+
+
+@dataclass(frozen=True)
+class RecordsFound:
+    data: ExperimentData
+    query: Query
+    selection: Selection
+    notes: tuple[str, ...] = ()
+
+
+def find_records(request: RecordsRequest, env: Mapping[str, str]) -> RecordsFound:
+    """Read the experiment (or the run) `request.ref` names and select what the query
+    matches. The query is read before the backend is opened, so that a typo costs nothing;
+    `query.QueryError` (a `UsageError` that knows its column) when it cannot be read, or
+    names what the experiment does not have."""
+    from driftgate.query import parse, select
+
+    query = parse(request.query)
+    with open_backend(request.store, env, request.db, fix=request.backend_fix) as backend:
+        try:
+            info, run = baselines.check_explicit(backend.client, request.ref, backend.name)
+        except baselines.RefError as exc:
+            raise UsageError(str(exc)) from None
+        data = backend.client.experiment_data(info.id, run)
+    notes: tuple[str, ...] = ()
+    if query.tag_keys:
+        # The events read does not carry the records' dataset tags yet: said, not guessed.
+        notes = (
+            f"the records' dataset tags are not read from {backend.name} yet, so "
+            f"{', '.join(query.tag_keys)} match no record",
+        )
+    return RecordsFound(data, query, select(query, data, None), notes)
+
+
+# Here rather than at the top only to keep this addition apart from the rest of the module
+# (being reworked meanwhile); numpy, which query.py needs, is already imported by compare.
+from driftgate.experiments.models import ExperimentData  # noqa: E402
+from driftgate.query import Query, Selection  # noqa: E402

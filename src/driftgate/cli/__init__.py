@@ -25,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = {
         "serve": commands.serve,
         "compare": commands.compare,
+        "records": commands.records,
         "run": commands.run,
         "action": commands.action,
         "publish": commands.publish,

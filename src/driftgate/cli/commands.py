@@ -167,6 +167,32 @@ def compare(args: argparse.Namespace) -> int:
     return exit_code(result.verdict, "regression")
 
 
+def records(args: argparse.Namespace) -> int:
+    from driftgate.query import QueryError
+    from driftgate.report.records import listing, render_json, render_table
+    from driftgate.session import RecordsRequest, find_records
+
+    if args.limit < 0:
+        raise UsageError(f"--limit {args.limit}: give a number of lines, or 0 for all")
+    store, db = _store(args)
+    request = RecordsRequest(
+        ref=args.ref, query=args.query, db=db, store=store, backend_fix=_LOCAL_FIX
+    )
+    try:
+        found = find_records(request, os.environ)
+    except QueryError as exc:
+        raise UsageError(f"--query: {exc.render()}") from None
+    for note in found.notes:
+        _progress(note)
+    lines = listing(found.data, found.selection, args.limit or None)
+    if args.format == "json":
+        shown = render_json(found.data, found.query, found.selection, lines)
+        print(json.dumps(shown, indent=2, ensure_ascii=False))
+    else:
+        print(render_table(found.data, found.query, found.selection, lines))
+    return EXIT_OK
+
+
 def _command(parts: Sequence[str]) -> list[str] | str:
     parts = list(parts)
     if parts and parts[0] == "--":

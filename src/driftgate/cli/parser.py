@@ -100,6 +100,30 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--pipeline", help="pipeline name, for per-run experiment names")
     backend_options(compare)
 
+    records = sub.add_parser(
+        "records",
+        help="list an experiment's records that match a query (Datadog's search syntax)",
+        description="List the records of an experiment (ID, or ID@RUN for one run of it) with "
+        "their runs' outputs, evaluations, tokens and duration. --query takes Datadog's "
+        "experiment-records search: terms such as @evaluations.custom.NAME:>0.5, "
+        "@trace.total_tokens:>1000, difficulty:hard or run_iteration:1, joined by AND; "
+        "@multi_run_avg. and @multi_run_mode. before a column match records over their runs "
+        "(docs/query.md).",
+    )
+    records.add_argument("ref", metavar="ID[@RUN]", help="the experiment (its id or name)")
+    records.add_argument(
+        "--query", "-q", default="", metavar="Q", help="what the records must match (default: all)"
+    )
+    records.add_argument("--format", choices=("table", "json"), default="table")
+    records.add_argument(
+        "--limit",
+        type=int,
+        default=50,
+        metavar="N",
+        help="show at most N lines, 0 for all (default: %(default)s)",
+    )
+    backend_options(records)
+
     run = sub.add_parser(
         "run",
         help="run an experiment command, then gate what it recorded against the baseline",
