@@ -54,6 +54,8 @@ from driftgate.result import CommandResult, GateResult, ReportContext
 
 if TYPE_CHECKING:
     from driftgate.experiments.client import ExperimentsClient
+    from driftgate.experiments.models import ExperimentData
+    from driftgate.query import Query, Selection
 
 __all__ = [
     "CACHE_DIR",
@@ -835,9 +837,3 @@ def find_records(request: RecordsRequest, env: Mapping[str, str]) -> RecordsFoun
             f"{', '.join(query.tag_keys)} match no record",
         )
     return RecordsFound(data, query, select(query, data, None), notes)
-
-
-# Here rather than at the top only to keep this addition apart from the rest of the module
-# (being reworked meanwhile); numpy, which query.py needs, is already imported by compare.
-from driftgate.experiments.models import ExperimentData  # noqa: E402
-from driftgate.query import Query, Selection  # noqa: E402
