@@ -101,9 +101,7 @@ def test_odd_nesting_is_read_as_plain_json_and_loses_only_what_is_not_an_object(
 ) -> None:
     typed, plain = _both(_page(spans))
     assert typed is None  # not the expected nesting: the caller falls back
-    assert [s.span_id for s in plain.spans] == [
-        s["span_id"] for s in spans if isinstance(s, dict)
-    ]
+    assert [s.span_id for s in plain.spans] == [s["span_id"] for s in spans if isinstance(s, dict)]
     data = _data(plain)
     assert data.rows == len(plain.spans)
 
@@ -159,7 +157,7 @@ def test_the_client_reads_an_answer_msgspec_does_not_and_explains_one_that_is_no
     assert [s.span_id for s in page.spans] == ["s-a-1"]
     with (
         _client(httpx.Response(200, json={"data": {"type": "x"}})) as client,
-        pytest.raises(BackendError, match="without data.attributes; is http://store.invalid"),
+        pytest.raises(BackendError, match=r"without data\.attributes; is http://store\.invalid"),
     ):
         list(client.iter_event_pages(EID))
 

@@ -50,7 +50,7 @@ def test_a_server_that_cannot_start_is_said_and_its_port_refuses(
 
     monkeypatch.setattr(server.BackgroundServer, "start", broken)
     with DeferredStore(str(tmp_path / "store.db")) as store:
-        with pytest.raises(BackendError, match="the embedded store could not start: .*no event"):
+        with pytest.raises(BackendError, match=r"the embedded store could not start: .*no event"):
             store.wait()
         # Refused at once: a command's request must not hang on a server that never comes.
         with pytest.raises(httpx.ConnectError):
