@@ -66,6 +66,8 @@ def test_an_unchanged_descriptive_change_says_the_tolerance_covered_it() -> None
     moved = latency.model_copy(update={"delta": 0.004, "relative_delta": 4.07})
     assert metric_verdict(moved, 0.05) == "unchanged (within ±410 ms)"
     assert metric_verdict(latency, 0.05) == "unchanged"
+    small = moved.model_copy(update={"delta": 0.00001, "relative_delta": 0.004})
+    assert metric_verdict(small, 0.05) == "unchanged"  # -0.4%: nothing to explain
     assert metric_verdict(moved.model_copy(update={"verdict": "regressed"})) == "**regressed**"
     assert metric_verdict(moved.model_copy(update={"verdict": "regressed"}), plain=True) == (
         "regressed"

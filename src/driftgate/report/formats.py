@@ -305,6 +305,10 @@ _METRIC_VERDICT: dict[MetricVerdict, str] = {
 }
 
 
+# A relative change a reader questions beside `unchanged`: say what covered it.
+_NOTABLE_RELATIVE = 0.1
+
+
 def metric_verdict(metric: Metric, alpha: float | None = None, *, plain: bool = False) -> Md:
     """The verdict as a reader needs it: `not gated` for a metric at level off (its verdict
     moves nothing); for `inconclusive`, what would have settled it (the smallest change
@@ -322,7 +326,14 @@ def metric_verdict(metric: Metric, alpha: float | None = None, *, plain: bool = 
             return Md(f"{said} (significant, but within ±{amount(tolerance, metric)})")
         if _finite(metric.mde) is not None:
             return Md(f"{said} (could detect ≥ {amount(metric.mde, metric)})")
-    if verdict == "unchanged" and p is None and tolerance and _finite(metric.delta):
+    relative = _finite(metric.relative_delta)
+    if (
+        verdict == "unchanged"
+        and p is None
+        and tolerance
+        and _finite(metric.delta)
+        and (relative is None or abs(relative) >= _NOTABLE_RELATIVE)
+    ):
         return Md(f"{said} (within ±{amount(tolerance, metric)})")
     return Md(said)
 
