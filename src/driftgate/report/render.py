@@ -434,8 +434,8 @@ def render_summary(result: GateResult, ctx: ReportContext) -> str:
 
 
 def render_terminal(result: GateResult, ctx: ReportContext) -> str:
-    """Plain Markdown for a terminal and report.md: every experiment, its metrics, the
-    records that flipped; no HTML, no emoji."""
+    """Text for a terminal and report.md: every experiment, its metrics, the records that
+    flipped; no HTML, no emoji, data as written (the plain filters of escape.py)."""
     return _render("terminal.md.j2", build(result, TERMINAL_DETAIL), ctx)
 
 
