@@ -272,7 +272,9 @@ def test_markdown_is_a_readable_table(served: Served, capsys: pytest.CaptureFixt
     assert any(r.startswith("| quality | 0.9 | 0.65 | -0.25 (-28%) |") for r in rows), rows
     assert all(r.count("|") == header.count("|") for r in rows)
     assert f"Records: {RECORDS} compared, {RECORDS // 2} regressed, 0 improved" in out
-    assert "### regressed: r1 (" in out
+    # Each record headed by its input, its id on the line below, copyable as is.
+    assert "### regressed: q: r1 (" in out
+    assert "\n- record: r1\n" in out
 
 
 # -- configuration: as a user's terminal shows it --------------------------------------------

@@ -200,9 +200,9 @@ def test_a_misspelt_rule_is_said_with_the_evaluator_it_meant(
     report = _report(root)
     (note,) = [n for n in report["notes"] if "matches no evaluator" in n]  # the report
     assert note == f"{root / said}: rename it to the evaluator's label"
-    # report.md, Markdown-escaped as every note is.
+    # report.md, as the terminal shows it: the note as written, copyable.
     (shown,) = [line for line in markdown.splitlines() if "matches no evaluator" in line]
-    assert "[metrics.exactt\\]" in shown
+    assert "the rule [metrics.exactt] matches" in shown
     assert "(did you mean 'exact'?)" in shown
     # The glob that matches is not warned about.
     assert "closeness" not in " ".join(report["notes"])

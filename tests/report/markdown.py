@@ -6,9 +6,13 @@ import re
 from dataclasses import dataclass
 
 OUR_TAGS = re.compile(r"</?(?:details|summary|sub)>")
+# A record's id as a tooltip on its title: the value escaped (no quote, no angle bracket).
+ABBR = re.compile(r'<abbr title="[^"<>|]*">')
 # A tag or comment start that is not one of ours (or an autolink to a URL we checked):
 # what escaping must prevent.
-FOREIGN_TAG = re.compile(r"<(?!/?(?:details|summary|sub)>|https?://)[A-Za-z/!?]")
+FOREIGN_TAG = re.compile(
+    r'<(?!/?(?:details|summary|sub)>|abbr title="[^"<>|]*">|/abbr>|https?://)[A-Za-z/!?]'
+)
 MENTION = re.compile(r"(?<![\w`])@[A-Za-z0-9]")
 CROSS_REF = re.compile(r"[\w.-]+/[\w.-]+#\d")
 
@@ -100,9 +104,11 @@ def assert_well_formed(text: str) -> None:
     assert not FOREIGN_TAG.search(prose), FOREIGN_TAG.search(prose)
     assert not MENTION.search(prose), MENTION.search(prose)
     assert not CROSS_REF.search(prose), CROSS_REF.search(prose)
-    # Our HTML: every <details> closes, in order, each on a line of its own.
+    # Our HTML: every <details> closes, in order, each on a line of its own; a tooltip
+    # closes on its line.
     depth = 0
     for line in outside_code_lines(text):
+        assert len(ABBR.findall(line)) == line.count("</abbr>"), line
         for tag in OUR_TAGS.findall(line):
             if tag == "<details>":
                 assert line == "<details>", line

@@ -9,9 +9,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from driftgate.compare import compare, error_report, no_baseline_report
 from driftgate.compare.schema import Report
-from driftgate.experiments.models import ConsideredRun, EvaluatorColumn, ExperimentData
+from driftgate.experiments.models import (
+    ConsideredRun,
+    EvaluatorColumn,
+    ExperimentData,
+    SummaryEvaluation,
+)
 from driftgate.result import CommandResult, GateResult, ReportContext
 from tests.compare.builders import column, experiment, keys
 
@@ -272,7 +279,85 @@ def multi_result() -> GateResult:
     return GateResult(reports=[fail_report(), second], command=command(), found_how=FOUND)
 
 
+CAPITALS = [
+    ("New Zealand", "Wellington"),
+    ("Australia", "Canberra"),
+    ("Canada", "Ottawa"),
+    ("Brazil", "Brasília"),
+    ("Turkey", "Ankara"),
+    ("Nigeria", "Abuja"),
+    ("Switzerland", "Bern"),
+    ("Morocco", "Rabat"),
+]
+REVIEW_N = 24
+REVIEW_RUNS = 3
+NAME_ERROR = "NameError: name 'anwser' is not defined"
+
+
+def _review_side(side: str, passes: list[list[int]], outputs: list[list[str]]) -> ExperimentData:
+    """`REVIEW_N` records x 3 runs, row by row (record, then run); inputs are small JSON
+    objects, as ddtrace records a dict."""
+    ids = [f"{i:032x}" for i in range(0xA1B2C3D4E5F60000, 0xA1B2C3D4E5F60000 + REVIEW_N)]
+    rows = [(i, run) for i in range(REVIEW_N) for run in range(1, REVIEW_RUNS + 1)]
+    country = [CAPITALS[i % len(CAPITALS)][0] for i, _ in rows]
+    data = experiment(
+        [ids[i] for i, _ in rows],
+        runs=[run for _, run in rows],
+        evaluators=[
+            column("correct", "boolean", [passes[i][run - 1] for i, run in rows]),
+            column("quality", "score", [0.7 + 0.01 * ((i + run) % 5) for i, run in rows]),
+        ],
+        tokens=[300.0 + i % 7 for i, _ in rows],
+        seconds=[0.8 + 0.01 * (i % 3) for i, _ in rows],
+        outputs=[outputs[i][run - 1] for i, run in rows],
+        summaries=[
+            SummaryEvaluation("accuracy", run, "score", 0.12 if side == "baseline" else 0.61)
+            for run in range(1, REVIEW_RUNS + 1)
+        ],
+        info=_info(side),
+    )
+    return dataclasses.replace(
+        data,
+        input_text=[
+            f'{{"country":"{c}","difficulty":"{"hard" if i % 2 else "easy"}"}}'
+            for c, (i, _) in zip(country, rows, strict=True)
+        ],
+        expected_text=[CAPITALS[i % len(CAPITALS)][1] for i, _ in rows],
+    )
+
+
+def review_report() -> Report:
+    """What a reviewer reads: a record whose runs disagree (2 of 3 right, then 1 of 3), a
+    task that raised on every run of one record, records that went wrong, a summary
+    evaluator that is not gated and moved a lot, an inconclusive error rate."""
+    right = [[1, 1, 1] for _ in range(REVIEW_N)]
+    answers = [[CAPITALS[i % len(CAPITALS)][1]] * 3 for i in range(REVIEW_N)]
+    base_pass = [row[:] for row in right]
+    base_out = [row[:] for row in answers]
+    base_pass[0], base_out[0] = [1, 1, 0], ["Wellington", "Wellington", "Auckland"]
+    cand_pass = [row[:] for row in base_pass]
+    cand_out = [row[:] for row in base_out]
+    cand_pass[0], cand_out[0] = [0, 1, 0], ["Auckland", "Wellington", "Auckland"]
+    for i in range(1, 7):
+        cand_pass[i], cand_out[i] = [0, 0, 0], ["Sydney"] * 3
+    base = _review_side("baseline", base_pass, base_out)
+    cand = _review_side("candidate", cand_pass, cand_out)
+    raised = [row // REVIEW_RUNS == 7 for row in range(cand.rows)]
+    cand = dataclasses.replace(
+        cand,
+        task_error=np.array(raised, dtype=bool),
+        error_message=[NAME_ERROR if r else None for r in raised],
+        output_text=["" if r else o for r, o in zip(raised, cand.output_text, strict=True)],
+    )
+    return _compare(base, cand)
+
+
+def review_result() -> GateResult:
+    return GateResult(reports=[review_report()], command=command(), found_how=FOUND)
+
+
 SCENARIOS = {
+    "review": review_result,
     "pass": pass_result,
     "fail": fail_result,
     "warn": warn_result,

@@ -43,7 +43,9 @@ def test_check(name: str, golden: Golden) -> None:
     golden(f"{name}.check.md", shown)
 
 
-@pytest.mark.parametrize("name", ["fail", "error_crashed", "no_baseline", "no_baseline_explained"])
+@pytest.mark.parametrize(
+    "name", ["fail", "review", "error_crashed", "no_baseline", "no_baseline_explained"]
+)
 def test_summary(name: str, golden: Golden) -> None:
     text = render_summary(SCENARIOS[name](), CONTEXT)
     assert_well_formed(text)
@@ -51,7 +53,7 @@ def test_summary(name: str, golden: Golden) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["fail", "error_timeout", "multi", "no_baseline", "no_baseline_explained"]
+    "name", ["fail", "review", "error_timeout", "multi", "no_baseline", "no_baseline_explained"]
 )
 def test_terminal(name: str, golden: Golden) -> None:
     golden(f"{name}.terminal.md", render_terminal(SCENARIOS[name](), LOCAL_CONTEXT))

@@ -87,12 +87,13 @@ def _error() -> GateResult:
     )
 
 
+# GitHub's surfaces. The terminal's (report.md) is text, shown as written: what it
+# promises instead is tested below and in test_terminal.py.
 SURFACES = {
     "comment": lambda r: render_comment(r, CONTEXT),
     "check summary": lambda r: render_check(r, CONTEXT).summary,
     "check text": lambda r: render_check(r, CONTEXT).text or "",
     "summary": lambda r: render_summary(r, CONTEXT),
-    "terminal": lambda r: render_terminal(r, CONTEXT),
 }
 
 
@@ -157,3 +158,27 @@ def test_one_liners_are_plain_single_lines() -> None:
     for line in (render_check(result, CONTEXT).title, status_description(result)):
         assert "\n" not in line
         assert re.search(r"a\|b</details>", line)  # plain text: shown as written
+
+
+@pytest.mark.parametrize("make", [_hostile, _error], ids=["fail", "error"])
+def test_the_terminal_shows_hostile_text_as_written_in_its_place(make: object) -> None:
+    """Text, not HTML: `<script>` and `@octocat` are shown as they are (a terminal runs
+    neither), without entities or zero-width spaces; but every text stays on its line,
+    tables keep their columns and the tail cannot close its block."""
+    result = make()  # type: ignore[operator]
+    text = render_terminal(result, CONTEXT)
+    assert ZWSP not in text and "&lt;" not in text and "&amp;" not in text
+    for f in fences(text):
+        assert f.close_line is not None
+    for table in tables(text):
+        width = table[0].count("|") - table[0].count("\\|")
+        assert all(row.count("|") - row.count("\\|") == width for row in table)
+    if make is _hostile:
+        assert "| a\\|b</details><!-- driftgate:x:y -->@octocat | 100.0% | 33.3% |" in text
+        assert "## driftgate: FAIL (exp</summary></details>@octocat|name # heading)" in text
+        assert "<script>alert(1)</script> \\| cell" not in text  # not in a table: as is
+        assert "<script>alert(1)</script> | cell | break" in text
+    else:
+        (block,) = fences(text)
+        assert block.lines == TAIL.split("\n")
+        assert len(block.fence) == 6

@@ -4,193 +4,41 @@ metric, category and evaluator names, experiment names, flags, error texts, the 
 its output, the pipeline, the branch.
 
 No link but ours (the run's and the experiments' configured URLs), no image, no HTML but our
-`<details>`/`<summary>`/`<sub>`, no comment, nothing GitHub would link afterwards; tables keep
-their cells, and a cell shows its text (or the start of it, with an ellipsis).
+`<details>`/`<summary>`/`<sub>` and the `<abbr>` whose title is a record's id, no comment,
+nothing GitHub would link afterwards; tables keep their cells, and a cell shows its text (or
+the start of it, with an ellipsis). The terminal's report (report.md) is text, not GitHub's
+Markdown: test_terminal.py holds it to its own promises.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from driftgate.compare import error_report
-from driftgate.compare.schema import Report
 from driftgate.report import (
     render_check,
     render_comment,
     render_summary,
-    render_terminal,
     status_description,
 )
 from driftgate.report.escape import ELLIPSIS
-from driftgate.report.view import BUDGET_KINDS
-from driftgate.result import CommandResult, GateResult, ReportContext
+from driftgate.report.view import record_view
+from driftgate.result import GateResult, ReportContext
 from tests.report.github_html import github_html, read, tables
+from tests.report.hostile_reports import OURS, hostile_result
 from tests.report.hostile_text import blank, cleaned, hostile, shown
 from tests.report.markdown import fences, unescaped_pipes
 from tests.report.markdown import tables as md_tables
-from tests.report.scenarios import DATADOG, STARTED, fail_report
 
-RUN_URL = "https://github.com/acme/bot/actions/runs/1"
-CANDIDATE_URL = DATADOG + "cand"
-BASELINE_URL = DATADOG + "base"
-OURS = {RUN_URL, CANDIDATE_URL, BASELINE_URL}
 ALLOWED = {
     *("h1", "h2", "h3", "h4", "p", "strong", "em", "ul", "li", "sub", "a", "code", "pre"),
     *("table", "thead", "tbody", "tr", "th", "td", "details", "summary"),
+    # A record's id as the tooltip of its title: GitHub's sanitizer keeps <abbr title>.
+    "abbr",
 }
-
-
-@cache
-def _fail_report() -> Report:
-    return fail_report()
-
-
-class _Texts:
-    """Hands out the generated texts in turn, so each field gets one."""
-
-    def __init__(self, texts: list[str]) -> None:
-        self._texts = texts
-        self._next = 0
-
-    def __call__(self) -> str:
-        text = self._texts[self._next % len(self._texts)]
-        self._next += 1
-        return text
-
-    def some(self, n: int) -> list[str]:
-        return [self() for _ in range(n)]
-
-
-def _report(t: _Texts) -> Report:
-    report = _fail_report()
-    assert report.candidate and report.baseline
-    refs = {
-        side: ref.model_copy(
-            update={
-                "id": t(),
-                "name": t(),
-                "experiment": t(),
-                "commit": t(),
-                "created_at": t(),
-                "dataset_id": t(),
-                "url": url,
-            }
-        )
-        for side, ref, url in (
-            ("candidate", report.candidate, CANDIDATE_URL),
-            ("baseline", report.baseline, BASELINE_URL),
-        )
-    }
-    metrics = [
-        m
-        if m.kind in BUDGET_KINDS  # named by driftgate; the templates look them up by name
-        else m.model_copy(
-            update={
-                "name": t(),
-                "method": t(),
-                "min_effect_rule": t() + "%",
-                "notes": t.some(2),
-                "distribution": {t(): v for v in m.distribution.values()}
-                if m.distribution
-                else None,
-            }
-        )
-        for m in report.metrics
-    ]
-    records = report.records
-    flipped = [
-        r.model_copy(
-            update={
-                "id": t(),
-                "input": t(),
-                "expected": t(),
-                "baseline_output": t(),
-                "candidate_output": t(),
-                "changes": [c.model_copy(update={"name": t()}) for c in r.changes],
-            }
-        )
-        for r in records.flipped[:3]
-    ]
-    records = records.model_copy(
-        update={
-            "flipped": flipped,
-            "regressed": t.some(3),
-            "improved": t.some(1),
-            "baseline_only_ids": t.some(2),
-            "candidate_only_ids": t.some(2),
-            "baseline_only": 2,
-            "candidate_only": 2,
-        }
-    )
-    evaluators = [
-        e.model_copy(
-            update={
-                "label": t(),
-                "metric_type_baseline": t(),
-                "metric_type_candidate": t(),
-                "reason": t(),
-            }
-        )
-        for e in report.evaluators
-    ]
-    return report.model_copy(
-        update={
-            **refs,
-            "metrics": metrics,
-            "records": records,
-            "evaluators": evaluators,
-            "warnings": t.some(2),
-            "baseline_reason": t(),
-        }
-    )
-
-
-def _result(kind: str, texts: list[str], long: str) -> tuple[GateResult, ReportContext]:
-    """A result with a text of `texts` in every field, and `long` in a few (the fields
-    where a long text is likely, each shortened its own way)."""
-    t = _Texts(texts)
-    failed = kind == "error"
-    reports = [error_report(long if failed else t())] if failed else [_report(t)]
-    if kind == "multi":
-        reports.append(_report(t))
-    if not failed:
-        first = reports[0]
-        flipped = [
-            first.records.flipped[0].model_copy(update={"candidate_output": long}),
-            *first.records.flipped[1:],
-        ]
-        reports[0] = first.model_copy(
-            update={
-                "records": first.records.model_copy(update={"flipped": flipped}),
-                "warnings": [long, *first.warnings],
-            }
-        )
-    command = CommandResult(
-        command=t(),
-        exit_code=1 if failed else 0,
-        timed_out=False,
-        duration_s=3.0,
-        started_at=STARTED,
-        tail="\n".join([*t.some(3), long]),
-    )
-    result = GateResult(reports=reports, command=command, found_how=t(), notes=t.some(2))
-    ctx = ReportContext(
-        repository=t(),
-        pipeline=t(),
-        head_sha=t(),
-        base_branch=t(),
-        # A pull request's number is ours, and GitHub links it: left out of this test.
-        pr_number=None,
-        run_url=RUN_URL,
-        backend=t(),
-        full_report_note=t(),
-    )
-    return result, ctx
 
 
 MARKDOWN: dict[str, Callable[[GateResult, ReportContext], str]] = {
@@ -198,7 +46,6 @@ MARKDOWN: dict[str, Callable[[GateResult, ReportContext], str]] = {
     "check summary": lambda r, c: render_check(r, c).summary,
     "check text": lambda r, c: render_check(r, c).text or "",
     "job summary": render_summary,
-    "report.md": render_terminal,
 }
 
 
@@ -239,6 +86,10 @@ def _assert_cells_show_their_text(markdown: str, result: GateResult) -> None:
         for r in report.records.flipped
         for text in (r.id, r.input, r.expected, r.baseline_output, r.candidate_output)
     ]
+    # A record is headed by its input summarised (with its tags), its outputs are every
+    # run's, grouped: what the view makes of them, from the data.
+    views = [record_view(r) for report in result.reports for r in report.records.flipped]
+    records += [text for v in views for text in (v.label, v.baseline, v.candidate)]
     columns = {"Metric": names, "metric": names, "Record": records, "Candidate output": records}
     for header, *rows in tables(github_html(markdown)):
         for row in rows:
@@ -256,7 +107,7 @@ def _assert_cells_show_their_text(markdown: str, result: GateResult) -> None:
 def test_no_surface_lets_data_link_or_leave_its_place(
     kind: str, texts: list[str], long: str
 ) -> None:
-    result, ctx = _result(kind, texts, long)
+    result, ctx = hostile_result(kind, texts, long)
     for surface, render in MARKDOWN.items():
         markdown = render(result, ctx)
         html = read(markdown)

@@ -6,15 +6,22 @@ is pass -> fail. On a score metric a record counts as changed when its score mov
 least half the range of baseline scores (two points on a 1-5 scale, 0.5 on 0-1), so that
 run-to-run jitter does not fill the list. Only gated evaluator metrics and the task error
 rate are considered.
+
+Each record shown carries every run's output on each side, grouped ("Wellington" from two
+runs, "Auckland" from one), and the task's error message for the runs that raised: a
+record whose pass rate went from 67% to 33% shows what changed between the runs, and a
+task that raised shows why rather than an empty output.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from driftgate.compare.measure import Measurement
-from driftgate.compare.pairing import Alignment, first_rows
-from driftgate.compare.schema import FlippedRecord, MetricChange, Records
+from driftgate.compare.pairing import Alignment, Codes, first_rows
+from driftgate.compare.schema import FlippedRecord, MetricChange, Records, RunOutputs
 from driftgate.experiments.events import short_text
 from driftgate.experiments.models import BoolArray, ExperimentData
 
@@ -22,6 +29,11 @@ MAX_IDS = 200
 MAX_FLIPPED = 20
 MAX_TEXT = 200
 SCORE_CHANGE_SHARE_OF_RANGE = 0.5
+# Distinct outputs kept per side of a record: runs that agree make one, and a record with
+# more than this many different answers has told the reviewer what they need.
+MAX_OUTPUTS = 10
+# What a run that raised without a message shows.
+NO_MESSAGE = "the task raised (no message recorded)"
 
 
 def shorten(text: str, limit: int = MAX_TEXT) -> str:
@@ -55,6 +67,24 @@ def _flips(m: Measurement) -> tuple[BoolArray, BoolArray] | None:
     change = np.where(both, (cand - base) * sign, 0.0)
     threshold = SCORE_CHANGE_SHARE_OF_RANGE * spread
     return change <= -threshold, change >= threshold
+
+
+def _outputs(data: ExperimentData, codes: Codes, record: int) -> tuple[int, list[RunOutputs]]:
+    """How many runs `record` has on this side, and their outputs grouped, the most frequent
+    first (ties in run order)."""
+    rows = np.flatnonzero(codes == record)
+    rows = rows[np.argsort(data.run_iteration[rows], kind="stable")]
+    counts: Counter[tuple[str, str | None]] = Counter()
+    for row in rows.tolist():
+        error = None
+        if data.task_error[row]:
+            error = shorten(data.error_message[row] or "") or NO_MESSAGE
+        counts[(shorten(data.output_text[row]), error)] += 1
+    grouped = [
+        RunOutputs(output=output, runs=runs, error=error)
+        for (output, error), runs in counts.most_common(MAX_OUTPUTS)
+    ]
+    return len(rows), grouped
 
 
 def record_changes(
@@ -97,6 +127,8 @@ def record_changes(
             if (worse if direction == "regressed" else better)[record]
         ]
         b_row, c_row = int(base_first[record]), int(cand_first[record])
+        b_runs, b_outputs = _outputs(baseline, alignment.baseline_codes, record)
+        c_runs, c_outputs = _outputs(candidate, alignment.candidate_codes, record)
         flipped.append(
             FlippedRecord(
                 id=keys[record],
@@ -106,6 +138,10 @@ def record_changes(
                 expected=shorten(candidate.expected_text[c_row]),
                 baseline_output=shorten(baseline.output_text[b_row]),
                 candidate_output=shorten(candidate.output_text[c_row]),
+                baseline_runs=b_runs,
+                candidate_runs=c_runs,
+                baseline_outputs=b_outputs,
+                candidate_outputs=c_outputs,
             )
         )
     return Records(

@@ -17,6 +17,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
+from driftgate.compare.intervals import adjustment_factor, interval_at, needs_another
 from driftgate.compare.measure import Family, Measurement
 from driftgate.compare.schema import Gate, Metric, MetricVerdict
 from driftgate.compare.stats import holm, minimum_detectable_effect
@@ -158,6 +159,27 @@ def _categorical(m: Measurement, alpha: float) -> Metric:
     )
 
 
+def _adjusted_interval(
+    m: Measurement,
+    alpha: float,
+    p_value: float | None,
+    p_raw: float | None,
+    adjusted: Adjusted | None,
+    raw: tuple[float | None, float | None],
+) -> tuple[tuple[float, float], float] | None:
+    """The interval at the level the adjusted p-value was held to, and that level (see
+    `intervals.py`); the raw interval where the adjustment changed nothing."""
+    low, high = raw
+    if adjusted is None or p_value is None or low is None or high is None:
+        return None
+    factor = adjustment_factor(p_value, p_raw, adjusted.divisor)
+    if not needs_another(factor):
+        return (low, high), 1 - 2 * alpha
+    level = 1 - 2 * alpha / factor
+    found = interval_at(m, level)
+    return (found, level) if found is not None else None
+
+
 def judge(m: Measurement, alpha: float, adjusted: Adjusted | None) -> Metric:
     """Turn one measurement into the report's metric, with its verdict and gate."""
     if m.shift is not None:
@@ -182,6 +204,7 @@ def judge(m: Measurement, alpha: float, adjusted: Adjusted | None) -> Metric:
         p_value = adjusted.worse if observed_worse else adjusted.better
         p_raw = raw[0] if observed_worse else raw[1]
     mde = minimum_detectable_effect(inf.se, alpha / (adjusted.divisor if adjusted else 1.0))
+    shown = _adjusted_interval(m, alpha, p_value, p_raw, adjusted, (low, high))
     notes = list(m.notes)
     if verdict == "inconclusive" and inf.tested:
         significant = min(p_worse or 1.0, p_better or 1.0) < alpha
@@ -216,6 +239,9 @@ def judge(m: Measurement, alpha: float, adjusted: Adjusted | None) -> Metric:
         paired=m.paired,
         p_value_unadjusted=p_raw,
         confidence=confidence if interval is not None else None,
+        ci_low_adjusted=shown[0][0] if shown else None,
+        ci_high_adjusted=shown[0][1] if shown else None,
+        confidence_adjusted=shown[1] if shown else None,
         min_effect=tolerance,
         min_effect_rule=str(m.tolerance),
         mde=mde,

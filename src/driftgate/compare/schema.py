@@ -84,6 +84,14 @@ class Metric(_Model):
     # over the metric's family; this is the same test before the adjustment.
     p_value_unadjusted: float | None = None
     confidence: float | None = None  # of [ci_low, ci_high]
+    # The interval at the level the adjusted test was held to: one-sided alpha shrunk by the
+    # factor that the adjustment applied to `p_value` (adjusted / unadjusted), so that it
+    # excludes 0 when `p_value` is below alpha (docs/statistics.md, "Intervals beside
+    # adjusted p-values"). Equal to [ci_low, ci_high] where nothing was adjusted; None
+    # without a test or an interval.
+    ci_low_adjusted: float | None = None
+    ci_high_adjusted: float | None = None
+    confidence_adjusted: float | None = None
     min_effect: float | None = None  # the tolerance in the metric's unit
     min_effect_rule: str = ""  # as configured: "0.02" or "5%"
     mde: float | None = None  # smallest change this sample could detect (80% power)
@@ -120,14 +128,34 @@ class MetricChange(_Model):
     candidate: float | None
 
 
+class RunOutputs(_Model):
+    """What some of a record's runs on one side gave: one output (or one error), and how
+    many of its runs gave it."""
+
+    output: str
+    runs: int
+    error: str | None = None
+    """The task's error message when these runs raised (their output is then whatever the
+    task left, usually nothing)."""
+
+
 class FlippedRecord(_Model):
     id: str
     direction: Literal["regressed", "improved"]
     changes: list[MetricChange]
     input: str
     expected: str
-    baseline_output: str
+    baseline_output: str  # the earliest run's
     candidate_output: str
+    # additions
+    tags: list[str] = Field(default_factory=list)
+    """The dataset record's tags (`key:value`), when the experiment's data carries them."""
+    baseline_runs: int = 0
+    candidate_runs: int = 0
+    baseline_outputs: list[RunOutputs] = Field(default_factory=list)
+    """Every run's output on that side, each distinct output (or error) once with how many
+    runs gave it, the most frequent first (at most `MAX_OUTPUTS` of them)."""
+    candidate_outputs: list[RunOutputs] = Field(default_factory=list)
 
 
 class Records(_Model):

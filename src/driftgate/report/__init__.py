@@ -4,7 +4,7 @@ package (`templates/*.md.j2`) and pure rendering functions.
 - `render_comment`: the sticky pull request comment, compact.
 - `render_check`: the check run's title, summary and text.
 - `render_summary`: the job summary, the full report.
-- `render_terminal`: plain Markdown for a terminal and report.md.
+- `render_terminal`: text for a terminal and report.md (no HTML, no escapes).
 - `status_description`: the commit status's one line.
 
 Every text from experiments, git or the environment is escaped by the filters of

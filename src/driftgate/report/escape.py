@@ -37,12 +37,22 @@ Threats, and the answer to each:
   are text, and the code inside is read as Markdown again), so a longer run in the text is
   cut by zero-width spaces first. Inside code, `<` before a tag name, `!`, `/` or `?` gets
   a zero-width space, so that even a renderer that missed the fence could not read a tag.
+- **Attributes.** A record's id goes in the `title` of an `<abbr>` (a tooltip: GitHub's
+  sanitizer keeps both): `&`, `<`, `>`, quotes and `|` (which would end a table cell
+  before any HTML is read) become entities.
 - **Terminals.** Control characters (ANSI escapes among them), NUL, and the bidirectional
   marks, overrides and isolates are dropped; a lone surrogate (valid in JSON, not in UTF-8)
   becomes U+FFFD. These, and whitespace runs collapsing to one space on one-line surfaces,
   are the only changes to what the text says.
 
 Texts are shortened *before* escaping, so a cut never splits an entity or an escape.
+
+The terminal (`driftgate run`'s output, report.md) is text, not HTML: its filters
+(`plain_text`, `plain_cell`, `plain_code`, `plain_block`) only drop what a terminal would
+obey (control characters, ANSI escapes, bidirectional overrides) and keep every text on its
+line; no entity, no backslash escape, no zero-width space, so what is shown copies as it was
+typed. The one mark they add is `\\|` for a `|` inside a table cell, the table's own escape
+(with the backslashes right before it doubled), so that the row keeps its columns.
 """
 
 from __future__ import annotations
@@ -57,11 +67,16 @@ __all__ = [
     "code_block",
     "code_lines",
     "code_span",
+    "html_attr",
     "html_text",
     "md_cell",
     "md_link",
     "md_text",
+    "plain_block",
+    "plain_cell",
+    "plain_code",
     "plain_line",
+    "plain_text",
     "safe_url",
     "shorten",
 ]
@@ -190,6 +205,21 @@ def html_text(value: object, limit: int | None = None) -> Md:
     return Md(_unlink(text))
 
 
+def html_attr(value: object, limit: int | None = None) -> Md:
+    """A quoted HTML attribute's value (a tooltip), also inside a table cell."""
+    text = _one_line(value, limit)
+    for char, entity in (
+        ("&", "&amp;"),
+        ("<", "&lt;"),
+        (">", "&gt;"),
+        ('"', "&quot;"),
+        ("'", "&#39;"),
+        ("|", "&#124;"),
+    ):
+        text = text.replace(char, entity)
+    return Md(text)
+
+
 def _fenced(text: str, minimum: int, maximum: int) -> tuple[str, str]:
     """`text` with its backtick runs cut by zero-width spaces to less than `maximum`, and a
     fence longer than any run left."""
@@ -267,3 +297,47 @@ def md_link(text: object, url: str | None, limit: int | None = None) -> Md:
 def plain_line(value: object, limit: int | None = None) -> str:
     """One line of plain text (check titles, status descriptions): no Markdown there."""
     return _one_line(value, limit)
+
+
+# ------------------------------------------------------------------------------ terminal
+
+
+def plain_text(value: object, limit: int | None = None) -> Md:
+    """Text on one line for a terminal: as written, without control characters."""
+    return Md(_one_line(value, limit))
+
+
+_CELL_PIPE = re.compile(r"(\\*)\|")
+
+
+def plain_cell(value: object, limit: int | None = None, empty: str = "(empty)") -> Md:
+    """A cell of a terminal's table: `plain_text`, `|` as `\\|` (and the backslashes right
+    before one doubled) so the row keeps its columns, and a mark for an empty text."""
+    # A backslash right before a `|` would escape the escape: doubled, there only.
+    text = _CELL_PIPE.sub(lambda m: m[1] * 2 + "\\|", _one_line(value, limit))
+    return Md(text or empty)
+
+
+def plain_code(value: object, limit: int | None = None) -> Md:
+    """Inline code for a terminal: the text as written between backticks, more of them
+    than any run inside."""
+    text = _one_line(value, limit)
+    if not text:
+        return Md("")
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text[0] == "`" or text[-1] == "`" else ""
+    return Md(f"{fence}{pad}{text}{pad}{fence}")
+
+
+def plain_block(value: object, lang: str = "text", max_line_length: int | None = 500) -> Md:
+    """A fenced block for a terminal: each line as written (tabs expanded), a fence longer
+    than any run of backticks inside, so a line of the text never reads as its end."""
+    lines = clean(value).expandtabs(4).split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    body = "\n".join(shorten(line, max_line_length) for line in lines)
+    longest = max((len(run) for run in _BACKTICKS.findall(body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    info = re.sub(r"[^A-Za-z0-9_+-]", "", lang)
+    return Md(f"{fence}{info}\n{body}\n{fence}" if body else f"{fence}{info}\n{fence}")

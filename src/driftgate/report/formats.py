@@ -16,6 +16,7 @@ from driftgate.verdict import Verdict
 
 __all__ = [
     "MISSING",
+    "amount",
     "arrow",
     "change",
     "count",
@@ -23,6 +24,7 @@ __all__ = [
     "gate_badge",
     "interval",
     "is_rate",
+    "level",
     "metric_value",
     "metric_verdict",
     "min_effect",
@@ -32,6 +34,7 @@ __all__ = [
     "pvalue",
     "record_value",
     "relative",
+    "shown_interval",
     "trend",
     "verdict_badge",
     "verdict_emoji",
@@ -176,13 +179,57 @@ def _bound(value: float, metric: Metric) -> str:
     return number(value, signed=True)
 
 
+def level(confidence: float | None) -> Md:
+    """A confidence level with the digits that tell it from 100%: 90%, 97.8%, 99.95%."""
+    v = _finite(confidence)
+    if v is None:
+        return MISSING
+    miss = (1 - v) * 100
+    if miss <= 0:
+        return Md("100%")
+    decimals = 1 if miss >= 1 else 1 - math.floor(math.log10(miss))
+    text = f"{v * 100:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return Md(f"{text}%")
+
+
+def shown_interval(metric: Metric) -> tuple[float | None, float | None, float | None]:
+    """The interval a reader sees beside the verdict, and its level: for `unchanged`, the
+    1 - 2 alpha interval that lies within the minimum effect (the equivalence test); else
+    the interval at the level the adjusted p-value was held to, which excludes 0 when that
+    p-value is below alpha (docs/statistics.md)."""
+    adjusted = (metric.ci_low_adjusted, metric.ci_high_adjusted, metric.confidence_adjusted)
+    if metric.verdict == "unchanged" or None in adjusted:
+        return metric.ci_low, metric.ci_high, metric.confidence
+    return adjusted
+
+
 def interval(metric: Metric) -> Md:
-    """The confidence interval of the change: [-34.5, -7.6] pts, [-0.27, -0.065]."""
-    low, high = _finite(metric.ci_low), _finite(metric.ci_high)
+    """The confidence interval of the change: [-34.5, -7.6] pts, [-0.27, -0.065]; with its
+    level when it is not the report's 1 - 2 alpha: [-38.1, -4.0] pts at 98.9%."""
+    shown_low, shown_high, confidence = shown_interval(metric)
+    low, high = _finite(shown_low), _finite(shown_high)
     if low is None or high is None:
         return MISSING
     unit = " pts" if is_rate(metric.unit) else ""
-    return Md(f"[{_bound(low, metric)}, {_bound(high, metric)}]{unit}")
+    at = ""
+    default = metric.confidence
+    if confidence is not None and default is not None and abs(confidence - default) > 1e-9:
+        at = f" at {level(confidence)}"
+    return Md(f"[{_bound(low, metric)}, {_bound(high, metric)}]{unit}{at}")
+
+
+def amount(value: float | None, metric: Metric) -> Md:
+    """A size of change in the metric's unit, unsigned: 6.1 pts, 0.042, 120 ms."""
+    v = _finite(value)
+    if v is None:
+        return MISSING
+    if is_rate(metric.unit):
+        return Md(f"{abs(v) * 100:.1f} pts")
+    if metric.unit == "seconds":
+        return duration(abs(v))
+    return number(abs(v))
 
 
 def min_effect(metric: Metric) -> Md:
@@ -258,8 +305,37 @@ _METRIC_VERDICT: dict[MetricVerdict, str] = {
 }
 
 
-def metric_verdict(metric: Metric) -> Md:
-    return Md(_METRIC_VERDICT[metric.verdict])
+# A relative change a reader questions beside `unchanged`: say what covered it.
+_NOTABLE_RELATIVE = 0.1
+
+
+def metric_verdict(metric: Metric, alpha: float | None = None, *, plain: bool = False) -> Md:
+    """The verdict as a reader needs it: `not gated` for a metric at level off (its verdict
+    moves nothing); for `inconclusive`, what would have settled it (the smallest change
+    this sample could detect, or that the change found is within the minimum effect); for
+    an `unchanged` change that only the minimum effect covers (latency's 50 ms), that.
+    `plain`: no Markdown emphasis (the terminal)."""
+    if metric.level == "off":
+        return Md("not gated")
+    verdict = metric.verdict
+    said = verdict if plain else _METRIC_VERDICT[verdict]
+    tolerance = _finite(metric.min_effect)
+    p = _finite(metric.p_value)
+    if verdict == "inconclusive":
+        if p is not None and alpha is not None and p < alpha and tolerance is not None:
+            return Md(f"{said} (significant, but within ±{amount(tolerance, metric)})")
+        if _finite(metric.mde) is not None:
+            return Md(f"{said} (could detect ≥ {amount(metric.mde, metric)})")
+    relative = _finite(metric.relative_delta)
+    if (
+        verdict == "unchanged"
+        and p is None
+        and tolerance
+        and _finite(metric.delta)
+        and (relative is None or abs(relative) >= _NOTABLE_RELATIVE)
+    ):
+        return Md(f"{said} (within ±{amount(tolerance, metric)})")
+    return Md(said)
 
 
 def gate_badge(metric: Metric) -> Md:

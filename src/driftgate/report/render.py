@@ -153,7 +153,13 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "code_lines": escape.code_lines,
     "md_link": escape.md_link,
     "url": escape.safe_url,
+    "html_attr": escape.html_attr,
     "trusted": _trusted,
+    # the terminal: text, not HTML (escape.py)
+    "plain": escape.plain_text,
+    "plain_cell": escape.plain_cell,
+    "plain_code": escape.plain_code,
+    "plain_block": escape.plain_block,
     # numbers (formats.py)
     "num": _num,
     "pct": formats.pct,
@@ -164,6 +170,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "value": formats.metric_value,
     "change": formats.change,
     "interval": formats.interval,
+    "level": formats.level,
     "min_effect": formats.min_effect,
     "arrow": formats.arrow,
     "trend": formats.trend,
@@ -427,8 +434,8 @@ def render_summary(result: GateResult, ctx: ReportContext) -> str:
 
 
 def render_terminal(result: GateResult, ctx: ReportContext) -> str:
-    """Plain Markdown for a terminal and report.md: every experiment, its metrics, the
-    records that flipped; no HTML, no emoji."""
+    """Text for a terminal and report.md: every experiment, its metrics, the records that
+    flipped; no HTML, no emoji, data as written (the plain filters of escape.py)."""
     return _render("terminal.md.j2", build(result, TERMINAL_DETAIL), ctx)
 
 

@@ -7,6 +7,7 @@ first rendering that fits the surface's size limit (see `render.py`).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import TypeVar
@@ -18,6 +19,7 @@ from driftgate.compare.schema import (
     FlippedRecord,
     Metric,
     Report,
+    RunOutputs,
 )
 from driftgate.result import CommandResult, GateResult
 from driftgate.verdict import Verdict
@@ -29,7 +31,10 @@ __all__ = [
     "RecordView",
     "ResultView",
     "build",
+    "input_summary",
     "ordered_metrics",
+    "outputs_line",
+    "record_view",
     "top_categories",
 ]
 
@@ -58,6 +63,64 @@ class RecordView:
     record: FlippedRecord
     # (metric name, its unit, baseline value, candidate value) per metric that flipped.
     changes: list[tuple[str, str, float | None, float | None]]
+    title: str  # what heads the record: its input, summarised (raw: escape where printed)
+    label: str  # the title and the record's tags, for a table cell
+    input: str  # the input in full, when the title is not just that; else empty
+    baseline: str  # every run's output, "Wellington x2 · Auckland x1", errors said
+    candidate: str
+
+
+# Characters of a record's title in a heading; the input is shown in full below it if longer.
+TITLE_LENGTH = 80
+# An input that is a small JSON object of plain values reads better as its values.
+_SUMMARY_KEYS = 8
+
+
+def input_summary(text: str, fallback: str = "") -> str:
+    """A record's input as a reader recognises it: `country: Canada · difficulty: medium`
+    for a small JSON object of plain values, else the text itself; `fallback` (the record's
+    id) when there is no input."""
+    stripped = text.strip()
+    if stripped.startswith("{") and stripped.endswith("}"):
+        try:
+            data = json.loads(stripped)
+        except ValueError:
+            data = None
+        if (
+            isinstance(data, dict)
+            and 0 < len(data) <= _SUMMARY_KEYS
+            and all(isinstance(v, str | int | float | bool) or v is None for v in data.values())
+        ):
+            return " · ".join(f"{k}: {_plain_value(v)}" for k, v in data.items())
+    return text if stripped else fallback
+
+
+def _plain_value(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def outputs_line(outputs: list[RunOutputs], runs: int, first: str) -> str:
+    """A side's runs of a record in one line: each distinct output once, with how many runs
+    gave it when the record has several ("Wellington x2 · Auckland x1"); a run that raised
+    as its error message. `first` (the earliest run's output) for reports without them."""
+    if not outputs:
+        return first
+    counted = runs > 1
+    parts = []
+    for o in outputs:
+        many = f" x{o.runs}" if counted else ""
+        if o.error is not None:
+            parts.append(f"error{many}: {o.error}")
+        else:
+            parts.append(f"{o.output or '(empty)'}{many}")
+    rest = runs - sum(o.runs for o in outputs)
+    if rest > 0:
+        parts.append(f"{rest} more run{'s' if rest != 1 else ''} with other outputs")
+    return " · ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,10 +234,22 @@ def _cut(items: list[T], limit: int | None) -> tuple[list[T], int]:
     return items[: max(limit, 0)], len(items) - max(limit, 0)
 
 
-def _record_view(record: FlippedRecord, units: dict[str, str]) -> RecordView:
+def record_view(record: FlippedRecord, units: dict[str, str] | None = None) -> RecordView:
+    """What the report shows of a record that changed; `units` by metric name."""
+    units = units or {}
+    title = input_summary(record.input, record.id)
     return RecordView(
         record,
         [(c.name, units.get(c.name, ""), c.baseline, c.candidate) for c in record.changes],
+        title=title,
+        label=f"{title} ({', '.join(record.tags)})" if record.tags else title,
+        input=record.input if title != record.input or len(title) > TITLE_LENGTH else "",
+        baseline=outputs_line(
+            record.baseline_outputs, record.baseline_runs, record.baseline_output
+        ),
+        candidate=outputs_line(
+            record.candidate_outputs, record.candidate_runs, record.candidate_output
+        ),
     )
 
 
@@ -205,7 +280,7 @@ def _experiment(report: Report, detail: Detail) -> ExperimentView:
         warning=[m for m in ordered if m.verdict == "regressed" and m.gate == "warn"],
         improved=[m for m in ordered if m.verdict == "improved" and m.level != "off"],
         budgets={m.name: m for m in report.metrics if m.kind in BUDGET_KINDS},
-        flipped=[_record_view(r, units) for r in flipped],
+        flipped=[record_view(r, units) for r in flipped],
         hidden_flipped=total_flipped - len(flipped),
         warnings=warnings,
         hidden_warnings=hidden_warnings,
