@@ -12,6 +12,7 @@ script reaches it whether or not ddtrace thinks an agent is in between.
 from __future__ import annotations
 
 import csv
+import functools
 import hmac
 import io
 import ipaddress
@@ -22,6 +23,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -70,6 +72,20 @@ def _error(status: int, title: str, detail: str) -> JSON:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _off_loop(
+    read: Callable[[StoreApp, Request], Response],
+) -> Callable[[StoreApp, Request], Awaitable[Response]]:
+    """A handler that runs `read` on a worker thread: a long read (an events page is
+    10 MB) then neither holds the event loop nor waits for another read, each on its own
+    connection (`Database.read`), so a gate's two experiments are read at once."""
+
+    @functools.wraps(read)
+    async def handler(self: StoreApp, request: Request) -> Response:
+        return await run_in_threadpool(read, self, request)
+
+    return handler
 
 
 class StoreApp:
@@ -149,7 +165,8 @@ class StoreApp:
         )
         return JSON({"data": [jsonapi.resource(a) for a in acks]})
 
-    async def dataset_records(self, request: Request) -> Response:
+    @_off_loop
+    def dataset_records(self, request: Request) -> Response:
         q = request.query_params
         version = q.get("filter[version]")
         limit = jsonapi.clamp_limit(q.get("page[limit]"), 1000)
@@ -248,7 +265,8 @@ class StoreApp:
         self.store.experiments.delete(d.experiment_ids)
         return Response(status_code=204)
 
-    async def experiment_list(self, request: Request) -> Response:
+    @_off_loop
+    def experiment_list(self, request: Request) -> Response:
         q = request.query_params
         metadata = None
         if "filter[metadata]" in q:
@@ -304,17 +322,20 @@ class StoreApp:
             meta = {"after": cursor} if cursor else {}
         return Response(jsonapi.experiment_events(eid, page, meta), media_type=JSON.media_type)
 
-    async def experiment_events_get(self, request: Request) -> Response:
+    @_off_loop
+    def experiment_events_get(self, request: Request) -> Response:
         return self._events(request.path_params["experiment_id"])
 
-    async def experiment_events_by_name(self, request: Request) -> Response:
+    @_off_loop
+    def experiment_events_by_name(self, request: Request) -> Response:
         q = request.query_params
         project, name = q.get("filter[project_name]"), q.get("filter[experiment_name]")
         if not project or not name:
             raise BadRequest("filter[project_name] and filter[experiment_name] are both required")
         return self._events(self.store.experiments.latest_id(project, name))
 
-    async def experiment_events_paged(self, request: Request) -> Response:
+    @_off_loop
+    def experiment_events_paged(self, request: Request) -> Response:
         q = request.query_params
         limit = jsonapi.clamp_limit(q.get("page[limit]"), 1000)
         after = jsonapi.span_after(q.get("page[cursor]"))
