@@ -107,6 +107,6 @@ def as_schema_2(db: str) -> None:
     conn = sqlite3.connect(db)
     with conn:
         conn.execute("ALTER TABLE spans DROP COLUMN answer_usage")
-        conn.execute("ALTER TABLE spans DROP COLUMN answer_evals")
+        conn.execute("DROP TABLE span_evals")
         conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     conn.close()

@@ -38,7 +38,7 @@ D = TypeVar("D", bound="DataclassInstance")
 SCHEMA_VERSION = 3
 """2: task spans and evaluations are also kept as they are answered (`answer` columns), and
 a trace's usage is summed from an index. 3: a task span's `metrics` with its trace's usage
-and its evaluations are kept as they are answered too (`answer_usage`, `answer_evals`)."""
+(`answer_usage`) and its evaluations (`span_evals`) are kept as they are answered too."""
 
 # The range of SQLite's INTEGER (64-bit signed): what a request may put in an indexed column.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -123,7 +123,6 @@ CREATE TABLE IF NOT EXISTS spans (
     answer BLOB,
     answer_metrics BLOB,
     answer_usage BLOB,
-    answer_evals BLOB,
     UNIQUE (experiment_id, span_id)
 );
 CREATE INDEX IF NOT EXISTS spans_roots
@@ -131,6 +130,11 @@ CREATE INDEX IF NOT EXISTS spans_roots
 -- Covers the token and cost sums of a trace, which every events read makes for each span.
 CREATE INDEX IF NOT EXISTS spans_usage
     ON spans (experiment_id, trace_id, input_tokens, output_tokens, total_tokens, cost);
+-- A task span's evaluations as answered, joined by commas (none: no row), by the span's rowid.
+-- Kept apart from the span, in rows written whole: they mostly arrive after it, and a span's
+-- row that grew then would split its page (ddtrace's traffic doubled the spans' pages); here
+-- they come in the order of their spans, so they are appended.
+CREATE TABLE IF NOT EXISTS span_evals (span INTEGER PRIMARY KEY, evals BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS metrics (
     experiment_id TEXT NOT NULL,
     source TEXT NOT NULL,
@@ -162,9 +166,11 @@ _UPGRADES = {
     ),
     3: (
         "ALTER TABLE spans ADD COLUMN answer_usage BLOB",
-        "ALTER TABLE spans ADD COLUMN answer_evals BLOB",
+        "CREATE TABLE span_evals (span INTEGER PRIMARY KEY, evals BLOB NOT NULL)",
     ),
 }
+
+_READ_MMAP = 1 << 30
 
 Upgrade = Callable[[sqlite3.Connection, int], None]
 """Completes the rows of a file written under an older schema (the version it had), inside
@@ -304,6 +310,10 @@ class Database:
             )
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA busy_timeout = 5000")
+            # Pages read from the file's mapping rather than copied into the connection's
+            # cache: an events page's SQL in about 60% of the time. (Only reads map it: the
+            # store never truncates the file, which would fault a mapping.)
+            conn.execute(f"PRAGMA mmap_size = {_READ_MMAP}")
             self._readers.append((threading.current_thread(), conn))
         self._local.conn = conn
         return conn

@@ -155,8 +155,7 @@ class Events:
             # The task spans they evaluate are answered with them (a span not yet posted is
             # rendered when it comes).
             conn.executemany(
-                f"UPDATE spans AS p SET answer_evals = CAST({_EVALUATIONS} AS BLOB) "
-                "WHERE experiment_id = ? AND span_id = ? AND is_root = 1",
+                _RENDER_EVALS.replace("<where>", "p.experiment_id = ? AND p.span_id = ?"),
                 {(experiment_id, r[2]) for r in rows if r[1] == "custom"},
             )
             _mark_stale(conn, {experiment_id})
@@ -238,13 +237,17 @@ class Events:
                 "input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens, "
                 "total_tokens = excluded.total_tokens, cost = excluded.cost, body = excluded.body, "
                 "answer = excluded.answer, answer_metrics = excluded.answer_metrics, "
-                "answer_usage = NULL, answer_evals = NULL",
+                "answer_usage = NULL",
                 rows,
             )
-            render(
+            render_usage(
                 conn,
                 "(p.experiment_id, p.trace_id) IN (SELECT experiment_id, trace_id FROM "
                 "temp.traces)",
+            )
+            # Evaluations that came before their task span.
+            conn.executemany(
+                _RENDER_EVALS.replace("<where>", "p.experiment_id = ? AND p.span_id = ?"), posted
             )
             conn.execute("DELETE FROM temp.traces")
             _mark_stale(conn, {r[0] for r in rows})
@@ -342,29 +345,35 @@ _EVALUATIONS = (
     "WHERE m.experiment_id = p.experiment_id AND m.source = 'custom' "
     "AND m.span_id = p.span_id), '')"
 )
-# What an events read answers for the task spans `<where>` selects (`p`), but for the
-# Python half of their `metrics`: the span's own metrics are replaced by its trace's sums
-# where some span reported them. SQLite writes the object when the span has none of its own
-# or its trace none, and the sums are whole (`metrics`); otherwise Python merges the span's
-# own (`own`) with the sums (`parts`). (`own` is a BLOB when the span sent metrics, and
-# never equals the TEXT '{}' then: such a span is always merged by Python.)
-_RENDER = (
-    "SELECT id, evals, CASE WHEN usage IS NOT NULL AND (own = '{}' OR usage = '{}') THEN "
+# A task span's `metrics` as answered, for the task spans `<where>` selects (`p`): its own
+# metrics replaced by its trace's sums where some span reported them. SQLite writes the
+# object when the span has none of its own or its trace none, and the sums are whole
+# (`metrics`); otherwise Python merges the span's own (`own`) with the sums (`parts`). (`own`
+# is a BLOB when the span sent metrics, and never equals the TEXT '{}' then: such a span is
+# always merged by Python.)
+_RENDER_USAGE = (
+    "SELECT id, CASE WHEN usage IS NOT NULL AND (own = '{}' OR usage = '{}') THEN "
     "CAST(CASE WHEN usage = '{}' THEN own ELSE usage END AS BLOB) END AS metrics, "
     "CAST(own AS BLOB), CAST(parts AS BLOB) FROM ("
-    f"SELECT p.rowid AS id, CAST({_EVALUATIONS} AS BLOB) AS evals, "
-    f"ifnull(p.answer_metrics, '{{}}') AS own, {_USAGE_JSON} AS usage, {_USAGE_PARTS} AS parts "
-    "FROM spans p WHERE p.is_root = 1 AND <where>)"
+    f"SELECT p.rowid AS id, ifnull(p.answer_metrics, '{{}}') AS own, {_USAGE_JSON} AS usage, "
+    f"{_USAGE_PARTS} AS parts FROM spans p WHERE p.is_root = 1 AND <where>)"
 )
-# A page of task spans as answered, joined by SQLite in one step from what is kept rendered
-# (`render`), without the interpreter's lock, which a row-by-row read takes back for every
-# row: while another thread parses an answer (a gate reads two experiments at once) each
-# time back cost a wait.
+# The evaluations of the task spans `<where>` selects (`p`) as answered, kept in a row
+# written whole (one with none is not kept).
+_RENDER_EVALS = (
+    "INSERT OR REPLACE INTO span_evals (span, evals) SELECT id, evals FROM ("
+    f"SELECT p.rowid AS id, CAST({_EVALUATIONS} AS BLOB) AS evals FROM spans p "
+    "WHERE p.is_root = 1 AND <where>) WHERE evals != x''"
+)
+# A page of task spans as answered, joined by SQLite in one step from what is kept rendered,
+# without the interpreter's lock, which a row-by-row read takes back for every row: while
+# another thread parses an answer (a gate reads two experiments at once) each time back cost
+# a wait.
 _PAGE = (
-    "SELECT CAST(group_concat(substr(answer, 1, length(answer) - 1) || ',\"metrics\":' || "
-    "answer_usage || ',\"eval_metrics\":[' || answer_evals || ']}', ',') AS BLOB) FROM ("
-    "SELECT answer, answer_usage, answer_evals FROM spans WHERE <where>"
-    f"{_ORDER} LIMIT :limit)"
+    "SELECT CAST(group_concat(substr(s.answer, 1, length(s.answer) - 1) || ',\"metrics\":' || "
+    "s.answer_usage || ',\"eval_metrics\":[' || ifnull(e.evals, '') || ']}', ',') AS BLOB) "
+    "FROM (SELECT rowid AS id, answer, answer_usage FROM spans WHERE <where>"
+    f"{_ORDER} LIMIT :limit) AS s LEFT JOIN span_evals AS e ON e.span = s.id"
 )
 
 
@@ -388,16 +397,16 @@ def _page(
     return blob or None, next_after
 
 
-def render(conn: sqlite3.Connection, where: str, args: Sequence[Any] = ()) -> None:
-    """Keep rendered how the task spans `where` selects (over `spans p`) are answered: their
-    `metrics` (`answer_usage`) and their evaluations (`answer_evals`). Inside the caller's
-    transaction, whenever a span or metric that changes them arrives."""
-    rows = conn.execute(_RENDER.replace("<where>", where), args).fetchall()
+def render_usage(conn: sqlite3.Connection, where: str, args: Sequence[Any] = ()) -> None:
+    """Keep rendered the `metrics` of the task spans `where` selects (over `spans p`) as they
+    are answered (`answer_usage`): inside the caller's transaction, whenever a span of their
+    trace arrives."""
+    rows = conn.execute(_RENDER_USAGE.replace("<where>", where), args).fetchall()
     conn.executemany(
-        "UPDATE spans SET answer_usage = ?, answer_evals = ? WHERE rowid = ?",
+        "UPDATE spans SET answer_usage = ? WHERE rowid = ?",
         [
-            (metrics if metrics is not None else _merged_usage(own, parts), evals, rowid)
-            for rowid, evals, metrics, own, parts in rows
+            (metrics if metrics is not None else _merged_usage(own, parts), rowid)
+            for rowid, metrics, own, parts in rows
         ],
     )
 
@@ -442,7 +451,9 @@ def add_answers(conn: sqlite3.Connection, version: int) -> None:
         # In slices of the table, so that a large file is not held in memory at once.
         (top,) = conn.execute("SELECT ifnull(max(rowid), 0) FROM spans").fetchone()
         for first in range(0, top, 5000):
-            render(conn, "p.rowid > ? AND p.rowid <= ?", (first, first + 5000))
+            where, rowids = "p.rowid > ? AND p.rowid <= ?", (first, first + 5000)
+            render_usage(conn, where, rowids)
+            conn.execute(_RENDER_EVALS.replace("<where>", where), rowids)
 
 
 def refresh_aggregate(conn: sqlite3.Connection, experiment_id: str) -> None:
