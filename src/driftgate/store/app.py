@@ -67,6 +67,43 @@ class JSON(Response):
         return orjson.dumps(content)
 
 
+class Pieces(Response):
+    """A JSON answer sent as the pieces it is the concatenation of (its `Content-Length` their
+    total), a large piece in slices of `SLICE` bytes. Handed to uvicorn whole, a 10 MB answer
+    was copied three times more: joined (by the answer and by h11) and, on Python 3.11, once
+    by asyncio's transport for each part the socket did not take at once; a slice the socket
+    takes is copied once, and the next is handed on when the socket has drained."""
+
+    SLICE = 1 << 18
+
+    def __init__(self, pieces: list[bytes], status_code: int = 200) -> None:
+        self.pieces = pieces
+        self.status_code = status_code
+        self.background = None
+        self.body = b""
+        self.raw_headers = [
+            (b"content-length", str(sum(map(len, pieces))).encode()),
+            (b"content-type", b"application/json"),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        pending = b""  # small pieces go out with the next
+        for piece in self.pieces:
+            if len(pending) + len(piece) <= self.SLICE:
+                pending += piece
+                continue
+            if pending:
+                await send({"type": "http.response.body", "body": pending, "more_body": True})
+                pending = b""
+            for start in range(0, len(piece), self.SLICE):
+                part = piece[start : start + self.SLICE]
+                await send({"type": "http.response.body", "body": part, "more_body": True})
+        await send({"type": "http.response.body", "body": pending, "more_body": False})
+
+
 def _error(status: int, title: str, detail: str) -> JSON:
     return JSON({"errors": [{"status": str(status), "title": title, "detail": detail}]}, status)
 
@@ -320,7 +357,7 @@ class StoreApp:
         if paged:
             cursor = jsonapi.span_cursor(page.next_after)
             meta = {"after": cursor} if cursor else {}
-        return Response(jsonapi.experiment_events(eid, page, meta), media_type=JSON.media_type)
+        return Pieces(jsonapi.experiment_events(eid, page, meta))
 
     @_off_loop
     def experiment_events_get(self, request: Request) -> Response:
