@@ -153,7 +153,8 @@ def _read(store: Store, eid: str, limit: int | None = None) -> bytes:
         after = page.next_after
 
 
-@settings(max_examples=150, deadline=None)
+# Many short sequences: most bugs need a particular order of a few requests.
+@settings(max_examples=settings.default.max_examples * 3, deadline=None)
 @given(requests=_requests)
 def test_every_read_answers_as_schema_2_built_it(requests: list[list[tuple[Any, ...]]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:

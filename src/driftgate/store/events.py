@@ -213,6 +213,7 @@ class Events:
         if not rows:
             return 0
         posted = {(r[0], r[1]) for r in rows}
+        tasks = {(r[0], r[1]) for r in rows if r[3]}
         with self._db.tx() as conn:
             # The traces whose usage changes: those the spans join, and any a re-posted span
             # leaves.
@@ -247,7 +248,7 @@ class Events:
             )
             # Evaluations that came before their task span.
             conn.executemany(
-                _RENDER_EVALS.replace("<where>", "p.experiment_id = ? AND p.span_id = ?"), posted
+                _RENDER_EVALS.replace("<where>", "p.experiment_id = ? AND p.span_id = ?"), tasks
             )
             conn.execute("DELETE FROM temp.traces")
             _mark_stale(conn, {r[0] for r in rows})
@@ -356,14 +357,16 @@ _RENDER_USAGE = (
     "CAST(CASE WHEN usage = '{}' THEN own ELSE usage END AS BLOB) END AS metrics, "
     "CAST(own AS BLOB), CAST(parts AS BLOB) FROM ("
     f"SELECT p.rowid AS id, ifnull(p.answer_metrics, '{{}}') AS own, {_USAGE_JSON} AS usage, "
-    f"{_USAGE_PARTS} AS parts FROM spans p WHERE p.is_root = 1 AND <where>)"
+    # (LIMIT and OFFSET: a subquery of its own, whose sums are made once per span, not once
+    # per mention.)
+    f"{_USAGE_PARTS} AS parts FROM spans p WHERE p.is_root = 1 AND <where> LIMIT -1 OFFSET 0)"
 )
 # The evaluations of the task spans `<where>` selects (`p`) as answered, kept in a row
 # written whole (one with none is not kept).
 _RENDER_EVALS = (
     "INSERT OR REPLACE INTO span_evals (span, evals) SELECT id, evals FROM ("
     f"SELECT p.rowid AS id, CAST({_EVALUATIONS} AS BLOB) AS evals FROM spans p "
-    "WHERE p.is_root = 1 AND <where>) WHERE evals != x''"
+    "WHERE p.is_root = 1 AND <where> LIMIT -1) WHERE evals != x''"
 )
 # A page of task spans as answered, joined by SQLite in one step from what is kept rendered,
 # without the interpreter's lock, which a row-by-row read takes back for every row: while
