@@ -1,11 +1,15 @@
 """An experiment's events: the spans ddtrace sends, the evaluation metrics posted for them,
-reading both back, and `aggregate_data` computed from them. Touches the `spans` and `metrics`
-tables, and of `experiments` only the aggregate columns (and whether a row exists).
+reading both back, and `aggregate_data` computed from them. Touches the `spans`, `span_evals`
+and `metrics` tables, and of `experiments` only the aggregate columns (and whether a row
+exists).
 
 Spans and metrics are kept as posted (`body`); the columns beside them are what the store
 indexes, sums and pages by, and how each task span and evaluation is answered (`answer`),
-rendered once when it is stored: an events read then joins bytes instead of decoding and
-encoding again every span and evaluation of an experiment (30,000 task spans took 2.8 s).
+rendered once when it is stored. A task span's `metrics` with its trace's usage
+(`answer_usage`) and its evaluations (`span_evals`) are kept as answered too, rendered again
+by each write that changes them: an events page is then stored bytes joined by SQLite in one
+statement, with nothing summed, looked up or decoded at the read (30,000 task spans took
+2.8 s in 0.1, 0.7 s of SQL with the answers alone kept, 0.12 s now).
 """
 
 from __future__ import annotations
