@@ -139,3 +139,14 @@ def _start(call: Any) -> tuple[threading.Thread, list[Any]]:
     thread = threading.Thread(target=lambda: got.append(call()))
     thread.start()
     return thread, got
+
+
+def test_a_stopped_store_leaves_no_reading_thread(tmp_path: Path) -> None:
+    """`driftgate` waits for every thread of its process before it exits."""
+    with BackgroundStore(str(tmp_path / "store.db")) as store:
+        assert Api(store.url).listing()["data"] == []
+        readers = [t for t in threading.enumerate() if t.name.startswith("driftgate-store-read")]
+        assert readers
+    for thread in readers:
+        thread.join(10)
+        assert not thread.is_alive()

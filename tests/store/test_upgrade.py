@@ -152,6 +152,22 @@ def test_an_upgrade_that_fails_leaves_the_file_as_it_was(tmp_path: Path) -> None
     assert "spans_by_trace" in _schema(db)[1]
 
 
+def test_a_schema_2_upgrade_that_fails_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    db = str(tmp_path / "store.db")
+    _record(db)
+    as_schema_2(db)
+    conn = sqlite3.connect(db)
+    with conn:
+        # A task span's own metrics that are not JSON: merging its trace's usage fails.
+        conn.execute("UPDATE spans SET answer_metrics = x'7b' WHERE span_id = 's1'")
+    conn.close()
+    with pytest.raises(CannotOpen, match=r"cannot upgrade .* from schema 2 .* left as it was"):
+        BackgroundStore(db)
+    version, columns = _schema(db)
+    assert version == "2"
+    assert "answer_usage" not in columns
+
+
 def test_a_file_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
     db = str(tmp_path / "store.db")
     _record(db)

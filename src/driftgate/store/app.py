@@ -19,9 +19,7 @@ import io
 import ipaddress
 import logging
 import re
-import threading
 from collections.abc import Awaitable, Callable, Collection
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -112,33 +110,18 @@ def _error(status: int, title: str, detail: str) -> JSON:
 
 Handler = Callable[[Request], Awaitable[Response]]
 
-_readers: ThreadPoolExecutor | None = None
-_readers_lock = threading.Lock()
-
-
-def _reading_threads() -> ThreadPoolExecutor:
-    """The threads reads run on (`_off_loop`), the same for every store of the process and
-    kept, with their connections and caches, from one read to the next: four, as a gate
-    reads two experiments, each a page ahead of its parsing. (Not starlette's thread pool:
-    its first use imports anyio's streams and sockets, 0.07 s of a gate's first read.)"""
-    global _readers  # noqa: PLW0603
-    with _readers_lock:
-        if _readers is None:
-            _readers = ThreadPoolExecutor(4, thread_name_prefix="driftgate-store-read")
-        return _readers
-
 
 def _off_loop(
     read: Callable[[StoreApp, Request], Response],
 ) -> Callable[[StoreApp, Request], Awaitable[Response]]:
-    """A handler that runs `read` on one of the app's reading threads: a long read (an
+    """A handler that runs `read` on one of the store's reading threads: a long read (an
     events page is 10 MB) then neither holds the event loop nor waits for another read, each
     on its thread's own connection (`Database.read`), so a gate's two experiments are read
     at once."""
 
     @functools.wraps(read)
     async def handler(self: StoreApp, request: Request) -> Response:
-        pool = _reading_threads()
+        pool = self.store.database.reading_threads()
         return await asyncio.get_running_loop().run_in_executor(pool, read, self, request)
 
     return handler

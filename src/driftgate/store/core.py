@@ -18,6 +18,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -196,6 +197,7 @@ class Database:
         self._readers: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._readers_lock = threading.Lock()
         self._local = threading.local()
+        self._pool: ThreadPoolExecutor | None = None
         self._closed = False
         try:
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -268,9 +270,25 @@ class Database:
             )
         log.info("upgraded %s from schema %d to %d", self.path, version, SCHEMA_VERSION)
 
+    def reading_threads(self) -> ThreadPoolExecutor:
+        """Threads for reads that should not hold their caller (the store's event loop):
+        four, as a gate reads two experiments, each a page ahead of its parsing, and kept,
+        with their connections and caches, from one read to the next until `close`. (Not
+        starlette's thread pool: its first use imports anyio's streams and sockets, 0.07 s
+        of a gate's first read; and its threads outlive the store.)"""
+        with self._readers_lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(4, thread_name_prefix="driftgate-store-read")
+            return self._pool
+
     def close(self) -> None:
         with self._lock, self._readers_lock:
             self._closed = True
+            if self._pool is not None:
+                # Its threads end now: a process joins its threads before it exits.
+                self._pool.shutdown(wait=False, cancel_futures=True)
             for _, conn in self._readers:
                 conn.close()
             self._readers.clear()
