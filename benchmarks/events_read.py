@@ -12,6 +12,12 @@ page), in three ways:
   client's own work is timed (parsing, columns, the dataset's record count);
 - end to end: the client against the store, as the gate reads.
 
+The store's first read of the experiment (what a gate makes of a fresh candidate: a new
+server, its connections' caches empty) is timed apart from the repeated ones. Then, as a gate
+reads a candidate and its baseline at once (`--gate-records` x 3 runs each) from the store
+served in its own process (`BackgroundStore`, on a thread), both reads are timed one after
+the other and at once, the store's side alone (bytes) and end to end.
+
     uv run python benchmarks/events_read.py                 # 10,000 records: 30,000 spans
     uv run python benchmarks/events_read.py --records 1000 --repeat 3 --no-save
 
@@ -30,6 +36,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +46,7 @@ import httpx
 from driftgate.experiments.client import ExperimentsClient, backend_from_env
 from driftgate.store.datasets import NewRecord
 from driftgate.store.db import Store
+from driftgate.store.server import BackgroundStore
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results" / "events_read.json"
@@ -75,6 +84,12 @@ def _tags(experiment_id: str, run: int, record_id: str | None) -> list[str]:
 
 def build(db: Path, records: int) -> str:
     """A store file holding one finished experiment of `records` x RUNS; its id."""
+    return build_many(db, records, 1)[0]
+
+
+def build_many(db: Path, records: int, experiments: int) -> list[str]:
+    """A store file holding `experiments` finished experiments of `records` x RUNS on one
+    dataset; their ids."""
     store = Store(str(db))
     try:
         project = store.projects.create_or_get("bench")
@@ -89,109 +104,117 @@ def build(db: Path, records: int) -> str:
             [],
             [],
         )
-        experiment = store.experiments.create(
-            project_id=project.id,
-            dataset_id=dataset.id,
-            name="read-bench",
-            ensure_unique=True,
-            config={"model_name": "bench"},
-            metadata={"tags": ["git.branch:main"]},
-            run_count=RUNS,
-        )
-        eid = experiment.id
-        start = 1_795_628_747_949_721_912
-        for run in range(1, RUNS + 1):
-            for first in range(0, records, 1000):
-                spans: list[dict[str, Any]] = []
-                metrics: list[dict[str, Any]] = []
-                for i in range(first, min(first + 1000, records)):
-                    span_id = str(10**18 + run * 10**7 + i)
-                    trace_id = f"{run:016x}{i:016x}"
-                    start_ns = start + (run * records + i) * 1_000_000
-                    spans.append(
-                        {
-                            "_dd": {"scope": "experiments", "span_id": span_id},
-                            "config": {"model_name": "bench"},
-                            "duration": 4_398_765 + i,
-                            "meta": {
-                                "expected_output": str(2 * i),
-                                "input": {"n": i},
-                                "metadata": {"i": i},
-                                "output": str(2 * i if i % 7 else i),
-                                "span": {"kind": "experiment"},
-                            },
-                            "metrics": {},
-                            "name": "task",
-                            "parent_id": "undefined",
-                            "span_id": span_id,
-                            "start_ns": start_ns,
-                            "status": "ok",
-                            "tags": _tags(eid, run, acks[i].id),
-                            "trace_id": trace_id,
-                        }
-                    )
-                    spans.append(
-                        {
-                            "duration": 264_247,
-                            "meta": {
-                                "input": {"messages": [{"content": str(i), "role": ""}]},
-                                "model_name": "bench",
-                                "model_provider": "none",
-                                "output": {"messages": [{"content": str(2 * i), "role": ""}]},
-                                "span": {"kind": "llm"},
-                            },
-                            "metrics": {"input_tokens": 8, "output_tokens": 2, "total_tokens": 10},
-                            "name": "llm",
-                            "parent_id": span_id,
-                            "span_id": str(2 * 10**18 + run * 10**7 + i),
-                            "start_ns": start_ns + 1000,
-                            "status": "ok",
-                            "tags": _tags(eid, run, None),
-                            "trace_id": trace_id,
-                        }
-                    )
-                    common = {
-                        "metric_source": "custom",
-                        "span_id": span_id,
-                        "trace_id": trace_id,
-                        "timestamp_ms": start_ns // 1_000_000,
-                        "error": None,
-                        "tags": [],
-                        "experiment_id": eid,
-                        "status": "OK",
-                    }
-                    metrics += [
-                        {
-                            **common,
-                            "metric_type": "boolean",
-                            "label": "correct",
-                            "boolean_value": i % 7 != 0,
-                        },
-                        {
-                            **common,
-                            "metric_type": "score",
-                            "label": "closeness",
-                            "score_value": 1.0 / (1 + i % 7),
-                        },
-                        {
-                            **common,
-                            "metric_type": "categorical",
-                            "label": "size",
-                            "categorical_value": "long" if i > 99 else "short",
-                            "reasoning": "ok",
-                            "assessment": "pass",
-                        },
-                    ]
-                store.events.add_spans(spans)
-                request_tags = [
-                    f"run_iteration:{run}",
-                    f"run_id:00000000-0000-4000-8000-{run:012d}",
-                ]
-                store.events.add_metrics(eid, metrics, request_tags)
-        store.experiments.patch(eid, {"status": "completed"})
-        return eid
+        return [
+            _experiment(store, project.id, dataset.id, acks, records) for _ in range(experiments)
+        ]
     finally:
         store.close()
+
+
+def _experiment(store: Store, project_id: str, dataset_id: str, acks: Any, records: int) -> str:
+    """One finished experiment of `records` x RUNS (a task and an LLM span per record and
+    run, 3 evaluations); its id."""
+    experiment = store.experiments.create(
+        project_id=project_id,
+        dataset_id=dataset_id,
+        name="read-bench",
+        ensure_unique=True,
+        config={"model_name": "bench"},
+        metadata={"tags": ["git.branch:main"]},
+        run_count=RUNS,
+    )
+    eid = experiment.id
+    start = 1_795_628_747_949_721_912
+    for run in range(1, RUNS + 1):
+        for first in range(0, records, 1000):
+            spans: list[dict[str, Any]] = []
+            metrics: list[dict[str, Any]] = []
+            for i in range(first, min(first + 1000, records)):
+                span_id = str(10**18 + run * 10**7 + i)
+                trace_id = f"{run:016x}{i:016x}"
+                start_ns = start + (run * records + i) * 1_000_000
+                spans.append(
+                    {
+                        "_dd": {"scope": "experiments", "span_id": span_id},
+                        "config": {"model_name": "bench"},
+                        "duration": 4_398_765 + i,
+                        "meta": {
+                            "expected_output": str(2 * i),
+                            "input": {"n": i},
+                            "metadata": {"i": i},
+                            "output": str(2 * i if i % 7 else i),
+                            "span": {"kind": "experiment"},
+                        },
+                        "metrics": {},
+                        "name": "task",
+                        "parent_id": "undefined",
+                        "span_id": span_id,
+                        "start_ns": start_ns,
+                        "status": "ok",
+                        "tags": _tags(eid, run, acks[i].id),
+                        "trace_id": trace_id,
+                    }
+                )
+                spans.append(
+                    {
+                        "duration": 264_247,
+                        "meta": {
+                            "input": {"messages": [{"content": str(i), "role": ""}]},
+                            "model_name": "bench",
+                            "model_provider": "none",
+                            "output": {"messages": [{"content": str(2 * i), "role": ""}]},
+                            "span": {"kind": "llm"},
+                        },
+                        "metrics": {"input_tokens": 8, "output_tokens": 2, "total_tokens": 10},
+                        "name": "llm",
+                        "parent_id": span_id,
+                        "span_id": str(2 * 10**18 + run * 10**7 + i),
+                        "start_ns": start_ns + 1000,
+                        "status": "ok",
+                        "tags": _tags(eid, run, None),
+                        "trace_id": trace_id,
+                    }
+                )
+                common = {
+                    "metric_source": "custom",
+                    "span_id": span_id,
+                    "trace_id": trace_id,
+                    "timestamp_ms": start_ns // 1_000_000,
+                    "error": None,
+                    "tags": [],
+                    "experiment_id": eid,
+                    "status": "OK",
+                }
+                metrics += [
+                    {
+                        **common,
+                        "metric_type": "boolean",
+                        "label": "correct",
+                        "boolean_value": i % 7 != 0,
+                    },
+                    {
+                        **common,
+                        "metric_type": "score",
+                        "label": "closeness",
+                        "score_value": 1.0 / (1 + i % 7),
+                    },
+                    {
+                        **common,
+                        "metric_type": "categorical",
+                        "label": "size",
+                        "categorical_value": "long" if i > 99 else "short",
+                        "reasoning": "ok",
+                        "assessment": "pass",
+                    },
+                ]
+            store.events.add_spans(spans)
+            request_tags = [
+                f"run_iteration:{run}",
+                f"run_id:00000000-0000-4000-8000-{run:012d}",
+            ]
+            store.events.add_metrics(eid, metrics, request_tags)
+    store.experiments.patch(eid, {"status": "completed"})
+    return eid
 
 
 def _cpu(pid: int) -> float:
@@ -267,6 +290,10 @@ def measure(records: int, repeat: int, workdir: Path) -> dict[str, Any]:
     proc, url = _serve(db)
     try:
         http = httpx.Client(base_url=url, timeout=600)
+        # The first read of the experiment, from a store just started on the file.
+        cpu = _cpu(proc.pid)
+        first_s = _raw_read(http, eid)
+        first_cpu = _cpu(proc.pid) - cpu
         pages = _pages(http, eid)
         mock = _mock_client(url, http)
         real = ExperimentsClient(backend_from_env({"DD_LLMOBS_OVERRIDE_ORIGIN": url}))
@@ -309,6 +336,8 @@ def measure(records: int, repeat: int, workdir: Path) -> dict[str, Any]:
         "pages": len(pages),
         "answer_mb": round(sum(len(b) for _, b in pages) / 1e6, 1),
         "repeat": repeat,
+        "store_first_s": round(first_s, 3),
+        "store_first_cpu_s": round(first_cpu, 3),
         "store_s": round(statistics.median(store_s), 3),
         "store_cpu_s": round(statistics.median(store_cpu), 3),
         "client_s": round(statistics.median(client_s), 3),
@@ -322,14 +351,84 @@ def measure(records: int, repeat: int, workdir: Path) -> dict[str, Any]:
     }
 
 
+def _at_once(read: Callable[[str], object], first: str, second: str) -> float:
+    """Seconds to read both experiments at once, as the gate does (the baseline on a thread
+    of its own, the candidate on the caller's)."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(1) as pool:
+        other = pool.submit(read, second)
+        read(first)
+        other.result()
+    return time.perf_counter() - started
+
+
+def _one_after_other(read: Callable[[str], object], first: str, second: str) -> float:
+    started = time.perf_counter()
+    read(first)
+    read(second)
+    return time.perf_counter() - started
+
+
+def measure_gate(records: int, repeat: int, workdir: Path) -> dict[str, Any]:
+    """A candidate and its baseline of `records` x RUNS each, read from the store served on
+    a thread of this process, as `driftgate run --local` reads them. The first reads (the
+    store's bytes, then end to end) are each made of a store just started on the file, the
+    client's modules imported beforehand (their import is the gate's start-up, not a read)."""
+    import driftgate.experiments.events  # noqa: F401
+
+    db = workdir / "gate.db"
+    candidate, baseline = build_many(db, records, 2)
+    backend = {"DD_LLMOBS_OVERRIDE_ORIGIN": ""}
+    with BackgroundStore(str(db)) as first, httpx.Client(base_url=first.url, timeout=600) as h:
+        first_store_s = _at_once(lambda eid: _raw_read(h, eid), candidate, baseline)
+    with BackgroundStore(str(db)) as store:
+        http = httpx.Client(base_url=store.url, timeout=600)
+        backend["DD_LLMOBS_OVERRIDE_ORIGIN"] = store.url
+        client = ExperimentsClient(backend_from_env(backend))
+
+        def raw(eid: str) -> float:
+            return _raw_read(http, eid)
+
+        def data(eid: str) -> object:
+            got = client.experiment_data(eid)
+            assert got.rows == RUNS * records, got.rows
+            return got
+
+        first_s = _at_once(data, candidate, baseline)
+        times: dict[str, list[float]] = {
+            k: [] for k in ("store_serial", "store_at_once", "serial", "at_once")
+        }
+        for _ in range(repeat):
+            times["store_serial"].append(_one_after_other(raw, candidate, baseline))
+            times["store_at_once"].append(_at_once(raw, candidate, baseline))
+            times["serial"].append(_one_after_other(data, candidate, baseline))
+            times["at_once"].append(_at_once(data, candidate, baseline))
+        client.close()
+        http.close()
+    return {
+        "task_spans_each": RUNS * records,
+        "first_store_at_once_s": round(first_store_s, 3),
+        "first_at_once_s": round(first_s, 3),
+        **{f"{k}_s": round(statistics.median(v), 3) for k, v in times.items()},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--gate-records",
+        type=int,
+        default=1000,
+        help="records of the candidate and of the baseline read at once (0: skip)",
+    )
     parser.add_argument("--no-save", action="store_true", help=f"do not write {RESULTS.name}")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="driftgate-read-") as tmp:
         result = measure(args.records, args.repeat, Path(tmp))
+        if args.gate_records:
+            result["gate"] = measure_gate(args.gate_records, args.repeat, Path(tmp))
     verdict = "under" if result["end_to_end_s"] < TARGET_S else "OVER"
     print(
         f"\nreading {result['task_spans']:,} task spans with their {result['evaluations']:,} "
@@ -338,6 +437,10 @@ def main() -> None:
         "CPUs):\n"
     )
     print("| | wall seconds | CPU seconds |\n|---|---|---|")
+    print(
+        f"| the store's first read (a new server; bytes only) | {result['store_first_s']:.3f} | "
+        f"{result['store_first_cpu_s']:.3f} |"
+    )
     print(
         f"| the store (answering every page, bytes only) | {result['store_s']:.3f} | "
         f"{result['store_cpu_s']:.3f} |"
@@ -350,6 +453,24 @@ def main() -> None:
         f"| **end to end** (`experiment_data`) | **{result['end_to_end_s']:.3f}** ({verdict} the "
         f"{TARGET_S} s target) | |"
     )
+    gate = result.get("gate")
+    if gate:
+        print(
+            f"\na candidate and its baseline ({gate['task_spans_each']:,} task spans each) read "
+            "from the store served on a thread of this process, wall seconds:\n"
+        )
+        print("| | one after the other | at once |\n|---|---|---|")
+        print(
+            f"| the store (bytes only) | {gate['store_serial_s']:.3f} | "
+            f"{gate['store_at_once_s']:.3f} |"
+        )
+        print(
+            f"| end to end (`experiment_data`) | {gate['serial_s']:.3f} | {gate['at_once_s']:.3f} |"
+        )
+        print(
+            f"| the store, the first read (a new server) | | {gate['first_store_at_once_s']:.3f} |"
+        )
+        print(f"| end to end, the first read (a new server) | | {gate['first_at_once_s']:.3f} |")
     if not args.no_save:
         RESULTS.parent.mkdir(exist_ok=True)
         RESULTS.write_text(json.dumps(result, indent=2) + "\n")

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from driftgate.store.server import BackgroundStore
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Route
+
+from driftgate.store.app import Pieces
+from driftgate.store.server import BackgroundServer, BackgroundStore
 from tests.storeapi import UNSTABLE, Api, body, metric, post_spans, span
 
 
@@ -87,3 +93,39 @@ def test_a_task_span_s_metrics_are_its_own_with_its_trace_s_sums(store: Backgrou
         "s4": {"latency": 2.5},
     }
     assert list(by_id["s3"]) == ["score", "input_tokens", "total_tokens"]
+
+
+def test_an_answer_is_sent_as_its_pieces_joined() -> None:
+    """Pieces small and large, sent in slices: the bytes are the pieces joined, with their
+    length."""
+    pieces = [b'{"a":[', b"1" * 10, b",", b"2" * 25, b"", b"3", b"]}"]
+
+    async def sliced(request: Request) -> Pieces:
+        return _Sliced(pieces)
+
+    with BackgroundServer(Starlette(routes=[Route("/", sliced)])) as server:
+        answer = httpx.get(server.url)
+    assert answer.content == b"".join(pieces)
+    assert answer.headers["content-length"] == str(len(answer.content))
+    assert answer.headers["content-type"] == "application/json"
+
+
+class _Sliced(Pieces):
+    SLICE = 8
+
+
+def test_a_large_events_answer_is_whole(store: BackgroundStore) -> None:
+    api = Api(store.url)
+    pid = api.project()
+    did = api.dataset(pid)["id"]
+    api.batch(pid, did, insert_records=[{"id": f"r{i}", "input": {"q": i}} for i in range(3)])
+    eid = api.experiment(pid, did)["id"]
+    big = [span(eid, f"s{i}", f"r{i}") for i in range(3)]
+    for i, s in enumerate(big):
+        s["meta"]["output"] = str(i) * (Pieces.SLICE + 1000)
+    post_spans(api, big)
+    with httpx.Client(base_url=store.url) as http:
+        answer = http.get(f"/api/v2/llm-obs/v3/experiments/{eid}/events")
+    assert int(answer.headers["content-length"]) == len(answer.content) > 3 * Pieces.SLICE
+    spans = answer.json()["data"]["attributes"]["spans"]
+    assert [s["meta"]["output"] for s in spans] == [s["meta"]["output"] for s in big]

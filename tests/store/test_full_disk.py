@@ -53,7 +53,7 @@ def test_a_write_that_meets_a_full_disk_answers_507_and_the_store_goes_on(
     with BackgroundStore(str(tmp_path / "s.db")) as store:
         api = Api(store.url)
         eid = _setup(api)
-        with store.store.database.read() as conn:
+        with store.store.database.tx() as conn:  # the writing connection
             pages = conn.execute("PRAGMA page_count").fetchone()[0]
             conn.execute(f"PRAGMA max_page_count = {pages}")
         _full_disk_refusal(
@@ -71,7 +71,7 @@ def test_a_write_that_meets_a_full_disk_answers_507_and_the_store_goes_on(
             )
         )
         assert api.events(eid)["spans"] == []  # reads still answer; nothing was kept
-        with store.store.database.read() as conn:
+        with store.store.database.tx() as conn:  # the writing connection
             conn.execute("PRAGMA max_page_count = 1073741823")
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         # Space is back: the same requests are stored, without a restart.

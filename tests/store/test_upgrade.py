@@ -1,5 +1,6 @@
 """A store file written by an older driftgate (schema 1: spans and evaluations kept only as
-posted) is upgraded when opened, and answers exactly as before; a newer file is refused."""
+posted; schema 2: without a task span's usage and evaluations kept rendered) is upgraded when
+opened, and answers exactly as before; a newer file is refused."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from driftgate.store.core import SCHEMA_VERSION
 from driftgate.store.errors import CannotOpen
 from driftgate.store.server import BackgroundStore
+from tests.store.schema2 import as_schema_2, spans_answered
 from tests.storeapi import UNSTABLE, Api, metric, post_metrics, post_spans, span
 
 
@@ -66,6 +68,7 @@ def _answers(url: str, eid: str) -> dict[str, bytes]:
 
 def _as_schema_1(db: str) -> None:
     """What driftgate 0.1 left: no answer columns, schema version 1."""
+    as_schema_2(db)
     conn = sqlite3.connect(db)
     with conn:
         conn.execute("ALTER TABLE spans DROP COLUMN answer")
@@ -110,6 +113,29 @@ def test_a_schema_1_file_is_upgraded_and_answers_byte_for_byte_as_before(tmp_pat
     assert "spans_by_trace" not in columns
 
 
+def test_a_schema_2_file_is_upgraded_and_answers_byte_for_byte_as_before(tmp_path: Path) -> None:
+    db = str(tmp_path / "store.db")
+    eid, before = _record(db)
+    as_schema_2(db)
+    assert _schema(db)[0] == "2"
+    assert "answer_usage" not in _schema(db)[1]
+    # What schema 2 answered, built at the read from the same rows.
+    assert spans_answered(db, eid) in before["unstable"]
+
+    with BackgroundStore(db) as store:
+        assert _answers(store.url, eid) == before
+        # Spans and evaluations posted after the upgrade are answered with the others.
+        api = Api(store.url)
+        post_metrics(api, eid, [metric("s4", "ok", "boolean", True)], run=2)
+        post_spans(api, [span(eid, "s4", "r2", run=2)])
+        spans = api.events(eid)["spans"]
+        assert [s["span_id"] for s in spans] == ["s1", "s2", "s3", "s4"]
+        assert [m["label"] for m in spans[3]["eval_metrics"]] == ["ok"]
+    version, columns = _schema(db)
+    assert version == str(SCHEMA_VERSION) == "3"
+    assert "answer_usage" in columns
+
+
 def test_an_upgrade_that_fails_leaves_the_file_as_it_was(tmp_path: Path) -> None:
     db = str(tmp_path / "store.db")
     _record(db)
@@ -124,6 +150,22 @@ def test_an_upgrade_that_fails_leaves_the_file_as_it_was(tmp_path: Path) -> None
     assert _schema(db)[0] == "1"
     assert "answer" not in _schema(db)[1]
     assert "spans_by_trace" in _schema(db)[1]
+
+
+def test_a_schema_2_upgrade_that_fails_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    db = str(tmp_path / "store.db")
+    _record(db)
+    as_schema_2(db)
+    conn = sqlite3.connect(db)
+    with conn:
+        # A task span's own metrics that are not JSON: merging its trace's usage fails.
+        conn.execute("UPDATE spans SET answer_metrics = x'7b' WHERE span_id = 's1'")
+    conn.close()
+    with pytest.raises(CannotOpen, match=r"cannot upgrade .* from schema 2 .* left as it was"):
+        BackgroundStore(db)
+    version, columns = _schema(db)
+    assert version == "2"
+    assert "answer_usage" not in columns
 
 
 def test_a_file_of_a_newer_schema_is_refused(tmp_path: Path) -> None:

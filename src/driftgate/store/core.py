@@ -2,8 +2,11 @@
 rules every resource module follows to use it.
 
 Every write goes through `Database.tx()`, one transaction per call, so a method that returns
-has durably stored what it was given (WAL, synchronous=FULL). Reads go through
-`Database.read()`. Both hold the one lock, as the one connection is shared between threads.
+has durably stored what it was given (WAL, synchronous=FULL), on the one writing connection,
+behind a lock. Reads go through `Database.read()`: on a file, a read-only connection of the
+reading thread's own, so that reads run at once on several cores (SQLite releases the
+interpreter's lock) and beside a write, each on one snapshot of the committed data (WAL); on
+`:memory:`, which one connection alone sees, the writing one, behind the lock.
 Here too: JSON (de)serialising for BLOB columns, timestamps, ids, and `Page`. Nothing in this
 module knows what a project, dataset or experiment is beyond the tables' definitions.
 """
@@ -15,9 +18,11 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import orjson
@@ -31,9 +36,10 @@ if TYPE_CHECKING:
 
 D = TypeVar("D", bound="DataclassInstance")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """2: task spans and evaluations are also kept as they are answered (`answer` columns), and
-a trace's usage is summed from an index."""
+a trace's usage is summed from an index. 3: a task span's `metrics` with its trace's usage
+(`answer_usage`) and its evaluations (`span_evals`) are kept as they are answered too."""
 
 # The range of SQLite's INTEGER (64-bit signed): what a request may put in an indexed column.
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -117,6 +123,7 @@ CREATE TABLE IF NOT EXISTS spans (
     body BLOB NOT NULL,
     answer BLOB,
     answer_metrics BLOB,
+    answer_usage BLOB,
     UNIQUE (experiment_id, span_id)
 );
 CREATE INDEX IF NOT EXISTS spans_roots
@@ -124,6 +131,11 @@ CREATE INDEX IF NOT EXISTS spans_roots
 -- Covers the token and cost sums of a trace, which every events read makes for each span.
 CREATE INDEX IF NOT EXISTS spans_usage
     ON spans (experiment_id, trace_id, input_tokens, output_tokens, total_tokens, cost);
+-- A task span's evaluations as answered, joined by commas (none: no row), by the span's rowid.
+-- Kept apart from the span, in rows written whole: they mostly arrive after it, and a span's
+-- row that grew then would split its page (ddtrace's traffic doubled the spans' pages); here
+-- they come in the order of their spans, so they are appended.
+CREATE TABLE IF NOT EXISTS span_evals (span INTEGER PRIMARY KEY, evals BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS metrics (
     experiment_id TEXT NOT NULL,
     source TEXT NOT NULL,
@@ -153,7 +165,13 @@ _UPGRADES = {
         "CREATE INDEX IF NOT EXISTS spans_usage "
         "ON spans (experiment_id, trace_id, input_tokens, output_tokens, total_tokens, cost)",
     ),
+    3: (
+        "ALTER TABLE spans ADD COLUMN answer_usage BLOB",
+        "CREATE TABLE span_evals (span INTEGER PRIMARY KEY, evals BLOB NOT NULL)",
+    ),
 }
+
+_READ_MMAP = 1 << 30
 
 Upgrade = Callable[[sqlite3.Connection, int], None]
 """Completes the rows of a file written under an older schema (the version it had), inside
@@ -161,7 +179,8 @@ the transaction that upgrades it."""
 
 
 class Database:
-    """One SQLite file, or `:memory:`. Thread-safe: one connection behind a lock.
+    """One SQLite file, or `:memory:`. Thread-safe: writes share one connection behind a
+    lock; reads of a file in WAL mode have a read-only connection per thread.
 
     A file written under an older schema is upgraded when opened: its tables get what they
     lack, and `upgrade` completes the rows they hold, in one transaction (a failed upgrade
@@ -171,6 +190,15 @@ class Database:
         self.path = path
         self._upgrade = upgrade
         self._lock = threading.RLock()
+        # Where reads open their own connections; None: they use the writing one (a
+        # database in memory or a temporary one, private to its connection, or a file not
+        # in WAL mode, whose readers would wait for the writer).
+        self._read_uri: str | None = None
+        self._readers: list[tuple[threading.Thread, sqlite3.Connection]] = []
+        self._readers_lock = threading.Lock()
+        self._local = threading.local()
+        self._pool: ThreadPoolExecutor | None = None
+        self._closed = False
         try:
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -188,7 +216,10 @@ class Database:
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA busy_timeout = 5000")
         if self.path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode = WAL")
+            (mode,) = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            if self.path != "" and str(mode).lower() == "wal":
+                # Absolute now: the process may change directory before a read opens it.
+                self._read_uri = f"{Path(self.path).absolute().as_uri()}?mode=ro"
         self._conn.execute("PRAGMA synchronous = FULL")
         # The version first: a newer file is refused, an older one upgraded, before the
         # schema below touches either.
@@ -239,15 +270,71 @@ class Database:
             )
         log.info("upgraded %s from schema %d to %d", self.path, version, SCHEMA_VERSION)
 
+    def reading_threads(self) -> ThreadPoolExecutor:
+        """Threads for reads that should not hold their caller (the store's event loop):
+        four, as a gate reads two experiments, each a page ahead of its parsing, and kept,
+        with their connections and caches, from one read to the next until `close`. (Not
+        starlette's thread pool: its first use imports anyio's streams and sockets, 0.07 s
+        of a gate's first read; and its threads outlive the store.)"""
+        with self._readers_lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(4, thread_name_prefix="driftgate-store-read")
+            return self._pool
+
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._readers_lock:
+            self._closed = True
+            if self._pool is not None:
+                # Its threads end now: a process joins its threads before it exits.
+                self._pool.shutdown(wait=False, cancel_futures=True)
+            for _, conn in self._readers:
+                conn.close()
+            self._readers.clear()
             self._conn.close()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
-        """The connection, for reads only, while no other thread uses it."""
-        with self._lock:
-            yield self._conn
+        """A connection for reads only, in one read transaction: what the block reads is one
+        snapshot of the committed data, however many statements it takes."""
+        if self._read_uri is None:
+            with self._lock:
+                yield self._conn
+            return
+        conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read-only connection, opened on its first read."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        assert self._read_uri is not None
+        with self._readers_lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+            # The connections of threads that have ended (a thread pool lets idle ones go).
+            for thread, old in [r for r in self._readers if not r[0].is_alive()]:
+                old.close()
+                self._readers.remove((thread, old))
+            conn = sqlite3.connect(
+                self._read_uri, uri=True, isolation_level=None, check_same_thread=False
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout = 5000")
+            # Pages read from the file's mapping rather than copied into the connection's
+            # cache: an events page's SQL in about 60% of the time. (Only reads map it: the
+            # store never truncates the file, which would fault a mapping.)
+            conn.execute(f"PRAGMA mmap_size = {_READ_MMAP}")
+            self._readers.append((threading.current_thread(), conn))
+        self._local.conn = conn
+        return conn
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:

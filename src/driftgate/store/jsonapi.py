@@ -44,23 +44,23 @@ def resource(row: Project | Dataset | Record | RecordAck | Experiment) -> dict[s
 
 def experiment_events(
     experiment_id: str, page: EventsPage, meta: dict[str, Any] | None = None
-) -> bytes:
-    """The events answer, `{"data": ..., "meta": meta}` (no `meta` when None), as JSON. The
-    largest answer the store gives (every span and evaluation of an experiment): it is
-    joined from the spans as the store answers them, never decoded and encoded again."""
+) -> list[bytes]:
+    """The events answer, `{"data": ..., "meta": meta}` (no `meta` when None), as JSON: the
+    pieces it is the concatenation of. The largest answer the store gives (every span and
+    evaluation of an experiment): it is made of the spans as the store answers them, never
+    decoded and encoded again, and sent piece by piece, never joined in one copy."""
     out = [
         b'{"data":{"id":',
         orjson.dumps(experiment_id),
         b',"type":"experiment_events","attributes":{"spans":[',
-        b",".join(page.spans),
-        b'],"summary_metrics":[',
-        b",".join(page.summaries),
-        b"]}}",
     ]
+    for i, spans in enumerate(page.spans):
+        out += [b",", spans] if i else [spans]
+    out += [b'],"summary_metrics":[', b",".join(page.summaries), b"]}}"]
     if meta is not None:
         out += [b',"meta":', orjson.dumps(meta)]
     out.append(b"}")
-    return b"".join(out)
+    return out
 
 
 # -- paging ---------------------------------------------------------------------------------
