@@ -381,8 +381,9 @@ def _flaky_only(
 def _describe(point: ChangePoint) -> str:
     amount = f"{point.shift * 100:+.1f} points" if point.rate else f"{point.shift:+.3g}"
     runs = "run" if point.keep == 1 else f"{point.keep} runs"
+    differ = "differs" if point.keep == 1 else "differ"
     return (
-        f"the base branch changed: its newest {runs} differ from the older ones on "
+        f"the base branch changed: its newest {runs} {differ} from the older ones on "
         f"{point.metric} ({amount}, p={point.p_value:.2g}), so only the newest {runs} "
         f"{'is' if point.keep == 1 else 'are'} pooled"
         + (
