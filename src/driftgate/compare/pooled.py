@@ -33,6 +33,7 @@ import numpy as np
 from driftgate.compare.engine import Compared, compare_measured, no_baseline_report
 from driftgate.compare.measure import Measurement
 from driftgate.compare.pairing import record_means
+from driftgate.compare.recheck import recheck_report
 from driftgate.compare.records import MAX_IDS
 from driftgate.compare.schema import History, Metric, PooledRun, Report
 from driftgate.compare.stats_paired import paired_test
@@ -62,16 +63,20 @@ class PoolSettings:
     `shift_alpha`: a shift in either direction between the newest base runs and the older
     ones, at this level over every split and metric (Bonferroni), is a change point. It is
     strict: by chance it cuts the history of an unchanged base branch 1% of the time.
-    `harm_alpha`: the same test in the one direction that can fail a pull request that
-    changed nothing (the older runs look *better* than the newest ones, so pooling them
-    would raise the baseline), at a lenient level. A spurious cut only costs the pooled
-    runs' power; an undetected shift of this kind costs false alarms. The figures of the
-    trade are in docs/statistics.md.
+    `harm_alpha` (0: off): the same test in the one direction that can fail a pull request
+    that changed nothing (the older runs look *better* than the newest ones, so pooling
+    them would raise the baseline), at a lenient level. Off by default: the confirmation
+    against the newest run (`confirm`) bounds the false alarms of any shift, and a lenient
+    cut would say "the base branch changed" of an unchanged one a quarter of the time. The
+    figures of the trade are in docs/statistics.md.
     """
 
     max_runs: int = DEFAULT_HISTORY
     shift_alpha: float = 0.01
-    harm_alpha: float = 0.3
+    harm_alpha: float = 0.0
+    confirm: bool = True
+    """Whether a change the pooled test finds must also be significant, at alpha and
+    unadjusted, against the newest base run alone (see `_confirm`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +225,9 @@ def find_change_point(
             )
             two_sided = min(1.0, 2 * min(p_worse, p_better)) * tests
             harmful = min(1.0, p_worse * tests)
-            ratio = min(two_sided / settings.shift_alpha, harmful / settings.harm_alpha)
+            ratio = two_sided / settings.shift_alpha
+            if settings.harm_alpha > 0:
+                ratio = min(ratio, harmful / settings.harm_alpha)
             if ratio < 1 and (best is None or ratio < best[0]):
                 best = (
                     ratio,
@@ -229,7 +236,7 @@ def find_change_point(
                         metric=one.name,
                         shift=float(d.mean()),
                         p_value=min(two_sided, harmful),
-                        harmful=harmful / settings.harm_alpha <= two_sided / settings.shift_alpha,
+                        harmful=p_worse < p_better,
                         rate=one.rate,
                     ),
                 )
@@ -378,6 +385,72 @@ def _flaky_only(
     ]
 
 
+def _alone(m: Measurement, confidence: float) -> Measurement:
+    """The newest-run comparison tested as the pooled one is: the paired t-test (the
+    sign-flip test when few records moved) rather than exact McNemar, whose discreteness
+    would make the confirmation stricter than its level."""
+    if not m.paired or m.per_record is None:
+        return m
+    base, cand = m.per_record
+    d = cand - base
+    return replace(m, inference=paired_test(d[np.isfinite(d)], confidence, binary=False))
+
+
+def _p_in_direction(m: Measurement, worse: bool) -> float | None:
+    inference = m.inference
+    if inference.p_less is None or inference.p_greater is None:
+        return None
+    lower_is_better = m.direction == "lower"
+    return inference.p_greater if worse == lower_is_better else inference.p_less
+
+
+def _confirm(report: Report, newest: Compared) -> tuple[Report, list[str]]:
+    """Each tested metric's p-value becomes the larger of the pooled test's (adjusted) and
+    the same one-sided test against the newest base run alone (unadjusted), and the verdicts
+    follow from the figures again.
+
+    Why: the newest base run is the system the pull request branched from. An older run
+    that differs from it by less than the change-point test can see still moves a pooled
+    baseline, and a shift of the base branch inside the history then reads as a change of
+    the candidate. Requiring both tests is an intersection-union test (its p-value is the
+    larger of the two): whatever the base branch did inside the history, a false alarm
+    needs the newest-run test to fire, which it does at most alpha of the time; with an
+    unchanged base branch, it needs the pooled test to fire. The price is the power of the
+    newest-run test at the unadjusted alpha, which is much higher than at the adjusted one.
+    """
+    confidence = 1 - 2 * (report.alpha or 0.05)
+    by_name = {m.name: _alone(m, confidence) for m in newest.measurements}
+    changed: list[str] = []
+    metrics = []
+    for metric in report.metrics:
+        alone = by_name.get(metric.name)
+        if metric.family is None or metric.p_value is None or metric.delta is None or alone is None:
+            metrics.append(metric)
+            continue
+        sign = -1.0 if metric.direction == "lower" else 1.0
+        worse = sign * metric.delta < 0
+        p_alone = _p_in_direction(alone, worse)
+        if p_alone is None or p_alone <= metric.p_value:
+            metrics.append(metric)
+            continue
+        updated = metric.model_copy(update={"p_value": p_alone})
+        if metric.verdict in ("regressed", "improved") and p_alone >= (report.alpha or 0.05):
+            changed.append(metric.name)
+            updated = updated.model_copy(
+                update={
+                    "notes": [
+                        *metric.notes,
+                        f"the pooled baseline says {metric.verdict}, but against the newest "
+                        f"base run alone the change is not significant (p={p_alone:.2g}): a "
+                        "change on the base branch inside the history could explain it, so "
+                        "it is not counted",
+                    ]
+                }
+            )
+        metrics.append(updated)
+    return recheck_report(report.model_copy(update={"metrics": metrics})), changed
+
+
 def _describe(point: ChangePoint) -> str:
     amount = f"{point.shift * 100:+.1f} points" if point.rate else f"{point.shift:+.3g}"
     runs = "run" if point.keep == 1 else f"{point.keep} runs"
@@ -463,6 +536,10 @@ def compare_pooled(
         pooled=len(kept) > 1,
     )
     report = compared.report
+    unconfirmed: list[str] = []
+    if len(kept) > 1 and settings.confirm:
+        newest = compare_measured(kept[0], candidate, config)
+        report, unconfirmed = _confirm(report, newest)
     flaky = _flaky(compared, baseline, config) if len(kept) > 1 else None
     metrics = report.metrics
     flaky_keys: list[str] = []
@@ -501,6 +578,11 @@ def compare_pooled(
         )
     if labelled:
         warnings.append("regressions made only of known-flaky records: " + ", ".join(labelled))
+    if unconfirmed:
+        warnings.append(
+            "the pooled baseline alone would have judged these changed, but the newest base "
+            "run does not confirm it: " + ", ".join(unconfirmed)
+        )
     history_summary = History(
         considered=len(considered),
         pooled=len(kept),
@@ -511,6 +593,7 @@ def compare_pooled(
         flaky_count=len(flaky_keys),
         regressed_flaky=regressed_flaky,
         flaky_only=labelled,
+        unconfirmed=unconfirmed,
     )
     return report.model_copy(
         update={"metrics": metrics, "warnings": warnings, "history": history_summary}

@@ -169,6 +169,9 @@ class History(_Model):
     regressed_flaky: int = 0  # of `records.regressed_count`, how many are known-flaky
     # Metrics that regressed although every record that moved the worse way is known-flaky.
     flaky_only: list[str] = Field(default_factory=list)
+    # Metrics the pooled test alone would have judged regressed (or improved), held back
+    # because the newest base run alone does not confirm the change at alpha.
+    unconfirmed: list[str] = Field(default_factory=list)
 
 
 class Report(_Model):
