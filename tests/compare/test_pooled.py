@@ -16,7 +16,7 @@ from driftgate.compare.pooled import PoolSettings, find_change_point, pool
 from driftgate.experiments.models import ExperimentData
 from tests.compare.builders import column, experiment
 
-NO_HARM = PoolSettings(harm_alpha=1e-12)
+NO_HARM = PoolSettings(harm_alpha=0.0)  # the default: no lenient cut
 
 
 def boolean_run(
@@ -263,3 +263,52 @@ def test_the_pooled_baseline_is_the_mean_of_every_observation(runs: list[list[fl
     assert report.history is not None
     expected_flaky = [f"r{i}" for i in range(6) if 0 < np.mean([r[i] for r in runs]) < 1]
     assert report.history.flaky == expected_flaky
+
+
+def _shifted_history() -> tuple[list[ExperimentData], ExperimentData]:
+    """The base branch got worse at its newest run (20 of 200 records stopped passing), and
+    the candidate is that newest system, unchanged."""
+    newest = np.r_[np.ones(140), np.zeros(60)]
+    older = np.r_[np.ones(160), np.zeros(40)]
+    history = [boolean_run(newest, run_id="b0")] + [
+        boolean_run(older, run_id=f"b{j}") for j in range(1, 5)
+    ]
+    return history, boolean_run(newest, run_id="cand")
+
+
+def test_a_change_the_newest_run_does_not_confirm_is_not_counted() -> None:
+    history, candidate = _shifted_history()
+    blind = PoolSettings(shift_alpha=1e-12, confirm=False)
+    unconfirmed = compare_pooled(history, candidate, settings=blind)
+    assert unconfirmed.verdict == "fail"  # the pooled test alone: the older runs' 80% rate
+    report = compare_pooled(history, candidate, settings=PoolSettings(shift_alpha=1e-12))
+    metric = next(m for m in report.metrics if m.name == "correct")
+    assert metric.verdict == "inconclusive"
+    assert metric.gate == "pass"
+    assert metric.p_value == 1.0  # nothing moved against the newest run
+    assert report.verdict == "pass"
+    assert report.history is not None
+    assert report.history.unconfirmed == ["correct"]
+    assert any("newest base run alone" in note for note in metric.notes)
+
+
+def test_a_change_point_finds_that_shift_too() -> None:
+    history, candidate = _shifted_history()
+    report = compare_pooled(history, candidate)
+    assert report.history is not None
+    assert report.history.pooled == 1
+    assert report.verdict == "pass"
+
+
+def test_pooled_reports_survive_the_recheck() -> None:
+    """A fork's artifact is judged again from its figures (compare/recheck.py): the pooled
+    verdicts, confirmation included, must be what the figures say."""
+    from driftgate.compare.recheck import recheck_report
+
+    rng = np.random.default_rng(9)
+    for drift in (0.0, 0.05, 0.1):
+        report = compare_pooled(*simulated(rng, 300, 5, drift=drift, at=1))
+        assert recheck_report(report) == report
+    history, candidate = _shifted_history()
+    report = compare_pooled(history, candidate, settings=PoolSettings(shift_alpha=1e-12))
+    assert recheck_report(report) == report
