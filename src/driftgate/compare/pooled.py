@@ -17,6 +17,10 @@ Why it is sound, and what it gains (docs/statistics.md, "A baseline from history
   differs from the newest run's starts a declared change point; a shift between the newest
   runs and the older ones that the data show is a detected one. Either way only the runs
   after it are pooled, and the report says so (`History.change_point`).
+- A shift too small for the change-point test still moves a pooled baseline, and no test
+  can both use the older runs and ignore an arbitrary shift of theirs. So a change the
+  pooled test finds counts only when the newest base run alone confirms it at alpha
+  (`_confirm`): false alarms then stay near alpha whatever the base branch did.
 - A record whose pass/fail outcome varies between the pooled base runs is known-flaky:
   listed apart, and a regression made only of known-flaky records is labelled so.
 
