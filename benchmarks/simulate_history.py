@@ -79,6 +79,7 @@ TRADE = (
     PoolSettings(confirm=False, harm_alpha=0.3),
     PoolSettings(),
     PoolSettings(harm_alpha=0.3),
+    PoolSettings(confirm_adjusted=True),
 )
 
 
@@ -146,6 +147,7 @@ def cells(reps_null: int, reps: int, reps_drift: int) -> dict[str, list[Cell]]:
                 Cell(replace(s, pass_drop=0.05), 5, reps, "correct", settings=settings),
                 Cell(s, 5, reps_drift, None, 0.03, 0.0, 1, settings=settings),
                 Cell(s, 5, reps_drift, None, 0.02, 0.0, 1, settings=settings),
+                Cell(s, 5, reps_drift, None, 0.02, 0.02, 1, settings=settings),
             )
         )
     return {
@@ -158,10 +160,19 @@ def cells(reps_null: int, reps: int, reps_drift: int) -> dict[str, list[Cell]]:
         "trade_power": [t[0] for t in trade],
         "trade_fa3": [t[1] for t in trade],
         "trade_fa2": [t[2] for t in trade],
+        "trade_fa2_both": [t[3] for t in trade],
     }
 
 
 def tables(results: dict[str, list[tuple[Cell, Result]]], args: argparse.Namespace) -> list[str]:
+    if "null" not in results:
+        return trade_table(results) if "trade_power" in results else []
+    return main_tables(results, args) + trade_table(results)
+
+
+def main_tables(
+    results: dict[str, list[tuple[Cell, Result]]], args: argparse.Namespace
+) -> list[str]:
     out = [
         f"No change, 5 base-branch runs of history ({args.reps_null} experiments per row; a "
         f"5% rate is measured to {margin(args.reps_null)}): share of experiments failing the "
@@ -233,7 +244,11 @@ def tables(results: dict[str, list[tuple[Cell, Result]]], args: argparse.Namespa
     ]
     for cell, r in results["drift_power"]:
         out.append(f"| {cell.drift * 100:.0f} pts | {percent(r.caught)} | {percent(r.cut)} |")
-    out += [
+    return out
+
+
+def trade_table(results: dict[str, list[tuple[Cell, Result]]]) -> list[str]:
+    out = [
         "",
         "What the confirmation against the newest base run (`confirm`) and a lenient cut in "
         "the harmful direction (`harm_alpha`) trade: power without drift against false "
@@ -241,18 +256,24 @@ def tables(results: dict[str, list[tuple[Cell, Result]]], args: argparse.Namespa
         "runs; the first row is the pooled test alone).",
         "",
         "| confirm | harm_alpha | catches a 5-pt drop (no drift) | fails, 2-pt drift "
-        "| fails, 3-pt drift |",
-        "|---|---:|---:|---:|---:|",
+        "| fails, 3-pt drift | fails, 2-pt drift of pass rate and score |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for (cell, power), (_, fa3), (_, fa2) in zip(
-        results["trade_power"], results["trade_fa3"], results["trade_fa2"], strict=True
+    for (cell, power), (_, fa3), (_, fa2), (_, both) in zip(
+        results["trade_power"],
+        results["trade_fa3"],
+        results["trade_fa2"],
+        results["trade_fa2_both"],
+        strict=True,
     ):
         harm = cell.settings.harm_alpha
         label = "off" if harm <= 0 else f"{harm:g}"
-        confirm = "yes" if cell.settings.confirm else "no"
+        confirm = "no"
+        if cell.settings.confirm:
+            confirm = "adjusted (Holm)" if cell.settings.confirm_adjusted else "yes"
         out.append(
             f"| {confirm} | {label} | {percent(power.caught)} | {percent(fa2.fail)} "
-            f"| {percent(fa3.fail)} |"
+            f"| {percent(fa3.fail)} | {percent(both.fail)} |"
         )
     return out
 
@@ -284,28 +305,16 @@ def main() -> int:
     for (name, cell), rate in zip(flat, rates, strict=True):
         assert rate is not None
         results[name].append((cell, rate))
-    if args.only:
-        for name, rows in results.items():
-            for cell, r in rows:
-                print(
-                    name,
-                    cell.scenario.records,
-                    cell.scenario.runs,
-                    cell.history,
-                    cell.drift,
-                    cell.at,
-                    cell.settings.harm_alpha,
-                    r,
-                )
-        return 0
     text = "\n".join(tables(results, args))
     print(text)
     elapsed = time.perf_counter() - started
-    RESULTS.write_text(
+    path = RESULTS if not args.only else RESULTS.with_name("simulate_history_partial.json")
+    path.write_text(
         json.dumps(
             {
                 "command": "uv run python benchmarks/simulate_history.py "
-                f"--reps {args.reps} --reps-null {args.reps_null} --reps-drift {args.reps_drift}",
+                f"--reps {args.reps} --reps-null {args.reps_null} --reps-drift {args.reps_drift}"
+                + (f" --only {' '.join(args.only)}" if args.only else ""),
                 "seconds": round(elapsed),
                 "groups": {
                     name: [

@@ -312,3 +312,15 @@ def test_pooled_reports_survive_the_recheck() -> None:
     history, candidate = _shifted_history()
     report = compare_pooled(history, candidate, settings=PoolSettings(shift_alpha=1e-12))
     assert recheck_report(report) == report
+
+
+def test_the_adjusted_confirmation_is_stricter() -> None:
+    rng = np.random.default_rng(10)
+    for _ in range(5):
+        history, candidate = simulated(rng, 300, 5, drift=0.03, at=1)
+        loose = compare_pooled(history, candidate)
+        strict = compare_pooled(history, candidate, settings=PoolSettings(confirm_adjusted=True))
+        for a, b in zip(loose.metrics, strict.metrics, strict=True):
+            if a.p_value is not None and a.family is not None:
+                assert b.p_value is not None
+                assert b.p_value >= a.p_value

@@ -39,6 +39,7 @@ from driftgate.compare.measure import Measurement
 from driftgate.compare.pairing import record_means
 from driftgate.compare.recheck import recheck_report
 from driftgate.compare.records import MAX_IDS
+from driftgate.compare.rules import adjusted_p_values
 from driftgate.compare.schema import History, Metric, PooledRun, Report
 from driftgate.compare.stats_paired import paired_test
 from driftgate.config import EvaluatorKind, GateConfig
@@ -79,6 +80,7 @@ class PoolSettings:
     shift_alpha: float = 0.01
     harm_alpha: float = 0.0
     confirm: bool = True
+    confirm_adjusted: bool = False
     """Whether a change the pooled test finds must also be significant, at alpha and
     unadjusted, against the newest base run alone (see `_confirm`)."""
 
@@ -408,7 +410,7 @@ def _p_in_direction(m: Measurement, worse: bool) -> float | None:
     return inference.p_greater if worse == lower_is_better else inference.p_less
 
 
-def _confirm(report: Report, newest: Compared) -> tuple[Report, list[str]]:
+def _confirm(report: Report, newest: Compared, *, adjusted: bool) -> tuple[Report, list[str]]:
     """Each tested metric's p-value becomes the larger of the pooled test's (adjusted) and
     the same one-sided test against the newest base run alone (unadjusted), and the verdicts
     follow from the figures again.
@@ -423,7 +425,10 @@ def _confirm(report: Report, newest: Compared) -> tuple[Report, list[str]]:
     newest-run test at the unadjusted alpha, which is much higher than at the adjusted one.
     """
     confidence = 1 - 2 * (report.alpha or 0.05)
-    by_name = {m.name: _alone(m, confidence) for m in newest.measurements}
+    alone_measured = [_alone(m, confidence) for m in newest.measurements]
+    by_name = {m.name: m for m in alone_measured}
+    holm = adjusted_p_values(alone_measured) if adjusted else {}
+    holm_by_name = {alone_measured[i].name: a for i, a in holm.items()}
     changed: list[str] = []
     metrics = []
     for metric in report.metrics:
@@ -434,6 +439,8 @@ def _confirm(report: Report, newest: Compared) -> tuple[Report, list[str]]:
         sign = -1.0 if metric.direction == "lower" else 1.0
         worse = sign * metric.delta < 0
         p_alone = _p_in_direction(alone, worse)
+        if adjusted and metric.name in holm_by_name:
+            p_alone = holm_by_name[metric.name].worse if worse else holm_by_name[metric.name].better
         if p_alone is None or p_alone <= metric.p_value:
             metrics.append(metric)
             continue
@@ -543,7 +550,7 @@ def compare_pooled(
     unconfirmed: list[str] = []
     if len(kept) > 1 and settings.confirm:
         newest = compare_measured(kept[0], candidate, config)
-        report, unconfirmed = _confirm(report, newest)
+        report, unconfirmed = _confirm(report, newest, adjusted=settings.confirm_adjusted)
     flaky = _flaky(compared, baseline, config) if len(kept) > 1 else None
     metrics = report.metrics
     flaky_keys: list[str] = []
