@@ -80,9 +80,13 @@ class PoolSettings:
     shift_alpha: float = 0.01
     harm_alpha: float = 0.0
     confirm: bool = True
-    confirm_adjusted: bool = False
     """Whether a change the pooled test finds must also be significant, at alpha and
     unadjusted, against the newest base run alone (see `_confirm`)."""
+    confirm_adjusted: bool = False
+    """The confirmation at the gate's own adjusted level (Holm over the family), rather than
+    at alpha unadjusted: false alarms stay under alpha whatever the base branch did, even
+    when several gated metrics drifted, and the pooled runs then add no power over one run.
+    """
 
 
 @dataclass(frozen=True, slots=True)
