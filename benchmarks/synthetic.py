@@ -21,7 +21,7 @@ How the data behave, and why:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -180,3 +180,37 @@ def make_pair(s: Scenario) -> tuple[ExperimentData, ExperimentData]:
     baseline = _side(s, latent, rng, "baseline", candidate=False)
     candidate = _side(s, latent, rng, "candidate", candidate=True)
     return baseline, candidate
+
+
+def make_history(
+    s: Scenario,
+    base_runs: int,
+    *,
+    drift: float = 0.0,
+    score_drift: float = 0.0,
+    drift_at: int = 0,
+) -> tuple[list[ExperimentData], ExperimentData]:
+    """`base_runs` base-branch runs of one system (newest first) and a candidate over the
+    same records; the candidate carries the drops.
+
+    With `drift`, the base branch changed `drift_at` runs ago: the newest `drift_at` base
+    runs and the candidate run a system whose pass rate is `drift` lower than the older
+    runs' (a negative `drift`: higher) and whose mean score is `score_drift` lower, as when
+    a change merged on the base branch swapped the model. `drift_at = 1` is the hardest
+    case: only the newest run shows it; a drift of the pass rate alone is harder to see than
+    one that moves the score too (scores are less noisy).
+    """
+    rng = np.random.default_rng(s.seed)
+    older = _latent(s, rng)
+    # A negative drift can push a record's latent value past 1: clipped (the score's Beta
+    # needs it inside 0..1), so its mean moves a little less than asked.
+    newer = replace(
+        older,
+        pass_p=np.clip(_worse(older.pass_p, drift), 0.0, 1.0),
+        quality=np.clip(_worse(older.quality, score_drift), 1e-3, 1 - 1e-3),
+    )
+    history = []
+    for j in range(base_runs):
+        latent = newer if j < drift_at else older
+        history.append(_side(s, latent, rng, f"base{j}", candidate=False))
+    return history, _side(s, newer, rng, "candidate", candidate=True)

@@ -13,12 +13,14 @@ from driftgate.compare.schema import Metric, Records, Report
 
 if TYPE_CHECKING:
     from driftgate.compare.engine import compare, error_report, experiment_ref, no_baseline_report
+    from driftgate.compare.pooled import compare_pooled
 
 __all__ = [
     "Metric",
     "Records",
     "Report",
     "compare",
+    "compare_pooled",
     "error_report",
     "experiment_ref",
     "no_baseline_report",
@@ -32,4 +34,8 @@ def __getattr__(name: str) -> Any:
         from driftgate.compare import engine
 
         return getattr(engine, name)
+    if name == "compare_pooled":
+        from driftgate.compare import pooled
+
+        return pooled.compare_pooled
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from driftgate.compare import completeness
 from driftgate.compare.budgets import budget_metrics
 from driftgate.compare.evaluators import evaluator_metrics
-from driftgate.compare.measure import Findings
+from driftgate.compare.measure import Findings, Measurement
 from driftgate.compare.pairing import Alignment, align
 from driftgate.compare.records import record_changes
 from driftgate.compare.rules import judge_all, overall
@@ -42,7 +43,9 @@ def experiment_ref(
     )
 
 
-def _differences(baseline: ExperimentData, candidate: ExperimentData) -> list[str]:
+def _differences(
+    baseline: ExperimentData, candidate: ExperimentData, *, pooled: bool = False
+) -> list[str]:
     """What makes the two runs less comparable than they look: said, never blocking."""
     said = []
     b, c = baseline.info, candidate.info
@@ -64,7 +67,7 @@ def _differences(baseline: ExperimentData, candidate: ExperimentData) -> list[st
         )
         said.append(f"the experiment config differs from the baseline's: {named}{more}")
     b_runs, c_runs = len(np.unique(baseline.run_iteration)), len(np.unique(candidate.run_iteration))
-    if b_runs != c_runs:
+    if b_runs != c_runs and not pooled:
         said.append(
             f"the baseline has {b_runs} run(s), the candidate {c_runs}: each record's runs are "
             "averaged on each side before pairing"
@@ -105,26 +108,61 @@ def compare(
     candidate_url: str | None = None,
 ) -> Report:
     """Compare `candidate` with `baseline` record by record under the gate `config`."""
-    config = config or GateConfig()
+    return compare_measured(
+        baseline,
+        candidate,
+        config or GateConfig(),
+        baseline_reason=baseline_reason,
+        baseline_url=baseline_url,
+        candidate_url=candidate_url,
+    ).report
+
+
+@dataclass(frozen=True, slots=True)
+class Compared:
+    """A report with what it was judged from, for a caller that adds to it (the pooled
+    baseline labels regressions made of known-flaky records)."""
+
+    report: Report
+    alignment: Alignment | None = None
+    measurements: tuple[Measurement, ...] = ()
+
+
+def compare_measured(
+    baseline: ExperimentData,
+    candidate: ExperimentData,
+    config: GateConfig,
+    *,
+    baseline_reason: str = "",
+    baseline_url: str | None = None,
+    candidate_url: str | None = None,
+    pooled: bool = False,
+) -> Compared:
+    """`compare`, keeping the alignment and the measurements. `pooled`: the baseline is
+    several base runs put together, which says so itself (no note on its run count)."""
     if candidate.rows == 0:
-        return error_report(
-            "the candidate experiment has no records: nothing to compare",
-            candidate=experiment_ref(candidate.info, candidate, candidate_url),
-            baseline=experiment_ref(baseline.info, baseline, baseline_url),
-            baseline_reason=baseline_reason,
+        return Compared(
+            error_report(
+                "the candidate experiment has no records: nothing to compare",
+                candidate=experiment_ref(candidate.info, candidate, candidate_url),
+                baseline=experiment_ref(baseline.info, baseline, baseline_url),
+                baseline_reason=baseline_reason,
+            )
         )
     if baseline.rows == 0:
         reason = f"the baseline {baseline.info.id} has no records"
-        return no_baseline_report(
-            candidate,
-            config,
-            baseline_reason=f"{baseline_reason}; {reason}" if baseline_reason else reason,
-            candidate_url=candidate_url,
+        return Compared(
+            no_baseline_report(
+                candidate,
+                config,
+                baseline_reason=f"{baseline_reason}; {reason}" if baseline_reason else reason,
+                candidate_url=candidate_url,
+            )
         )
     alignment, found = _measure(baseline, candidate, config)
     metrics = judge_all(found.measurements, config.alpha)
     records = record_changes(found.measurements, alignment, baseline, candidate)
-    warnings = _differences(baseline, candidate) + _read_notes(baseline, candidate)
+    warnings = _differences(baseline, candidate, pooled=pooled) + _read_notes(baseline, candidate)
     if records.baseline_only or records.candidate_only:
         warnings.append(
             f"{records.baseline_only} record(s) are in the baseline only and "
@@ -138,7 +176,7 @@ def compare(
         )
     cand_ref = experiment_ref(candidate.info, candidate, candidate_url)
     base_ref = experiment_ref(baseline.info, baseline, baseline_url)
-    return Report(
+    report = Report(
         verdict=completeness.judge(overall(metrics), cand_ref, base_ref, config.incomplete),
         candidate=cand_ref,
         baseline=base_ref,
@@ -154,6 +192,7 @@ def compare(
         + found.warnings,
         incomplete=config.incomplete,
     )
+    return Compared(report, alignment, tuple(found.measurements))
 
 
 def _candidate_only(metric: Metric) -> Metric:

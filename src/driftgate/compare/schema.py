@@ -173,6 +173,35 @@ class Records(_Model):
     truncated: bool = False  # whether an id list or `flipped` was cut to its limit
 
 
+class PooledRun(_Model):
+    """One base-branch run of the history a pooled baseline was drawn from."""
+
+    id: str
+    commit: str | None = None
+    created_at: str | None = None
+    runs: int = 0  # its iterations (ddtrace's `runs`)
+    pooled: bool = False
+    why: str = ""  # why it was left out ("" when pooled)
+
+
+class History(_Model):
+    """A baseline pooled from several base-branch runs (see docs/statistics.md)."""
+
+    considered: int
+    pooled: int  # base runs pooled (each with all its iterations)
+    observations: int = 0  # base iterations pooled, summed over the pooled runs
+    runs: list[PooledRun] = Field(default_factory=list)  # newest first
+    change_point: str = ""  # why the older runs were left out; "" when none was
+    flaky: list[str] = Field(default_factory=list)  # known-flaky record keys (first MAX_IDS)
+    flaky_count: int = 0
+    regressed_flaky: int = 0  # of `records.regressed_count`, how many are known-flaky
+    # Metrics that regressed although every record that moved the worse way is known-flaky.
+    flaky_only: list[str] = Field(default_factory=list)
+    # Metrics the pooled test alone would have judged regressed (or improved), held back
+    # because the newest base run alone does not confirm the change at alpha.
+    unconfirmed: list[str] = Field(default_factory=list)
+
+
 class Report(_Model):
     verdict: Verdict
     candidate: ExperimentRef | None
@@ -191,3 +220,6 @@ class Report(_Model):
     baseline_considered: list[ConsideredRun] = Field(default_factory=list)
     """Without a baseline: the runs the search looked at and why none qualified (newest
     first, at most a few; `baseline_reason` counts them all)."""
+    history: History | None = None
+    """With a pooled baseline of several base-branch runs: which were pooled, the change
+    point, the known-flaky records. None for a baseline of one run."""
