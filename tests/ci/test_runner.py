@@ -439,3 +439,74 @@ def test_a_signal_while_stopping_what_the_command_left_still_stops_it(tmp_path: 
     assert caught.value.exit_code == 143
     assert caught.value.command is not None and caught.value.command.tail == "exiting"
     assert_ended(int(pid_file.read_text()))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc: Linux")
+def test_a_signal_between_starting_the_command_and_reading_it_still_stops_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The signal lands after the command started and before its output is in our charge
+    (other threads of driftgate, importing while the command starts, can hold the main one
+    there): the command is still stopped, and the cancellation says what it did. Before,
+    `Cancelled` came out there and left a TERM-ignoring job running after driftgate."""
+    import signal
+
+    pid_file, started = tmp_path / "stubborn.pid", tmp_path / "started"
+    script = (
+        f"(trap '' TERM; echo $BASHPID > {pid_file}; while :; do sleep 0.05; done) & "
+        f"touch {started}; sleep 300"
+    )
+    real = runner._Output.__init__
+
+    def signalled(self: runner._Output, *args: object) -> None:
+        deadline = time.monotonic() + 30
+        while not started.exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # the handler has run by now, had nothing held it
+        real(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner._Output, "__init__", signalled)
+    with pytest.raises(Cancelled) as caught, cancel_on_signals():
+        run(["bash", "-c", script], tmp_path)
+    assert caught.value.exit_code == 143
+    assert caught.value.command is not None  # raised by run_command, the command stopped
+    assert_ended(int(pid_file.read_text()))
+
+
+def _signalled_in_held_block(sig: int, reached: list[str], fail: bool = False) -> None:
+    import signal
+
+    from driftgate.ci.cancel import held
+
+    with cancel_on_signals():
+        with held():
+            os.kill(os.getpid(), signal.Signals(sig))
+            time.sleep(0.05)  # the handler has run by now, had nothing held it
+            reached.append("end of the block")
+            if fail:
+                raise OSError("no such file")
+        reached.append("after it")  # never: raised as the block ends
+
+
+def test_held_raises_the_signal_when_the_block_ends_and_only_then() -> None:
+    import signal
+
+    from driftgate.ci.cancel import held
+
+    reached: list[str] = []
+    with pytest.raises(Cancelled) as caught:
+        _signalled_in_held_block(signal.SIGINT, reached)
+    assert reached == ["end of the block"]
+    assert caught.value.exit_code == 130
+
+    # A block that fails with a signal pending: the cancellation, from the failure.
+    with pytest.raises(Cancelled) as caught:
+        _signalled_in_held_block(signal.SIGTERM, reached, fail=True)
+    assert isinstance(caught.value.__cause__, OSError)
+
+    # No signal: nothing raised; outside cancel_on_signals, held changes nothing.
+    with held():
+        reached.append("quiet")
+    assert reached[-1] == "quiet"

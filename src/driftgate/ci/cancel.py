@@ -52,6 +52,9 @@ def cancel_on_signals() -> Iterator[None]:
         if fired:
             return
         fired.append(signum)
+        if _held:
+            _held.append(signum)  # raised when the held block ends (`held`)
+            return
         raise Cancelled(signum)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -60,3 +63,31 @@ def cancel_on_signals() -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+# While a `held` block runs: [None], then the signal that came meanwhile, if one did.
+_held: list[int | None] = []
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """A block that a signal must not cut: `Cancelled` is raised when it ends rather than
+    inside it. Starting the command and taking charge of it (its output reader) is one: a
+    signal between the two, when this process's other threads keep the main one waiting
+    for the interpreter's lock, left the command running after driftgate had exited."""
+    if _held:  # already held: the outer block raises
+        yield
+        return
+    _held.append(None)
+    try:
+        yield
+    except BaseException as exc:
+        came = _held[1:]
+        _held.clear()
+        if came and came[0] is not None:
+            raise Cancelled(came[0]) from exc
+        raise
+    came = _held[1:]
+    _held.clear()
+    if came and came[0] is not None:
+        raise Cancelled(came[0])

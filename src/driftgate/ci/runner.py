@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from driftgate.ci.cancel import Cancelled
+from driftgate.ci.cancel import Cancelled, held
 from driftgate.redact import Redactor
 from driftgate.result import CommandResult
 
@@ -91,18 +91,31 @@ def run_command(
     become_subreaper()
     # Our children before the command: any other child later is an orphan of the command's.
     before = _children(os.getpid())
+    timed_out = False
+    cancelled: Cancelled | None = None
+    grace = grace_s
+    proc: subprocess.Popen[bytes] | None = None
+    output: _Output | None = None
     try:
-        proc = subprocess.Popen(
-            command,
-            shell=isinstance(command, str),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so that all of it can be stopped
-        )
+        # Not cut by a signal between starting the command and taking charge of it: one
+        # raised there would leave it running (`held` raises it once both are done).
+        with held():
+            proc = subprocess.Popen(
+                command,
+                shell=isinstance(command, str),
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so that all of it can be stopped
+            )
+            assert proc.stdout is not None
+            output = _Output(proc.stdout, echo, redact, tail_lines)
+        _wait(proc, timeout_s)
     except OSError as exc:
+        if proc is not None:
+            raise
         return CommandResult(
             command=shown,
             exit_code=None,
@@ -112,28 +125,26 @@ def run_command(
             tail="",
             failed_to_start=redact(f"`{shown}` could not start: {exc.strerror or exc} (in {cwd})"),
         )
-    assert proc.stdout is not None
-    output = _Output(proc.stdout, echo, redact, tail_lines)
-    timed_out = False
-    cancelled: Cancelled | None = None
-    grace = grace_s
-    try:
-        _wait(proc, timeout_s)
     except subprocess.TimeoutExpired:
         timed_out = True
     except Cancelled as exc:
         cancelled, grace = exc, min(grace_s, CANCEL_GRACE_S)
     finally:
         # Still running (a timeout, an interrupt): the command itself. Exited: what it left.
-        grace = grace if proc.returncode is None else leftover_grace_s
-        while True:
+        if proc is not None and proc.returncode is not None:
+            grace = leftover_grace_s
+        while proc is not None:
             try:
                 _stop_group(proc, grace, before)
-                output.close(DRAIN_S)
+                if output is not None:
+                    output.close(DRAIN_S)
                 break
             except Cancelled as exc:
                 # Told to stop while stopping: stop anyway, sooner, and say it was cancelled.
                 cancelled, grace = exc, min(grace, CANCEL_GRACE_S)
+    if proc is None or output is None:
+        assert cancelled is not None  # nothing else leaves the block without either
+        raise cancelled
     code = proc.returncode
     if cancelled is not None and code is None:
         code = -cancelled.signum  # still there after SIGKILL (uninterruptible): as stopped
