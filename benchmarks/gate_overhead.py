@@ -9,6 +9,11 @@ and stop, finding the experiment, waiting for it, resolving the baseline, readin
 experiments, comparing, reporting, the interpreter's exit. The median is the figure. The
 start-up is the part before the command starts (report.json's `command.started_at`).
 
+Work the gate does while the command runs (its store's start, imports on a thread) costs no
+"overhead" but may slow the command; so the command is also timed alone, recording into the
+revision's own `driftgate serve` in a process of its own, and the table shows the wall time
+of `run` minus that: what a user waits for beyond their script.
+
 One more gated run happens behind timers (the revision's entry point with its phases
 wrapped), for the breakdown; plus the imports alone, in a fresh interpreter, with and
 without a bytecode cache. Where the store runs in a process of its own, its CPU is not in
@@ -347,6 +352,10 @@ def measure(
                 _summary(rev, runs[i], json.loads(probe.read_text()), started, ended, envs[i])
             )
             results[-1]["imports_s"] = _imports(rev.python, envs[i], workdir, repeat)
+        for i, rev in enumerate(revisions):
+            alone = _alone(rev, records, envs[i], workdir, repeat)
+            results[i]["command_alone_median_s"] = round(alone, 3)
+            results[i]["wall_minus_alone_s"] = round(results[i]["wall_median_s"] - alone, 3)
     return {
         "records": records,
         "evaluators": 3,
@@ -357,6 +366,44 @@ def measure(
         "cpus": os.cpu_count(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def _alone(rev: Revision, records: int, env: dict[str, str], workdir: Path, repeat: int) -> float:
+    """Median wall time of the command alone, without `driftgate run`: the same script
+    recording into the revision's own `driftgate serve`, in a process of its own (started
+    before the clock), with the environment `driftgate run` gives it. The yardstick of
+    what a user waits for beyond their script: work the gate does while the command runs
+    (starting its store, importing) shows as a slower command under `run`, not here."""
+    db = workdir / f"alone-{abs(hash(rev.python))}.db"
+    serve = [rev.python, "-m", "driftgate.cli", "serve", "--port", "0", "--db", str(db)]
+    server = subprocess.Popen(serve, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        run_env = {
+            **env,
+            "DD_LLMOBS_OVERRIDE_ORIGIN": url,
+            "DD_API_KEY": "driftgate-local",
+            "DD_APP_KEY": "driftgate-local",
+            "DD_APM_TRACING_ENABLED": "false",
+            "DD_INSTRUMENTATION_TELEMETRY_ENABLED": "false",
+            "DD_REMOTE_CONFIGURATION_ENABLED": "false",
+        }
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            subprocess.run(
+                [rev.python, str(EXPERIMENT), str(records)],
+                env=run_env,
+                check=True,
+                capture_output=True,
+                cwd=workdir,
+            )
+            times.append(time.perf_counter() - started)
+    finally:
+        server.terminate()
+        server.wait()
+    return statistics.median(times)
 
 
 @contextmanager
@@ -498,6 +545,8 @@ def _print(result: dict[str, Any]) -> None:
         ("after the command (until exit)", "after_command_median_s"),
         ("the command (ddtrace script)", "command_median_s"),
         ("wall time of `driftgate run`", "wall_median_s"),
+        ("the command alone (into `driftgate serve`, no `run`)", "command_alone_median_s"),
+        ("wall time of `run` - the command alone", "wall_minus_alone_s"),
     )
     for label, key in rows:
         print(f"| {label} | " + " | ".join(f"{r[key]:.2f} s" for r in revs) + " |")
