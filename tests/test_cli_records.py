@@ -41,6 +41,7 @@ TOKENS = {
 COST = {"A": [0.02, 0.005, 0.005], "B": [0.001] * 3, "C": [0.03, 0.001, 0.001], "D": [0.011] * 3}
 OUTPUT = {"A": ["Paris", "Paris", "Lyon"], "B": ["Rome"] * 3, "C": ["Bern", "Zurich", "Bern"]}
 OUTPUT["D"] = ["Oslo", "Oslo", "Oslo"]
+DIFFICULTY = {"A": "hard", "B": "hard", "C": "easy", "D": "easy"}
 
 
 @dataclass
@@ -53,7 +54,14 @@ class Recorded:
 def _record(api: Api) -> str:
     project = api.project("capitals")
     dataset = api.dataset(project)["id"]
-    api.batch(project, dataset, insert_records=[{"id": r, "input": {"q": r}} for r in RECORDS])
+    api.batch(
+        project,
+        dataset,
+        insert_records=[
+            {"id": r, "input": {"q": r}, "tags": [f"difficulty:{DIFFICULTY[r]}", "lang:en"]}
+            for r in RECORDS
+        ],
+    )
     eid = str(api.experiment(project, dataset, "capitals-3-runs", run_count=3)["id"])
     for run in (1, 2, 3):
         spans, metrics = [], []
@@ -236,14 +244,22 @@ def test_what_the_experiment_lacks_is_a_usage_error_at_its_column(
     assert query[caret.index("^")] == "@"
 
 
-def test_a_tag_term_says_the_tags_are_not_read_yet(
+def test_tag_terms_match_the_records_dataset_tags(
     recorded: Recorded, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, shown, err = records(capsys, recorded.experiment, "-q", "difficulty:hard")
-    assert code == 0
+    eid = recorded.experiment
+    # The tags come from the dataset's records (the store's records list), by record id.
+    assert listed(capsys, eid, "difficulty:hard") == [(r, run) for r in "AB" for run in (1, 2, 3)]
+    assert listed(capsys, eid, "difficulty:hard run_iteration:2") == [("A", 2), ("B", 2)]
+    # With multi-run terms: A's average score is 0.6, B's 0.3.
+    query = "difficulty:hard @multi_run_avg.@evaluations.custom.random_evaluator:>0.5"
+    assert listed(capsys, eid, query) == [("A", None)]
+    assert listed(capsys, eid, "difficulty:medium") == []
+    code, shown, err = records(capsys, eid, "-q", "lang:en difficulty:easy")
+    assert code == 0, err
     assert shown is not None
-    assert shown["matched"] == 0
-    assert "difficulty match no record" in err
+    assert shown["matched"] == 6
+    assert "match no record" not in err
 
 
 def test_an_unknown_experiment_is_a_usage_error(

@@ -734,4 +734,5 @@ def restrict(
         summaries=[s for s in data.summaries if s.run is None or s.run in runs],
         notes=(*data.notes, note) if note else data.notes,
         dataset_records=None,
+        record_tags=None if data.record_tags is None else [data.record_tags[i] for i in picked],
     )

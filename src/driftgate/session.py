@@ -830,10 +830,11 @@ def find_records(request: RecordsRequest, env: Mapping[str, str]) -> RecordsFoun
             raise UsageError(str(exc)) from None
         data = backend.client.experiment_data(info.id, run)
     notes: tuple[str, ...] = ()
-    if query.tag_keys:
-        # The events read does not carry the records' dataset tags yet: said, not guessed.
+    if query.tag_keys and data.record_tags is None:
+        # The records' tags come with the dataset's records, which could not be read (the
+        # data's notes say why): said, not guessed.
         notes = (
-            f"the records' dataset tags are not read from {backend.name} yet, so "
+            f"the dataset's records could not be read from {backend.name}, so "
             f"{', '.join(query.tag_keys)} match no record",
         )
-    return RecordsFound(data, query, select(query, data, None), notes)
+    return RecordsFound(data, query, select(query, data, data.record_tags), notes)

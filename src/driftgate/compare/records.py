@@ -142,6 +142,7 @@ def record_changes(
                 candidate_runs=c_runs,
                 baseline_outputs=b_outputs,
                 candidate_outputs=c_outputs,
+                tags=list(candidate.record_tags[c_row]) if candidate.record_tags else [],
             )
         )
     return Records(

@@ -12,6 +12,7 @@ __all__ = [
     "DEFAULT_SITE",
     "AuthError",
     "Backend",
+    "DatasetRecords",
     "ExperimentsClient",
     "NotFoundError",
     "RetryPolicy",
@@ -59,6 +60,29 @@ RECORDS_PAGE = 1000
 
 
 @dataclass(frozen=True)
+class DatasetRecords:
+    """What the gate reads of a dataset version: how many records it has, and each one's
+    tags by its id and by its canonical id (a task span names its record by either)."""
+
+    count: int
+    tags: dict[str, tuple[str, ...]]
+
+
+def _record_tags(record: Any, into: dict[str, tuple[str, ...]]) -> None:
+    """A record of the list answer's tags (`key:value` strings; others skipped) under its id
+    and its canonical id."""
+    if not isinstance(record, Mapping):
+        return
+    attributes = record.get("attributes")
+    attributes = attributes if isinstance(attributes, Mapping) else {}
+    raw = attributes.get("tags")
+    tags = tuple(t for t in raw if isinstance(t, str)) if isinstance(raw, list) else ()
+    for key in (record.get("id"), attributes.get("canonical_id")):
+        if isinstance(key, str) and key:
+            into.setdefault(key, tags)
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 6
     base_delay: float = 0.5
@@ -94,8 +118,8 @@ class ExperimentsClient:
         self._headers = headers
         # A candidate and its baseline usually ran on the same dataset version: count it once
         # (they are read at the same time: the lock makes the second wait for the first).
-        self._record_counts: dict[tuple[str, str, int | None, tuple[str, ...]], int] = {}
-        self._record_counts_lock = threading.Lock()
+        self._records: dict[tuple[str, str, int | None, tuple[str, ...]], DatasetRecords] = {}
+        self._records_lock = threading.Lock()
 
     def close(self) -> None:
         self._http.close()
@@ -327,27 +351,26 @@ class ExperimentsClient:
                 f"{self.backend.base_url} the experiments API?"
             ) from None
 
-    def count_records(
+    def dataset_records(
         self,
         project_id: str,
         dataset_id: str,
         version: int | None,
         tags: Sequence[str] = (),
-    ) -> int:
-        """How many records `version` of the dataset has (those carrying every tag in `tags`),
-        read the way ddtrace's `pull_dataset` reads them: every page of the records list; once
-        per client for the same version and tags (a dataset version never changes)."""
+    ) -> DatasetRecords:
+        """How many records `version` of the dataset has (those carrying every tag in `tags`)
+        and each one's tags, read the way ddtrace's `pull_dataset` reads them: every page of
+        the records list; once per client for the same version and tags (a dataset version
+        never changes)."""
         key = (project_id, dataset_id, version, tuple(sorted(tags)))
-        with self._record_counts_lock:
-            if key not in self._record_counts:
-                self._record_counts[key] = self._count_records(
-                    project_id, dataset_id, version, tags
-                )
-            return self._record_counts[key]
+        with self._records_lock:
+            if key not in self._records:
+                self._records[key] = self._read_records(project_id, dataset_id, version, tags)
+            return self._records[key]
 
-    def _count_records(
+    def _read_records(
         self, project_id: str, dataset_id: str, version: int | None, tags: Sequence[str]
-    ) -> int:
+    ) -> DatasetRecords:
         path = RECORDS.format(project_id=project_id, dataset_id=dataset_id)
         params: list[tuple[str, str]] = [("page[limit]", str(RECORDS_PAGE))]
         if version is not None:
@@ -355,15 +378,18 @@ class ExperimentsClient:
         params += [("filter[tags]", tag) for tag in tags]
         what = f"the records of dataset {dataset_id!r}"
         count, cursor, seen = 0, None, set()
+        tags_of: dict[str, tuple[str, ...]] = {}
         while True:
             page = self._get(path, params + ([("page[cursor]", cursor)] if cursor else []), what)
             data = page.get("data")
             if not isinstance(data, list):
                 raise BackendError(f"{self.backend.describe()} answered {what} without a data list")
             count += len(data)
+            for record in data:
+                _record_tags(record, tags_of)
             cursor = _cursor(page)
             if not cursor:
-                return count
+                return DatasetRecords(count, tags_of)
             if cursor in seen:
                 raise BackendError(
                     f"{self.backend.describe()} answered {what} with a cursor it had already "
@@ -405,14 +431,20 @@ class ExperimentsClient:
         raw = (info.config or {}).get("filtered_record_tags")
         tags = [t for t in raw if isinstance(t, str)] if isinstance(raw, list) else []
         try:
-            count = self.count_records(info.project_id, info.dataset_id, info.dataset_version, tags)
+            records = self.dataset_records(
+                info.project_id, info.dataset_id, info.dataset_version, tags
+            )
         except BackendError as exc:
             note = (
                 f"the records of its dataset could not be counted ({exc}), so whether every "
                 "run has a task span for each record is not known"
             )
             return dataclasses.replace(data, notes=(*data.notes, note))
-        return dataclasses.replace(data, dataset_records=count)
+        return dataclasses.replace(
+            data,
+            dataset_records=records.count,
+            record_tags=[records.tags.get(key, ()) for key in data.record_key],
+        )
 
 
 _gc_lock = threading.Lock()

@@ -176,6 +176,10 @@ class ExperimentData:
     """How many records the dataset version the experiment ran on has (with the record tags
     it was filtered on): every run should have a task span for each. None: not known (no
     dataset, or it could not be read; a note then says why)."""
+    record_tags: list[tuple[str, ...]] | None = None
+    """Each row's dataset record tags (`key:value`, as the dataset gives them), aligned with
+    the rows; a row whose record the dataset does not list has none. None: not known (the
+    records could not be read; the same note says why)."""
 
     @property
     def rows(self) -> int:
