@@ -385,3 +385,37 @@ def test_values_missing_from_a_row_are_nan(served: Served) -> None:
 def test_backend_describe() -> None:
     assert Backend("http://x", None, None, None).describe() == "the experiments API at http://x"
     assert body("t", a=1) == {"data": {"type": "t", "attributes": {"a": 1}}}
+
+
+def test_the_records_tags_are_read_by_id_and_canonical_id_whatever_else_the_list_holds() -> None:
+    """The records list as a backend may answer it: tags under `attributes`, a canonical id
+    beside the id (what a deduplicated record's task spans name), and items that are not
+    records, tags that are not strings, pages that follow."""
+    pages = [
+        {
+            "data": [
+                {"id": "r1", "attributes": {"tags": ["difficulty:hard", 7, "lang:en"]}},
+                {"id": "r2", "attributes": {"canonical_id": "c2", "tags": ["difficulty:easy"]}},
+                "not a record",
+                {"id": "r3", "attributes": {"tags": "difficulty:hard"}},  # not a list
+            ],
+            "meta": {"after": "next"},
+        },
+        {"data": [{"id": "r4"}, {"attributes": {"tags": ["orphan:yes"]}}], "meta": {}},
+    ]
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=pages[1 if "page%5Bcursor%5D" in str(request.url) else 0])
+
+    backend = backend_from_env({"DD_LLMOBS_OVERRIDE_ORIGIN": "http://store.invalid"})
+    client = ExperimentsClient(backend, http=httpx.Client(transport=httpx.MockTransport(answer)))
+    records = client.dataset_records("p", "d", 3)
+    assert records.count == 6
+    assert records.tags == {
+        "r1": ("difficulty:hard", "lang:en"),
+        "r2": ("difficulty:easy",),
+        "c2": ("difficulty:easy",),
+        "r3": (),
+        "r4": (),
+    }
+    assert client.dataset_records("p", "d", 3) is records  # read once per version
