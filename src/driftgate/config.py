@@ -138,6 +138,11 @@ class GateConfig(BaseModel):
     # A run with fewer task spans than its dataset version has records (ddtrace gave up on
     # an unreachable backend and still exited 0): said as a warning unless configured.
     incomplete: Level = "warn"
+    # A query (docs/query.md) restricting every comparison to the records it matches;
+    # read by the session, which knows the language (this room may not import it).
+    where: str | None = None
+    where_key: str = "where"
+    """`where`'s dotted key in its file (`tool.driftgate.where` in pyproject.toml)."""
     source: str = "defaults"
 
     def policy(self, name: str, kind: EvaluatorKind) -> MetricPolicy:
@@ -198,7 +203,7 @@ def _nearest(word: str, names: list[str]) -> list[str]:
 
 # ---------------------------------------------------------------- parsing (pure)
 
-TOP_LEVEL_KEYS = ("alpha", "metrics", "budgets", "incomplete")
+TOP_LEVEL_KEYS = ("alpha", "metrics", "budgets", "incomplete", "where")
 RULE_KEYS = ("direction", "min_effect", "level", "pass_values")
 BUDGET_KEYS = ("max_increase", "level")
 LATENCY_KEYS = ("p50", "p95", "level", "min_seconds")
@@ -386,7 +391,22 @@ def parse_config(
         config["budgets"] = _budgets(table["budgets"], where / "budgets")
     if "incomplete" in table:
         config["incomplete"] = _level(table["incomplete"], where / "incomplete")
+    if "where" in table:
+        value = table["where"]
+        if not isinstance(value, str):
+            raise (where / "where").error(
+                value, 'expected a query string such as "difficulty:hard" (docs/query.md)'
+            )
+        config["where"], config["where_key"] = value, (where / "where").key
     return GateConfig(**config)
+
+
+def where_error(config: GateConfig, problem: str) -> ConfigError:
+    """`where` in `config`'s file cannot be read as a query: `problem` says where in it
+    and what was expected (its column, then the query and a caret)."""
+    return ConfigError(
+        f"{config.source}: {config.where_key} = {_show(config.where)} is not valid; {problem}"
+    )
 
 
 # ---------------------------------------------------------------- loading (the only I/O)

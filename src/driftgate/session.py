@@ -35,8 +35,9 @@ from driftgate.ci.context import CIContext, ContextError, build_context, command
 from driftgate.ci.git import GitError, GitRepo, toplevel
 from driftgate.ci.history import Ancestry, baseline_ancestry
 from driftgate.ci.runner import display, run_command
-from driftgate.compare.schema import Report
-from driftgate.config import GateConfig, load_config, unmatched_rules
+from driftgate.compare import completeness
+from driftgate.compare.schema import ExperimentRef, Report
+from driftgate.config import GateConfig, load_config, unmatched_rules, where_error
 from driftgate.errors import UsageError
 from driftgate.experiments import baseline as baselines
 from driftgate.experiments.backend import Backend as BackendAddress
@@ -256,6 +257,9 @@ class RunRequest:
     """Reads the commit history from GitHub's API when the checkout lacks it (shallow)."""
     github_api_url: str | None = None
     """Default: the context's (`GITHUB_API_URL`, or the remote's host)."""
+    where: str | None = None
+    """A query (docs/query.md) every comparison is restricted to; None: the configuration's
+    `where`, if any. An empty one restricts nothing, whatever the configuration says."""
 
     @property
     def store_db(self) -> Path:
@@ -289,6 +293,8 @@ class CompareRequest:
     pipeline: str | None = None
     base_branch: str | None = None
     backend_fix: str = "use the embedded store"
+    where: str | None = None
+    """As `RunRequest.where`."""
 
 
 # ------------------------------------------------------------------------------ sessions
@@ -307,6 +313,8 @@ def run_gate(
 ) -> RunOutcome:
     """The whole gate: context, backend, setup, command, find, wait, baselines, compare,
     report files."""
+    if request.where is not None:
+        restriction(request.where, GateConfig())  # a typo in --where is said first
     redact = Redactor.of(request.secrets, env)
     log = _RedactedLog(log, redact)
     git = GitRepo(request.workdir)
@@ -319,13 +327,15 @@ def run_gate(
     config = load_config(
         request.config, directory=request.workdir, root=_repo_root(request.workdir)
     )
+    # Read before the setup and the command run: a typo must cost nothing.
+    where = restriction(request.where, config)
     for note in ctx.notes:
         log.notice(note)
     with open_backend(request.store, env, request.store_db, fix=request.backend_fix) as backend:
         run_env = {**env, **backend.command_env, **command_env(ctx, request.pipeline)}
         # The Action's inputs (tokens among them) are the Action's, not the command's.
         run_env = {k: v for k, v in run_env.items() if not k.startswith("INPUT_")}
-        session = _Session(backend, config, log, redact)
+        session = _Session(backend, config, log, redact, where)
         ancestry = partial(_ancestry, request, ctx, git)
         cancelled = None
         try:
@@ -421,8 +431,9 @@ def compare_experiments(
     config = load_config(
         request.config, directory=request.directory, root=_repo_root(request.directory)
     )
+    where = restriction(request.where, config)
     with open_backend(request.store, env, request.db, fix=request.backend_fix) as backend:
-        session = _Session(backend, config, log)
+        session = _Session(backend, config, log, where=where)
         ancestry = partial(_candidate_lineage, request, env)
         report, notes = session.compare(request, ancestry)
         notes = (*notes, *session.config_notes([report]))
@@ -463,6 +474,7 @@ class _Session:
     config: GateConfig
     log: Log
     redact: Redactor = NO_SECRETS
+    where: Restriction | None = None
 
     def run(
         self,
@@ -647,26 +659,72 @@ class _Session:
             )
         self.log.progress(f"reading {candidate.name or candidate.id}")
         if choice.experiment is None:
-            return comparison.no_baseline_report(
-                client.experiment_data(candidate.id, run),
+            cand_data = client.experiment_data(candidate.id, run)
+            if self.where is None:
+                return comparison.no_baseline_report(
+                    cand_data,
+                    self.config,
+                    baseline_reason=choice.reason,
+                    candidate_url=cand_url,
+                    considered=choice.considered,
+                )
+            cand_whole = comparison.experiment_ref(candidate, cand_data)
+            report = comparison.no_baseline_report(
+                self.where.apply(cand_data, None)[0],
                 self.config,
                 baseline_reason=choice.reason,
                 candidate_url=cand_url,
                 considered=choice.considered,
             )
+            return self._judged_whole(report, cand_whole, None)
         self.log.progress(f"reading the baseline {choice.experiment.name or choice.experiment.id}")
         # Both at once: while one answer is parsed, the backend prepares the other.
         with ThreadPoolExecutor(1, thread_name_prefix="driftgate-baseline") as pool:
             baseline = pool.submit(client.experiment_data, choice.experiment.id, choice.run)
             cand_data = client.experiment_data(candidate.id, run)
             base_data = baseline.result()
-        return comparison.compare(
-            base_data,
-            cand_data,
+        if self.where is None:
+            return comparison.compare(
+                base_data,
+                cand_data,
+                self.config,
+                baseline_reason=choice.reason,
+                baseline_url=url(choice.experiment.id),
+                candidate_url=cand_url,
+            )
+        # Whether a run lost task spans is a fact about the whole run, judged before the
+        # query leaves only some records (whose count the dataset's no longer describes).
+        whole = (
+            comparison.experiment_ref(candidate, cand_data),
+            comparison.experiment_ref(choice.experiment, base_data),
+        )
+        cand_part, base_part = self.where.apply(cand_data, base_data)
+        assert base_part is not None
+        report = comparison.compare(
+            base_part,
+            cand_part,
             self.config,
             baseline_reason=choice.reason,
             baseline_url=url(choice.experiment.id),
             candidate_url=cand_url,
+        )
+        return self._judged_whole(report, *whole)
+
+    def _judged_whole(
+        self, report: Report, candidate: ExperimentRef, baseline: ExperimentRef | None
+    ) -> Report:
+        """`report` of a restricted comparison, with the completeness of the whole runs
+        (`candidate`, `baseline`) flagged and judged as an unrestricted one would be: the
+        records the query left out are not lost, the ones a run lacks still are."""
+        level = self.config.incomplete
+        flags = completeness.flags(candidate, baseline, level)
+        if not flags:
+            return report
+        return report.model_copy(
+            update={
+                "verdict": completeness.judge(report.verdict, candidate, baseline, level),
+                "warnings": [*flags, *report.warnings],
+            }
         )
 
 
@@ -790,6 +848,80 @@ def _redacted(result: GateResult, redact: Redactor) -> GateResult:
     if not redact.found(text):
         return result
     return GateResult.from_json(redact(text))
+
+
+# ------------------------------------------------------------------------------ where
+
+
+def restriction(flag: str | None, config: GateConfig) -> Restriction | None:
+    """The query comparisons are restricted to: `--where` (`flag`) when given, even empty
+    (which lifts the configuration's), else the configuration's `where`; None for none.
+    Read before any backend opens. A query that cannot be read is a `UsageError` naming
+    `--where`, or a `ConfigError` naming the file and the key, each with the column."""
+    from driftgate.query import QueryError, parse
+
+    text, given_as = (flag, "--where") if flag is not None else (config.where, "")
+    if not text or not text.strip():
+        return None
+    try:
+        query = parse(text)
+    except QueryError as exc:
+        if given_as:
+            raise UsageError(f"{given_as}: {exc.render()}") from None
+        raise where_error(config, exc.render()) from None
+    return Restriction(query, given_as or f"{config.where_key} in {config.source}")
+
+
+@dataclass(frozen=True)
+class Restriction:
+    """A comparison restricted to the records a query matches, the same on both sides.
+
+    A plain query selects rows on each side: `difficulty:hard`, `run_iteration:1`, or the
+    runs whose tokens were over 1000, wherever they are. A multi-run query selects records
+    by their aggregate over runs, and a record is kept, with all its rows on both sides,
+    when it matches on either side: a rule that treats the two sides alike keeps an
+    unchanged pair of runs unchanged, where choosing by the candidate alone would pick
+    the records that happen to have done worse there (docs/query.md)."""
+
+    query: Query
+    given_as: str
+    """`--where`, or the configuration's key and file: named in errors and the note."""
+
+    def apply(
+        self, candidate: ExperimentData, baseline: ExperimentData | None
+    ) -> tuple[ExperimentData, ExperimentData | None]:
+        from driftgate.query import QueryError, restrict, select
+
+        sides = [d for d in (candidate, baseline) if d is not None]
+        try:
+            selections = [select(self.query, d, d.record_tags) for d in sides]
+        except QueryError as exc:
+            raise UsageError(f"{self.given_as}: {exc.render()}") from None
+        if self.query.multi_run:
+            keep = {k for s in selections for k in s.records}
+            rows = [[i for i, k in enumerate(d.record_key) if k in keep] for d in sides]
+        else:
+            rows = [s.rows.tolist() for s in selections]
+        restricted = [
+            restrict(d, r, self._note(d, r, multi_run=self.query.multi_run))
+            for d, r in zip(sides, rows, strict=True)
+        ]
+        return restricted[0], restricted[1] if baseline is not None else None
+
+    def _note(self, data: ExperimentData, rows: Sequence[int], *, multi_run: bool) -> str:
+        kept = len({data.record_key[i] for i in rows})
+        total = len(set(data.record_key))
+        how = "matching it on either side, all their runs" if multi_run else "the rows matching it"
+        note = (
+            f"restricted by {self.given_as} to `{self.query}`: {kept} of {total} records "
+            f"({how}); completeness is judged on the whole run"
+        )
+        if self.query.tag_keys and data.record_tags is None:
+            note += (
+                f"; the dataset's records could not be read, so {', '.join(self.query.tag_keys)} "
+                "matched no record"
+            )
+        return note
 
 
 # ------------------------------------------------------------------------------ records

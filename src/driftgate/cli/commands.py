@@ -158,6 +158,7 @@ def compare(args: argparse.Namespace) -> int:
         pipeline=args.pipeline,
         base_branch=args.base_branch,
         backend_fix=_LOCAL_FIX,
+        where=args.where,
     )
     result, rctx = compare_experiments(request, os.environ, TerminalLog())
     if args.format == "json":
@@ -229,6 +230,7 @@ def run(args: argparse.Namespace) -> int:
         # In GitHub Actions (`env: GITHUB_TOKEN: ${{ github.token }}`): the history of a
         # shallow checkout is read from the API.
         github_token=os.environ.get("GITHUB_TOKEN") or None,
+        where=args.where,
     )
     try:
         # Ctrl-C and SIGTERM stop the command and still write the report (then exit 130/143).

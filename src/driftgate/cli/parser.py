@@ -71,6 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest request body in bytes (default: %(default)s)",
     )
 
+    def where_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--where",
+            metavar="Q",
+            help="compare only the records matching this query, on both sides (the syntax of "
+            "records --query, e.g. difficulty:hard; docs/query.md); default: the "
+            "configuration's where, which an empty Q lifts",
+        )
+
     def backend_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--local",
@@ -98,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--format", choices=("markdown", "json"), default="markdown")
     compare.add_argument("--base-branch", help="base branch for baseline resolution")
     compare.add_argument("--pipeline", help="pipeline name, for per-run experiment names")
+    where_option(compare)
     backend_options(compare)
 
     records = sub.add_parser(
@@ -165,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
         "fail (exit 1) or pass; on the base branch it records and never fails "
         "(default: %(default)s)",
     )
+    where_option(run)
     backend_options(run)
     run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
 
