@@ -129,6 +129,19 @@ DEFAULT_POLICIES: dict[EvaluatorKind, MetricPolicy] = {
 }
 
 
+class SliceGate(BaseModel):
+    """A slice of the records (those whose dataset record carries the tag `tag`, a
+    `key:value`) gated like a metric: every gated pass-rate or score metric is tested within
+    it at its own `alpha`, and a regression there does what `level` says."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tag: str
+    level: Level = "fail"
+    alpha: float | None = None  # None: the configuration's alpha
+    min_effect: Tolerance | None = None  # None: each metric's own
+
+
 class GateConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -143,6 +156,7 @@ class GateConfig(BaseModel):
     where: str | None = None
     where_key: str = "where"
     """`where`'s dotted key in its file (`tool.driftgate.where` in pyproject.toml)."""
+    slices: tuple[SliceGate, ...] = ()
     source: str = "defaults"
 
     def policy(self, name: str, kind: EvaluatorKind) -> MetricPolicy:
@@ -203,7 +217,8 @@ def _nearest(word: str, names: list[str]) -> list[str]:
 
 # ---------------------------------------------------------------- parsing (pure)
 
-TOP_LEVEL_KEYS = ("alpha", "metrics", "budgets", "incomplete", "where")
+TOP_LEVEL_KEYS = ("alpha", "metrics", "budgets", "incomplete", "where", "slices")
+SLICE_KEYS = ("level", "alpha", "min_effect")
 RULE_KEYS = ("direction", "min_effect", "level", "pass_values")
 BUDGET_KEYS = ("max_increase", "level")
 LATENCY_KEYS = ("p50", "p95", "level", "min_seconds")
@@ -323,6 +338,23 @@ def _rule(pattern: str, value: Any, where: _Where) -> MetricRule:
     )
 
 
+def _slice(tag: str, value: Any, where: _Where) -> SliceGate:
+    key, sep, rest = tag.partition(":")
+    if not sep or not key.strip() or not rest.strip():
+        raise where.error(
+            tag, 'a slice is named by a record tag "key:value", e.g. [slices."difficulty:hard"]'
+        )
+    table = _table(value, where, SLICE_KEYS, ", ".join(SLICE_KEYS))
+    return SliceGate(
+        tag=tag,
+        level=_level(table["level"], where / "level") if "level" in table else "fail",
+        alpha=_alpha(table["alpha"], where / "alpha") if "alpha" in table else None,
+        min_effect=_tolerance(table["min_effect"], where / "min_effect")
+        if "min_effect" in table
+        else None,
+    )
+
+
 def _budget(value: Any, where: _Where, default: Budget, *, fraction: bool) -> Budget:
     # Shorthand: `cost = "20%"` sets the limit and keeps the default level.
     if not isinstance(value, dict):
@@ -398,6 +430,15 @@ def parse_config(
                 value, 'expected a query string such as "difficulty:hard" (docs/query.md)'
             )
         config["where"], config["where_key"] = value, (where / "where").key
+    if "slices" in table:
+        slices = table["slices"]
+        if not isinstance(slices, dict):
+            raise (where / "slices").error(
+                slices, 'expected a table of slices keyed by record tag, e.g. [slices."a:b"]'
+            )
+        config["slices"] = tuple(
+            _slice(tag, gate, where / "slices" / tag) for tag, gate in slices.items()
+        )
     return GateConfig(**config)
 
 

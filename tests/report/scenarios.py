@@ -13,6 +13,7 @@ import numpy as np
 
 from driftgate.compare import compare, error_report, no_baseline_report
 from driftgate.compare.schema import Report
+from driftgate.config import parse_config
 from driftgate.experiments.models import (
     ConsideredRun,
     EvaluatorColumn,
@@ -142,6 +143,10 @@ def incomplete_pair() -> tuple[ExperimentData, ExperimentData]:
 
 
 def fail_report() -> Report:
+    return _compare(*fail_report_sides())
+
+
+def fail_report_sides() -> tuple[ExperimentData, ExperimentData]:
     base_correct = [1] * 34 + [0] * 6
     cand_correct = [0] * 12 + [1] * 22 + [0] * 6
     quality = [0.8 + 0.01 * (i % 5) for i in range(N)]
@@ -166,7 +171,33 @@ def fail_report() -> Report:
             column("tone", "score", [0.9] * N),
         ],
     )
-    return _compare(base, cand)
+    return base, cand
+
+
+def _difficulty(i: int) -> str:
+    # The 12 regressed records of `fail_report` (rec-0 .. rec-11) are all among the hard ones.
+    return "hard" if i < 14 else "easy" if i < 27 else "medium"
+
+
+def sliced_report() -> Report:
+    """`fail_report`'s data with record tags, and the hard slice gated."""
+    base, cand = fail_report_sides()
+    tags = [
+        (f"difficulty:{_difficulty(i)}", f"lang:{'en' if i % 2 else 'fr'}", "source:faq")
+        for i in range(N)
+    ]
+    config = parse_config(
+        {"slices": {"difficulty:hard": {"level": "fail"}}}, source="driftgate.toml"
+    )
+    return _compare(
+        dataclasses.replace(base, record_tags=tags),
+        dataclasses.replace(cand, record_tags=tags),
+        config=config,
+    )
+
+
+def sliced_result() -> GateResult:
+    return GateResult(reports=[sliced_report()], command=command(), found_how=FOUND)
 
 
 def pass_report() -> Report:
@@ -366,4 +397,5 @@ SCENARIOS = {
     "error_crashed": crashed_result,
     "error_timeout": timed_out_result,
     "multi": multi_result,
+    "sliced": sliced_result,
 }

@@ -15,6 +15,7 @@ from driftgate.compare.pairing import Alignment, align
 from driftgate.compare.records import record_changes
 from driftgate.compare.rules import judge_all, overall
 from driftgate.compare.schema import ExperimentRef, Metric, Records, Report
+from driftgate.compare.slices import slice_metrics
 from driftgate.compare.summaries import summary_metrics
 from driftgate.config import GateConfig
 from driftgate.experiments.models import ConsideredRun, ExperimentData, ExperimentInfo
@@ -161,6 +162,8 @@ def compare_measured(
         )
     alignment, found = _measure(baseline, candidate, config)
     metrics = judge_all(found.measurements, config.alpha)
+    sliced = slice_metrics(baseline, candidate, alignment, found.measurements, config)
+    gated = [s.metric for s in sliced.slices if s.gated]
     records = record_changes(found.measurements, alignment, baseline, candidate)
     warnings = _differences(baseline, candidate, pooled=pooled) + _read_notes(baseline, candidate)
     if records.baseline_only or records.candidate_only:
@@ -177,7 +180,7 @@ def compare_measured(
     cand_ref = experiment_ref(candidate.info, candidate, candidate_url)
     base_ref = experiment_ref(baseline.info, baseline, baseline_url)
     report = Report(
-        verdict=completeness.judge(overall(metrics), cand_ref, base_ref, config.incomplete),
+        verdict=completeness.judge(overall(metrics + gated), cand_ref, base_ref, config.incomplete),
         candidate=cand_ref,
         baseline=base_ref,
         baseline_reason=baseline_reason,
@@ -189,8 +192,11 @@ def compare_measured(
         # An incomplete side first: a surface that has room for one flag shows that one.
         warnings=completeness.flags(cand_ref, base_ref, config.incomplete)
         + warnings
-        + found.warnings,
+        + found.warnings
+        + sliced.warnings,
         incomplete=config.incomplete,
+        slices=sliced.slices,
+        slices_skipped=sliced.skipped,
     )
     return Compared(report, alignment, tuple(found.measurements))
 

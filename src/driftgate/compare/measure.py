@@ -53,6 +53,9 @@ class Measurement:
     # categorical without assessment: (total variation distance, p-value of a shift)
     shift: tuple[float, float] | None = None
     per_record: tuple[FloatArray, FloatArray] | None = field(default=None, repr=False)
+    # The per-row values it was measured from (NaN: no value), kept so that a subset of the
+    # records (a slice by tag) is measured by the same path.
+    rows: tuple[FloatArray, FloatArray] | None = field(default=None, repr=False)
 
     @property
     def delta(self) -> float | None:
@@ -120,6 +123,7 @@ def compare_column(
         rate=rate,
         notes=notes,
         per_record=(base_means, cand_means),
+        rows=(baseline, candidate),
     )
     if n_base == 0 or n_cand == 0:
         missing = "baseline" if n_base == 0 else "candidate"

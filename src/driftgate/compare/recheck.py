@@ -28,7 +28,7 @@ import math
 
 from driftgate.compare.completeness import judge
 from driftgate.compare.rules import decide, overall
-from driftgate.compare.schema import Gate, Metric, MetricVerdict, Report
+from driftgate.compare.schema import Gate, Metric, MetricVerdict, Report, Slice
 from driftgate.config import GateConfig
 from driftgate.verdict import Verdict
 
@@ -89,15 +89,25 @@ def recheck_metric(metric: Metric, alpha: float | None) -> Metric:
     return metric.model_copy(update={"verdict": verdict, "gate": gate})
 
 
+def _recheck_slice(item: Slice, alpha: float | None) -> Slice:
+    # An exploratory slice never gates, whatever its numbers: its level says so ("off").
+    metric = recheck_metric(item.metric, item.alpha if item.alpha is not None else alpha)
+    if not item.gated and metric.gate != "pass":
+        metric = metric.model_copy(update={"gate": "pass"})
+    return item if metric is item.metric else item.model_copy(update={"metric": metric})
+
+
 def recheck_report(report: Report) -> Report:
-    """`report` with every metric's verdict and gate, and its own verdict, derived again."""
+    """`report` with every metric's verdict and gate, its gated slices', and its own
+    verdict, derived again."""
     metrics = [recheck_metric(m, report.alpha) for m in report.metrics]
+    slices = [_recheck_slice(s, report.alpha) for s in report.slices]
     verdict: Verdict
     if report.verdict == "error":
         verdict = report.verdict
     elif report.baseline is None:
         verdict = "no_baseline"
     else:
-        verdict = overall(metrics)
+        verdict = overall(metrics + [s.metric for s in slices if s.gated])
     verdict = judge(verdict, report.candidate, report.baseline, report.incomplete)
-    return report.model_copy(update={"metrics": metrics, "verdict": verdict})
+    return report.model_copy(update={"metrics": metrics, "slices": slices, "verdict": verdict})

@@ -202,6 +202,28 @@ class History(_Model):
     unconfirmed: list[str] = Field(default_factory=list)
 
 
+class Slice(_Model):
+    """One metric within a slice of the records: those whose dataset record carries `tag`
+    (`key:value`) on both sides, compared by the same paired path as the whole experiment.
+
+    Exploratory (`gated` false): `metric.p_value` is adjusted (Holm) over all `tests`
+    exploratory slice tests of the experiment, its interval is at the matching level, and
+    it never moves the gate (`metric.level` is "off"). Gated (`[slices]` in the config):
+    tested at the slice's own `alpha` (Holm over the slice's metrics only), and a
+    regression sets `metric.gate` to the slice's level, which counts in the report's verdict.
+    """
+
+    tag: str
+    key: str
+    value: str
+    metric: Metric
+    gated: bool = False
+    # adjusted significant, or a change beyond the metric's minimum effect: in the table
+    changed: bool = False
+    alpha: float | None = None  # the level it was tested at
+    tests: int = 0  # the tests its p-value was adjusted over
+
+
 class Report(_Model):
     verdict: Verdict
     candidate: ExperimentRef | None
@@ -223,3 +245,8 @@ class Report(_Model):
     history: History | None = None
     """With a pooled baseline of several base-branch runs: which were pooled, the change
     point, the known-flaky records. None for a baseline of one run."""
+    slices: list[Slice] = Field(default_factory=list)
+    """Per record tag and gated metric, the comparison within the records carrying the tag
+    (docs/statistics.md, "Slices by tag"); empty when the records carry no tags."""
+    slices_skipped: list[str] = Field(default_factory=list)
+    """Tag keys not sliced, each with why (one value only, too many values)."""

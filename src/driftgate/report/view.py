@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from driftgate.compare.completeness import shortfall
@@ -20,6 +20,7 @@ from driftgate.compare.schema import (
     Metric,
     Report,
     RunOutputs,
+    Slice,
 )
 from driftgate.result import CommandResult, GateResult
 from driftgate.verdict import Verdict
@@ -33,6 +34,7 @@ __all__ = [
     "build",
     "input_summary",
     "ordered_metrics",
+    "ordered_slices",
     "outputs_line",
     "record_view",
     "top_categories",
@@ -148,6 +150,11 @@ class ExperimentView:
     # Per side ("candidate", "baseline"), the runs short of task spans: "run 2: 284 of 300
     # records"; empty when complete, unknown, or `incomplete = "off"`.
     incomplete: dict[str, str]
+    # The slices by tag that changed, and the gated ones: gates first, then regressions,
+    # the largest change first; cut to the detail.
+    slices: list[Slice] = field(default_factory=list)
+    hidden_slices: int = 0
+    slice_tests: int = 0  # the exploratory tests their p-values were adjusted over
 
     @property
     def incomplete_sides(self) -> str:
@@ -166,6 +173,7 @@ class ExperimentView:
             or self.hidden_flipped
             or self.hidden_warnings
             or self.hidden_coverage
+            or self.hidden_slices
         )
 
     @property
@@ -216,6 +224,23 @@ def ordered_metrics(metrics: list[Metric]) -> list[Metric]:
     """Regressions first (failing, then warning, then not gated), then inconclusive,
     improved and unchanged; the report's own order (evaluators, summaries, budgets) within."""
     return sorted(metrics, key=lambda m: (_GATE_ORDER[m.gate], _VERDICT_ORDER[m.verdict]))
+
+
+def ordered_slices(slices: list[Slice]) -> list[Slice]:
+    """The slices a table shows: the gated ones and those that changed; failing gates first,
+    then by verdict, the largest change first within."""
+    shown = [s for s in slices if s.gated or s.changed]
+    return sorted(
+        shown,
+        key=lambda s: (
+            _GATE_ORDER[s.metric.gate],
+            not s.gated,
+            _VERDICT_ORDER[s.metric.verdict],
+            -abs(s.metric.delta or 0.0),
+            s.tag,
+            s.metric.name,
+        ),
+    )
 
 
 def top_categories(metric: Metric, limit: int) -> list[tuple[str, float | None, float | None]]:
@@ -270,6 +295,7 @@ def _experiment(report: Report, detail: Detail) -> ExperimentView:
     warnings, hidden_warnings = _cut(report.warnings, detail.warnings)
     confidence = next((m.confidence for m in report.metrics if m.confidence), None)
     coverage, hidden_coverage = _cut(report.evaluators, detail.metrics)
+    slices, hidden_slices = _cut(ordered_slices(report.slices), detail.metrics)
     return ExperimentView(
         report=report,
         verdict=report.verdict,
@@ -292,6 +318,9 @@ def _experiment(report: Report, detail: Detail) -> ExperimentView:
         hidden_coverage=hidden_coverage,
         confidence=confidence,
         incomplete=_incomplete(report),
+        slices=slices,
+        hidden_slices=hidden_slices,
+        slice_tests=next((s.tests for s in report.slices if not s.gated), 0),
     )
 
 
