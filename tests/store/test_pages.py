@@ -76,6 +76,8 @@ def test_the_list_links_each_experiment_newest_first(store: BackgroundStore) -> 
     page = resp.text
     assert page.index(f"/ui/experiments/{second}") < page.index(f"/ui/experiments/{first}")
     assert "0123456789ab" in page and "feat" in page and "completed" in page
+    # runs, then records (those its evaluations covered)
+    assert '<td class="num">2</td>\n<td class="num">3</td>' in page
 
 
 def test_an_experiments_rows_with_evaluations_tokens_and_hostile_text_kept_as_text(

@@ -412,6 +412,9 @@ class StoreApp:
         table: list[tuple[str, str, Handler]] = [
             ("GET", "/", self.index),
             ("GET", "/openapi.json", self.openapi),
+            # The read-only pages (pages.py): HTML, for a browser.
+            ("GET", "/ui/experiments", self.ui_experiments),
+            ("GET", "/ui/experiments/{experiment_id}", self.ui_experiment),
         ]
         for p in V1:
             table += [
@@ -467,14 +470,9 @@ class StoreApp:
 
             return wrapped
 
-        # The read-only pages: not part of the experiments API, nor of its OpenAPI document.
-        pages = [
-            ("/ui/experiments", self.ui_experiments),
-            ("/ui/experiments/{experiment_id}", self.ui_experiment),
-        ]
         return [
             Route(path, guard(handler), methods=[method]) for method, path, handler in self.table()
-        ] + [Route(path, guard(handler), methods=["GET"]) for path, handler in pages]
+        ]
 
 
 def _json_cell(cell: str | None) -> Any:
