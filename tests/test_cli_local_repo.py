@@ -89,6 +89,10 @@ def test_from_a_subdirectory_the_store_and_reports_are_at_the_root(
     assert recorded["verdict"] == "no_baseline"
     assert recorded["candidate"]["commit"] == main_sha
     assert "no baseline on the base branch: this run is recorded as one (exit 0" in first.stderr
+    db = root / ".driftgate" / "store.db"
+    candidate = recorded["candidate"]["id"]
+    assert f"to browse the records: driftgate serve --db {db}, then open " in first.stderr
+    assert f"http://127.0.0.1:8765/ui/experiments/{candidate}" in first.stderr
     # The script ran where the user was.
     assert (evals / "seen-env.json").is_file()
 

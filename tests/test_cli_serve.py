@@ -53,9 +53,11 @@ def test_serve_prints_its_url_once_ready_and_keeps_state_in_the_file(tmp_path: P
     proc, url = _start("--port", "0", "--db", str(db), cwd=tmp_path)
     try:
         listed = httpx.get(f"{url}/api/v2/llm-obs/v1/projects").json()["data"]
+        assert httpx.get(f"{url}/ui/experiments").status_code == 200
     finally:
         err = _stop(proc, signal.SIGTERM)  # as `docker stop` does
     assert proc.returncode == 0, err
+    assert f"its experiments' pages: {url}/ui/experiments" in err
     assert [p["id"] for p in listed] == [project_id]
 
 

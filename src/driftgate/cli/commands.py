@@ -110,7 +110,7 @@ def serve(args: argparse.Namespace) -> int:
         print(url, flush=True)
         print(
             f"driftgate store serving {args.db} at {url}; point ddtrace at it with "
-            f"DD_LLMOBS_OVERRIDE_ORIGIN={url}",
+            f"DD_LLMOBS_OVERRIDE_ORIGIN={url}; its experiments' pages: {url}/ui/experiments",
             file=sys.stderr,
             flush=True,
         )
@@ -242,6 +242,8 @@ def run(args: argparse.Namespace) -> int:
     print("\n" + outcome.terminal)
     result, on_base = outcome.result, outcome.ctx.on_base_branch
     _progress(f"verdict {result.verdict}; reports in {request.report_dir}")
+    if store == "embedded":
+        _browse_hint(db, [r.candidate.id for r in result.reports if r.candidate])
     if outcome.cancelled:
         return 128 + outcome.cancelled
     code = exit_code(result.verdicts, args.fail_on, args.no_baseline, on_base_branch=on_base)
@@ -250,6 +252,17 @@ def run(args: argparse.Namespace) -> int:
     ):
         _progress(_no_baseline_exit(code, args.no_baseline, on_base))
     return code
+
+
+def _browse_hint(db: Path, experiment_ids: list[str]) -> None:
+    """How to open the embedded store's experiments in a browser: their reports link nowhere
+    (the store served during the run is gone)."""
+    if not experiment_ids:
+        return
+    from driftgate.store.pages import experiment_path
+
+    paths = ", ".join(f"http://127.0.0.1:8765{experiment_path(e)}" for e in experiment_ids)
+    _progress(f"to browse the records: driftgate serve --db {db}, then open {paths}")
 
 
 def _no_baseline_exit(code: int, policy: str, on_base_branch: bool) -> str:

@@ -26,7 +26,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -384,6 +384,21 @@ class StoreApp:
         self.store.events.add_spans(span_events(parse_json(await self.body(request))))
         return JSON({}, 202)
 
+    @_off_loop
+    def ui_experiments(self, request: Request) -> Response:
+        from driftgate.store import pages  # numpy and the gate's decoder: on the first page
+
+        return HTMLResponse(pages.experiments_page(self.store), headers=pages.HEADERS)
+
+    @_off_loop
+    def ui_experiment(self, request: Request) -> Response:
+        from driftgate.store import pages
+
+        status, html = pages.experiment_page(
+            self.store, request.path_params["experiment_id"], request.query_params.get("q", "")
+        )
+        return HTMLResponse(html, status, headers=pages.HEADERS)
+
     async def openapi(self, request: Request) -> Response:
         """This API's OpenAPI description, built from the route table on the first ask."""
         if self._openapi is None:
@@ -397,6 +412,9 @@ class StoreApp:
         table: list[tuple[str, str, Handler]] = [
             ("GET", "/", self.index),
             ("GET", "/openapi.json", self.openapi),
+            # The read-only pages (pages.py): HTML, for a browser.
+            ("GET", "/ui/experiments", self.ui_experiments),
+            ("GET", "/ui/experiments/{experiment_id}", self.ui_experiment),
         ]
         for p in V1:
             table += [

@@ -50,6 +50,7 @@ class _Op:
     raw_body: dict[str, Any] | None = None  # any other request body (media type -> schema)
     query: tuple[_Query, ...] = ()
     errors: tuple[int, ...] = field(default=(400,))
+    html: bool = False  # a read-only page: it and its own errors are HTML
 
 
 _STR = {"type": "string"}
@@ -60,6 +61,13 @@ _CURSOR = _Query("page[cursor]", _STR, "`meta.after` of the previous page")
 _OPERATIONS: dict[str, _Op] = {
     "index": _Op("The store's name and version (and its database file, to key holders)"),
     "openapi": _Op("This document"),
+    "ui_experiments": _Op("A page: the experiments, newest first", html=True, errors=()),
+    "ui_experiment": _Op(
+        "A page: an experiment's rows, those the query selects",
+        query=(_Query("q", _STR, "a query in Datadog's records search language"),),
+        html=True,
+        errors=(400, 404),
+    ),
     "project_create": _Op("Create a project, or get the one of that name", body=ProjectIn),
     "project_list": _Op(
         "List projects", query=(_Query("filter[name]", _STR, "only the project of this name"),)
@@ -245,13 +253,16 @@ def _operation(method: str, path: str, handler: str) -> dict[str, Any]:
     if body is not None:
         errors |= {400, 413, 415}
     ok: dict[str, Any] = {"description": "done"}
+    html = {"text/html": {"schema": _STR}}
     if op.ok != 204:
-        ok["content"] = {"application/json": {"schema": {"type": "object"}}}
+        ok["content"] = html if op.html else {"application/json": {"schema": {"type": "object"}}}
     responses: dict[str, Any] = {str(op.ok): ok}
     for status in sorted(errors):
         responses[str(status)] = {
             "description": _ERROR_TEXT[status],
-            "content": {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}},
+            "content": html
+            if op.html and status in op.errors
+            else {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}},
         }
     operation: dict[str, Any] = {
         "operationId": f"{handler}_{method.lower()}_{_slug(path)}",

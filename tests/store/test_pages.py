@@ -1,0 +1,251 @@
+"""The store's read-only pages, over HTTP against the real server: the list, an experiment's
+rows searched with the query language, hostile text kept as text, errors at their column,
+keys; and the page rendered by a real browser (Debian's Chromium, headless)."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import httpx
+import pytest
+from markupsafe import escape
+
+from driftgate.store.server import BackgroundStore
+from tests.storeapi import Api, metric, post_metrics, post_spans, span
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def _recorded(url: str) -> str:
+    """An experiment of 3 records x 2 runs: tagged records, a boolean and a categorical
+    evaluator, tokens, one hostile output. Answers its id."""
+    api = Api(url)
+    pid = api.project()
+    did = api.dataset(pid)["id"]
+    inputs = {"r1": "capital of France", "r2": "capital of Peru", "r3": HOSTILE}
+    tags = {"r1": "difficulty:hard", "r2": "difficulty:easy", "r3": "difficulty:hard"}
+    api.batch(
+        pid,
+        did,
+        insert_records=[{"id": r, "input": {"q": q}, "tags": [tags[r]]} for r, q in inputs.items()],
+    )
+    eid = str(
+        api.experiment(
+            pid,
+            did,
+            "capitals",
+            run_count=2,
+            metadata={"tags": ["git.branch:feat", "git.commit.sha:0123456789abcdef"]},
+        )["id"]
+    )
+    spans, metrics = [], {1: [], 2: []}  # type: ignore[var-annotated]
+    for run in (1, 2):
+        for n, record in enumerate(("r1", "r2", "r3")):
+            sid = f"s{run}{n}"
+            output = HOSTILE if record == "r3" else f"answer {record} run {run}"
+            s = span(eid, sid, record, run, metrics={"total_tokens": 100 * (n + 1)})
+            s["meta"]["output"] = output
+            s["meta"]["input"] = {"q": inputs[record]}
+            spans.append(s)
+            metrics[run].append(metric(sid, "correct", "boolean", record != "r2" or run == 1))
+            metrics[run].append(metric(sid, "tone", "categorical", HOSTILE if n == 2 else "calm"))
+    post_spans(api, spans)
+    for run in (1, 2):
+        post_metrics(api, eid, metrics[run], run)
+    api.patch(eid, status="completed")
+    return eid
+
+
+def _rows(page: str) -> int:
+    return len(re.findall(r"<td class=\"num\">[12]</td>", page))
+
+
+def test_the_list_links_each_experiment_newest_first(store: BackgroundStore) -> None:
+    first = _recorded(store.url)
+    second = _recorded(store.url)
+    resp = httpx.get(f"{store.url}/ui/experiments")
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/html")
+    assert "script-src" not in resp.headers["content-security-policy"]  # default-src 'none'
+    page = resp.text
+    assert page.index(f"/ui/experiments/{second}") < page.index(f"/ui/experiments/{first}")
+    assert "0123456789ab" in page and "feat" in page and "completed" in page
+    # runs, then records (those its evaluations covered)
+    assert '<td class="num">2</td>\n<td class="num">3</td>' in page
+
+
+def test_an_experiments_rows_with_evaluations_tokens_and_hostile_text_kept_as_text(
+    store: BackgroundStore,
+) -> None:
+    eid = _recorded(store.url)
+    resp = httpx.get(f"{store.url}/ui/experiments/{eid}")
+    assert resp.status_code == 200, resp.text
+    page = resp.text
+    assert _rows(page) == 6
+    assert "answer r1 run 2" in page and "difficulty:hard" in page
+    assert "<th>correct</th>" in page and "<th>tone</th>" in page
+    assert ">true<" in page and ">false<" in page and ">calm<" in page
+    assert "300" in page  # r3's tokens
+    # The script posted as an output, an input and a category is shown, not run.
+    assert "<script" not in page and "<img" not in page
+    shown = str(escape(HOSTILE))
+    assert page.count(shown) >= 4  # r3's input (within its JSON), its outputs, a category
+
+
+def test_a_tag_query_and_a_multi_run_query_select_what_driftgate_records_would(
+    store: BackgroundStore,
+) -> None:
+    eid = _recorded(store.url)
+    hard = httpx.get(f"{store.url}/ui/experiments/{eid}", params={"q": "difficulty:hard"})
+    assert hard.status_code == 200
+    assert _rows(hard.text) == 4 and "capital of Peru" not in hard.text
+    assert 'value="difficulty:hard"' in hard.text
+    run2 = httpx.get(
+        f"{store.url}/ui/experiments/{eid}",
+        params={"q": "run_iteration:2 @evaluations.custom.correct:false"},
+    )
+    assert _rows(run2.text) == 1 and "answer r2 run 2" in run2.text
+    avg = httpx.get(
+        f"{store.url}/ui/experiments/{eid}",
+        params={"q": "@multi_run_avg.@evaluations.custom.correct:<1"},
+    )
+    assert "1 record over their runs (2 rows)" in avg.text
+    assert _rows(avg.text) == 2 and "capital of Peru" in avg.text
+
+
+@pytest.mark.parametrize(
+    ("query", "column", "what"),
+    [
+        ("difficulty:hard OR lang:en", 17, "OR is not supported"),
+        ("@evaluations.custom.judge:ok", 1, "judge"),
+        (
+            "@multi_run_avg.@trace.total_tokens:>1000 @trace.estimated_total_cost:>0.01",
+            42,
+            "are not supported",
+        ),
+    ],
+)
+def test_a_query_error_is_shown_at_its_column_never_a_500(
+    store: BackgroundStore, query: str, column: int, what: str
+) -> None:
+    eid = _recorded(store.url)
+    resp = httpx.get(f"{store.url}/ui/experiments/{eid}", params={"q": query})
+    assert resp.status_code == 400
+    shown = html.unescape(re.search(r'<pre class="error">(.*?)</pre>', resp.text, re.S)[1])  # type: ignore[index]
+    message, text, caret = shown.split("\n")
+    assert message.startswith(f"column {column}: ") and what in message
+    assert text == query and caret == " " * (column - 1) + "^"
+    assert _rows(resp.text) == 0
+
+
+def test_an_unknown_experiment_is_a_404_page(store: BackgroundStore) -> None:
+    resp = httpx.get(f"{store.url}/ui/experiments/nope<b>")
+    assert resp.status_code == 404
+    assert "<b>" not in resp.text and "nope&lt;b&gt;" in resp.text
+
+
+def test_pages_are_read_only_and_keep_the_stores_keys(tmp_path: Path) -> None:
+    with BackgroundStore(str(tmp_path / "s.db"), api_key="k", app_key="a") as keyed:
+        assert httpx.get(f"{keyed.url}/ui/experiments").status_code == 401
+        ok = httpx.get(
+            f"{keyed.url}/ui/experiments",
+            headers={"DD-API-KEY": "k", "DD-APPLICATION-KEY": "a"},
+        )
+        assert ok.status_code == 200
+        keys = {"DD-API-KEY": "k", "DD-APPLICATION-KEY": "a"}
+        assert httpx.post(f"{keyed.url}/ui/experiments", json={}, headers=keys).status_code == 405
+
+
+# -- a real browser ---------------------------------------------------------------------------
+
+
+def _chromium() -> str | None:
+    return next((p for n in ("chromium", "chromium-browser") if (p := shutil.which(n))), None)
+
+
+def _png_pixels(data: bytes) -> tuple[int, int, set[bytes]]:
+    """Width, height and the distinct pixel values of an 8-bit RGB(A) PNG (what Chromium
+    writes): enough of a decoder to tell a rendered page from a blank one."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, chunks, header = 8, b"", b""
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            header = body
+        elif kind == b"IDAT":
+            chunks += body
+        pos += 12 + length
+    width, height, depth, color = struct.unpack(">IIBB", header[:10])
+    assert depth == 8 and color in (2, 6), (depth, color)
+    size = 3 if color == 2 else 4
+    raw, stride = zlib.decompress(chunks), width * size
+    previous, colours = bytearray(stride), set()
+    for y in range(height):
+        start = y * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        for x in range(stride):
+            a = line[x - size] if x >= size else 0
+            b = previous[x]
+            c = previous[x - size] if x >= size else 0
+            if kind == 1:
+                line[x] = (line[x] + a) & 255
+            elif kind == 2:
+                line[x] = (line[x] + b) & 255
+            elif kind == 3:
+                line[x] = (line[x] + (a + b) // 2) & 255
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        colours.update(bytes(line[i : i + size]) for i in range(0, stride, size))
+        previous = line
+    return width, height, colours
+
+
+def _screenshot(browser: str, url: str, out: Path) -> bytes:
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",  # CI runs as root, where Chromium's sandbox refuses to start
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--user-data-dir={out.parent / 'profile'}",
+            f"--screenshot={out}",
+            "--window-size=1280,900",
+            url,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return out.read_bytes()
+
+
+def test_a_real_browser_renders_the_page_with_hostile_text_inert(
+    store: BackgroundStore, tmp_path: Path
+) -> None:
+    browser = _chromium()
+    if browser is None:
+        pytest.skip(
+            "no chromium binary on PATH (apt-get install chromium): the page is not rendered"
+        )
+    eid = _recorded(store.url)
+    shot = tmp_path / "experiment.png"
+    data = _screenshot(browser, f"{store.url}/ui/experiments/{eid}?q=difficulty:hard", shot)
+    blank = _screenshot(browser, "about:blank", tmp_path / "blank.png")
+    print(f"\nscreenshot of the experiment page: {shot}")
+    width, height, colours = _png_pixels(data)
+    assert (width, height) == (1280, 900)
+    _, _, blank_colours = _png_pixels(blank)
+    assert len(blank_colours) <= 2
+    # Text, borders and links in several shades: a rendered table, not an empty page.
+    assert len(colours) > 20, len(colours)
+    assert len(data) > 4 * len(blank)
