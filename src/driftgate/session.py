@@ -660,55 +660,44 @@ class _Session:
         self.log.progress(f"reading {candidate.name or candidate.id}")
         if choice.experiment is None:
             cand_data = client.experiment_data(candidate.id, run)
-            if self.where is None:
-                return comparison.no_baseline_report(
-                    cand_data,
-                    self.config,
-                    baseline_reason=choice.reason,
-                    candidate_url=cand_url,
-                    considered=choice.considered,
-                )
-            cand_whole = comparison.experiment_ref(candidate, cand_data)
+            cand_whole = None
+            if self.where is not None:
+                cand_whole = comparison.experiment_ref(candidate, cand_data)
+                cand_data = self.where.apply(cand_data, None)[0]
             report = comparison.no_baseline_report(
-                self.where.apply(cand_data, None)[0],
+                cand_data,
                 self.config,
                 baseline_reason=choice.reason,
                 candidate_url=cand_url,
                 considered=choice.considered,
             )
-            return self._judged_whole(report, cand_whole, None)
+            return report if cand_whole is None else self._judged_whole(report, cand_whole, None)
         self.log.progress(f"reading the baseline {choice.experiment.name or choice.experiment.id}")
         # Both at once: while one answer is parsed, the backend prepares the other.
         with ThreadPoolExecutor(1, thread_name_prefix="driftgate-baseline") as pool:
             baseline = pool.submit(client.experiment_data, choice.experiment.id, choice.run)
             cand_data = client.experiment_data(candidate.id, run)
             base_data = baseline.result()
-        if self.where is None:
-            return comparison.compare(
-                base_data,
-                cand_data,
-                self.config,
-                baseline_reason=choice.reason,
-                baseline_url=url(choice.experiment.id),
-                candidate_url=cand_url,
+        whole = None
+        if self.where is not None:
+            # Whether a run lost task spans is a fact about the whole run, judged before the
+            # query leaves only some records (whose count the dataset's no longer describes).
+            whole = (
+                comparison.experiment_ref(candidate, cand_data),
+                comparison.experiment_ref(choice.experiment, base_data),
             )
-        # Whether a run lost task spans is a fact about the whole run, judged before the
-        # query leaves only some records (whose count the dataset's no longer describes).
-        whole = (
-            comparison.experiment_ref(candidate, cand_data),
-            comparison.experiment_ref(choice.experiment, base_data),
-        )
-        cand_part, base_part = self.where.apply(cand_data, base_data)
-        assert base_part is not None
+            cand_data, base_part = self.where.apply(cand_data, base_data)
+            assert base_part is not None
+            base_data = base_part
         report = comparison.compare(
-            base_part,
-            cand_part,
+            base_data,
+            cand_data,
             self.config,
             baseline_reason=choice.reason,
             baseline_url=url(choice.experiment.id),
             candidate_url=cand_url,
         )
-        return self._judged_whole(report, *whole)
+        return report if whole is None else self._judged_whole(report, *whole)
 
     def _judged_whole(
         self, report: Report, candidate: ExperimentRef, baseline: ExperimentRef | None
