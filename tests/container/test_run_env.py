@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from tests.container.harness import git, offline_python, run_action
+from tests.container.harness import Result, git, offline_python, run_action
 from tests.container.test_scenarios import PIPELINE, REPO, commit
 from tests.events import push_event
 from tests.fakes.github import FakeGitHub
@@ -71,21 +71,34 @@ def inputs(fake: FakeGitHub, **more: str) -> dict[str, str]:
     }
 
 
+def on_push(
+    image: str,
+    workspace: Path,
+    fake: FakeGitHub,
+    values: dict[str, str],
+    mounts: Sequence[tuple[Path, str]] = (),
+) -> Result:
+    """The Action on a push to main one commit after the first, with `inputs(**values)`."""
+    first = commit(workspace, fake, "the arithmetic experiment")
+    head = commit(workspace, fake, "main, again")
+    return run_action(
+        workspace,
+        push_event(REPO, head, first),
+        inputs(fake, **values),
+        {"GITHUB_API_URL": fake.api_url},
+        image=image,
+        mounts=mounts,
+    )
+
+
 def test_setup_pins_numpy_1_26_and_pydantic_1_on_python_3_11_and_the_gate_works(
     action_image: str, workspace: Path, fake: FakeGitHub
 ) -> None:
-    first = commit(workspace, fake, "the arithmetic experiment")
-    head = commit(workspace, fake, "main, again")
-    result = run_action(
+    result = on_push(
+        action_image,
         workspace,
-        push_event(REPO, head, first),
-        inputs(
-            fake,
-            setup='pip install "numpy==1.26.4" "pydantic>=1.10,<2"',
-            **{"python-version": "3.11"},
-        ),
-        {"GITHUB_API_URL": fake.api_url},
-        image=action_image,
+        fake,
+        {"setup": 'pip install "numpy==1.26.4" "pydantic>=1.10,<2"', "python-version": "3.11"},
         # Debian 12's Python 3.11, on PATH where uv looks: no download.
         mounts=offline_python("3.11"),
     )
@@ -112,15 +125,7 @@ def test_setup_pins_numpy_1_26_and_pydantic_1_on_python_3_11_and_the_gate_works(
 def test_by_default_the_command_runs_in_the_run_environment_where_pip_is_uvs(
     action_image: str, workspace: Path, fake: FakeGitHub
 ) -> None:
-    first = commit(workspace, fake, "the arithmetic experiment")
-    head = commit(workspace, fake, "main, again")
-    result = run_action(
-        workspace,
-        push_event(REPO, head, first),
-        inputs(fake, setup='pip install "pydantic>=1.10,<2"'),
-        {"GITHUB_API_URL": fake.api_url},
-        image=action_image,
-    )
+    result = on_push(action_image, workspace, fake, {"setup": 'pip install "pydantic>=1.10,<2"'})
     assert result.exit_code == 0, result.output
     seen = json.loads((workspace / "seen-run-env.json").read_text())
     assert seen["python"] == "3.13"
@@ -135,15 +140,7 @@ def test_by_default_the_command_runs_in_the_run_environment_where_pip_is_uvs(
 def test_python_m_pip_fails_saying_what_to_write(
     action_image: str, workspace: Path, fake: FakeGitHub
 ) -> None:
-    first = commit(workspace, fake, "the arithmetic experiment")
-    head = commit(workspace, fake, "main, again")
-    result = run_action(
-        workspace,
-        push_event(REPO, head, first),
-        inputs(fake, setup="python -m pip install pyyaml"),
-        {"GITHUB_API_URL": fake.api_url},
-        image=action_image,
-    )
+    result = on_push(action_image, workspace, fake, {"setup": "python -m pip install pyyaml"})
     assert result.exit_code == 1, result.output
     assert result.outputs["verdict"] == "error"
     assert "No module named pip" in result.output  # the command's own output, in the log
