@@ -61,7 +61,11 @@ class DeferredStore:
                 "machine overloaded?"
             )
         if self._error is not None:
-            raise BackendError(f"the embedded store could not start: {self._error}")
+            raise BackendError(
+                f"the embedded store could not start: {self._error}; `driftgate serve --db "
+                f"{self.store.path}` starts it alone and shows the whole error (an import "
+                "error means a broken install: reinstall driftgate)"
+            )
 
     def __enter__(self) -> Self:
         self._thread.start()
