@@ -49,7 +49,7 @@ from driftgate.experiments.backend import (
     ui_host,
 )
 from driftgate.experiments.event_pages import Page
-from driftgate.experiments.models import ExperimentData, ExperimentInfo
+from driftgate.experiments.models import ExperimentData, ExperimentInfo, record_tags_by_key
 
 LIST = "/api/v2/llm-obs/v1/experiments"
 EVENTS_V3 = "/api/v2/llm-obs/v3/experiments/{id}/events"
@@ -68,18 +68,13 @@ class DatasetRecords:
     tags: dict[str, tuple[str, ...]]
 
 
-def _record_tags(record: Any, into: dict[str, tuple[str, ...]]) -> None:
-    """A record of the list answer's tags (`key:value` strings; others skipped) under its id
-    and its canonical id."""
+def _record_fields(record: Any) -> tuple[Any, Any, Any]:
+    """A record of the list answer as (id, canonical id, tags), whatever the answer holds."""
     if not isinstance(record, Mapping):
-        return
+        return None, None, None
     attributes = record.get("attributes")
     attributes = attributes if isinstance(attributes, Mapping) else {}
-    raw = attributes.get("tags")
-    tags = tuple(t for t in raw if isinstance(t, str)) if isinstance(raw, list) else ()
-    for key in (record.get("id"), attributes.get("canonical_id")):
-        if isinstance(key, str) and key:
-            into.setdefault(key, tags)
+    return record.get("id"), attributes.get("canonical_id"), attributes.get("tags")
 
 
 @dataclass(frozen=True)
@@ -378,18 +373,17 @@ class ExperimentsClient:
         params += [("filter[tags]", tag) for tag in tags]
         what = f"the records of dataset {dataset_id!r}"
         count, cursor, seen = 0, None, set()
-        tags_of: dict[str, tuple[str, ...]] = {}
+        fields: list[tuple[Any, Any, Any]] = []
         while True:
             page = self._get(path, params + ([("page[cursor]", cursor)] if cursor else []), what)
             data = page.get("data")
             if not isinstance(data, list):
                 raise BackendError(f"{self.backend.describe()} answered {what} without a data list")
             count += len(data)
-            for record in data:
-                _record_tags(record, tags_of)
+            fields += [_record_fields(record) for record in data]
             cursor = _cursor(page)
             if not cursor:
-                return DatasetRecords(count, tags_of)
+                return DatasetRecords(count, record_tags_by_key(fields))
             if cursor in seen:
                 raise BackendError(
                     f"{self.backend.describe()} answered {what} with a cursor it had already "
@@ -440,10 +434,8 @@ class ExperimentsClient:
                 "run has a task span for each record is not known"
             )
             return dataclasses.replace(data, notes=(*data.notes, note))
-        return dataclasses.replace(
-            data,
-            dataset_records=records.count,
-            record_tags=[records.tags.get(key, ()) for key in data.record_key],
+        return dataclasses.replace(data, dataset_records=records.count).with_record_tags(
+            records.tags
         )
 
 

@@ -9,6 +9,8 @@ one object per row and per evaluation would take hundreds.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -184,3 +186,23 @@ class ExperimentData:
     @property
     def rows(self) -> int:
         return len(self.record_key)
+
+    def with_record_tags(self, by_key: Mapping[str, tuple[str, ...]]) -> ExperimentData:
+        """These rows with their records' tags (`record_tags_by_key`); a record not listed
+        has none."""
+        return dataclasses.replace(
+            self, record_tags=[by_key.get(key, ()) for key in self.record_key]
+        )
+
+
+def record_tags_by_key(records: Iterable[tuple[Any, Any, Any]]) -> dict[str, tuple[str, ...]]:
+    """A dataset's records, as (id, canonical id, tags), into each one's tags (`key:value`
+    strings; anything else skipped) under its id and under its canonical id: a task span
+    names its record by either. The first record a key names wins."""
+    found: dict[str, tuple[str, ...]] = {}
+    for record_id, canonical_id, raw in records:
+        tags = tuple(t for t in raw if isinstance(t, str)) if isinstance(raw, list | tuple) else ()
+        for key in (record_id, canonical_id):
+            if isinstance(key, str) and key:
+                found.setdefault(key, tags)
+    return found

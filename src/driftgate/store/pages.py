@@ -17,7 +17,6 @@ in case one ever was not.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from functools import cache
 from pathlib import Path
@@ -28,7 +27,12 @@ import orjson
 
 from driftgate.experiments import event_pages
 from driftgate.experiments.events import ExperimentDataBuilder
-from driftgate.experiments.models import EvaluatorColumn, ExperimentData, ExperimentInfo
+from driftgate.experiments.models import (
+    EvaluatorColumn,
+    ExperimentData,
+    ExperimentInfo,
+    record_tags_by_key,
+)
 from driftgate.query import QueryError, parse, select
 from driftgate.store import jsonapi
 from driftgate.store.db import Store
@@ -174,9 +178,7 @@ def experiment_data(store: Store, experiment_id: str) -> ExperimentData:
     builder.add_page(page)
     data = builder.build()
     tags = _record_tags(store, info)
-    if tags is None:
-        return data
-    return dataclasses.replace(data, record_tags=[tags.get(key, ()) for key in data.record_key])
+    return data if tags is None else data.with_record_tags(tags)
 
 
 def _info(e: Experiment) -> ExperimentInfo:
@@ -189,7 +191,7 @@ def _record_tags(store: Store, info: ExperimentInfo) -> dict[str, tuple[str, ...
     experiment ran on (as the client reads them); None when that dataset is gone."""
     if not info.project_id or not info.dataset_id:
         return None
-    tags: dict[str, tuple[str, ...]] = {}
+    fields: list[tuple[Any, Any, Any]] = []
     after = None
     while True:
         try:
@@ -198,12 +200,9 @@ def _record_tags(store: Store, info: ExperimentInfo) -> dict[str, tuple[str, ...
             )
         except NotFound:
             return None
-        for record in page.rows:
-            for key in (record.id, record.canonical_id):
-                if key:
-                    tags.setdefault(key, tuple(t for t in record.tags if isinstance(t, str)))
+        fields += [(record.id, record.canonical_id, record.tags) for record in page.rows]
         if page.next_after is None:
-            return tags
+            return record_tags_by_key(fields)
         after = page.next_after
 
 
