@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, get_args
 
 from driftgate import compare as comparison
+from driftgate.ci.ancestry import Ancestry, baseline_ancestry
 from driftgate.ci.cancel import Cancelled
 from driftgate.ci.context import CIContext, ContextError, build_context, command_env, from_local_git
 from driftgate.ci.git import GitError, GitRepo, toplevel
-from driftgate.ci.history import Ancestry, baseline_ancestry
 from driftgate.ci.runner import display, run_command
 from driftgate.compare import completeness
 from driftgate.compare.schema import ExperimentRef, Report
@@ -719,7 +719,7 @@ class _Session:
 
 def _ancestry(request: RunRequest, ctx: CIContext, git: GitRepo) -> Ancestry:
     """The merge-base and its first-parent ancestors (on the base branch itself, the head's
-    ancestors), from local git or GitHub's API (`ci/history.py`). Read after the command
+    ancestors), from local git or GitHub's API (`ci/ancestry.py`). Read after the command
     ran, as before."""
     return baseline_ancestry(
         ctx,

@@ -512,7 +512,7 @@ def test_shallow_checkout_leaves_merge_base_unknown_with_the_fix() -> None:
     note = next(note for note in ctx.notes if "merge-base unknown" in note)
     assert "shallow" in note and "fetch-depth: 0" in note
     # The context only says why; what is done instead (and whether it worked) is said by
-    # the history (ci/history.py), never claimed here.
+    # the history (ci/ancestry.py), never claimed here.
     assert "API" not in note
 
 

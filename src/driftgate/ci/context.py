@@ -27,7 +27,7 @@ the fix runs a PR's code with a write token, the caveat.
 Fallbacks, each recorded in `CIContext.notes` so the report can say it:
 - The merge-base is not in any payload: it comes from local git when the checkout has the
   history (actions/checkout with `fetch-depth: 0`), else it is None here, with a note saying
-  why; `ci/history.py` then asks GitHub's API for it, and says how that went.
+  why; `ci/ancestry.py` then asks GitHub's API for it, and says how that went.
 - `workflow_run` for a PR from a fork: GitHub sends an empty `pull_requests` list, so the PR
   number is None and the base branch is taken to be the default branch; `driftgate publish`
   looks up the open PR of this repository whose head is `<head_repository owner>:<branch>`.

@@ -1,4 +1,4 @@
-"""Where the baseline's commits come from (ci/history.py): a real repository with a merge,
+"""Where the baseline's commits come from (ci/ancestry.py): a real repository with a merge,
 cloned for real (`git clone --depth N`, as actions/checkout does), the context built from
 GitHub-shaped payloads, and the GitHub fake holding the pushed history."""
 
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from driftgate.ci.ancestry import Ancestry, baseline_ancestry
 from driftgate.ci.context import CIContext, from_github_event
 from driftgate.ci.git import GitRepo
-from driftgate.ci.github_history import GitHubHistory, HistoryPolicy
-from driftgate.ci.history import Ancestry, baseline_ancestry
+from driftgate.ci.github_ancestry import GitHubHistory, HistoryPolicy
 from tests.events import pull_request_event, push_event
 from tests.fakes.github import FakeGitHub
 

@@ -3,7 +3,7 @@
 The list is the merge-base and its first-parent ancestors, newest first; on the base branch
 itself, the head's first-parent ancestors without the head. Local git gives it when the
 checkout holds the history. When it does not (no checkout, a shallow clone, a merge-base
-git cannot compute), GitHub's REST API does (`github_history.py`): `fetch-depth: 0` saves
+git cannot compute), GitHub's REST API does (`github_ancestry.py`): `fetch-depth: 0` saves
 the requests, nothing more. Whichever way it went is said in `Ancestry.notes`, for the log
 and the report; when neither could give it, the note says that baselines fall back to the
 base branch's newest run, and what fixes it.
@@ -19,7 +19,7 @@ from driftgate.ci.context import CIContext
 from driftgate.ci.git import GitError
 
 if TYPE_CHECKING:
-    from driftgate.ci.github_history import GitHubHistory
+    from driftgate.ci.github_ancestry import GitHubHistory
 
 _FIX = (
     "set `fetch-depth: 0` on actions/checkout, or give driftgate a token with "
@@ -66,7 +66,7 @@ def baseline_ancestry(
     if missing is None:
         return Ancestry(_drop_head(local, on_base))
     # httpx, with GitHub's reader: imported only for a checkout that lacks the history.
-    from driftgate.ci.github_history import GitHubHistory, HistoryUnavailable
+    from driftgate.ci.github_ancestry import GitHubHistory, HistoryUnavailable
 
     fallback = (
         f"baselines are matched by the newest run on {ctx.base_branch or 'the base branch'} "

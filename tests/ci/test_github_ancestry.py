@@ -1,4 +1,4 @@
-"""The history reader (ci/github_history.py): real httpx against the GitHub fake over HTTP,
+"""The history reader (ci/github_ancestry.py): real httpx against the GitHub fake over HTTP,
 with commit graphs that have merges (so that first parents matter), long histories (so that
 pages matter), and GitHub's refusals. The fake's answers to these endpoints are checked
 against GitHub's own REST description, so that the reader is tested against GitHub's shapes,
@@ -14,7 +14,7 @@ import httpx
 import pytest
 from openapi_schema_validator import OAS30Validator
 
-from driftgate.ci.github_history import GitHubHistory, HistoryPolicy, HistoryUnavailable
+from driftgate.ci.github_ancestry import GitHubHistory, HistoryPolicy, HistoryUnavailable
 from tests import references
 from tests.fakes.github import WRITE_ALL, FakeGitHub
 
