@@ -160,12 +160,28 @@ def test_budgets_full_and_shorthand_forms() -> None:
             {"budgets": {"memory": "10%"}},
             "unknown key budgets.memory; allowed keys here: errors, tokens, cost, latency",
         ),
+        (
+            {"history": {"runs": 21}},
+            "driftgate.toml: history.runs = 21 is not valid; expected a whole number of "
+            "base-branch runs from 1 to 20 (1: one baseline run, no history)",
+        ),
+        ({"history": {"runs": 2.5}}, "history.runs = 2.5 is not valid"),
+        ({"history": {"runs": False}}, "history.runs = false is not valid"),
+        ({"history": {"confirm": 1}}, "history.confirm = 1 is not valid; expected true or false"),
+        ({"history": 5}, "history = 5 is not valid; expected a table (runs, confirm)"),
+        ({"history": {"keep": 5}}, "unknown key history.keep; allowed keys here: runs, confirm"),
     ],
 )
 def test_errors_name_the_file_the_key_the_value_and_what_is_allowed(
     data: dict[str, Any], expected: str
 ) -> None:
     assert expected in error_of(data)
+
+
+def test_history_defaults_to_five_runs_confirmed_and_reads_both_keys() -> None:
+    assert parse_config({}).history.model_dump() == {"runs": 5, "confirm": True}
+    read = parse_config({"history": {"runs": 1, "confirm": False}}).history
+    assert read.model_dump() == {"runs": 1, "confirm": False}
 
 
 def test_errors_in_pyproject_name_the_full_key(tmp_path: Path) -> None:

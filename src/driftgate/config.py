@@ -28,6 +28,7 @@ Direction = Literal["higher", "lower"]
 EvaluatorKind = Literal["boolean", "score", "categorical", "summary"]
 
 CONFIG_FILE = "driftgate.toml"
+MAX_HISTORY_RUNS = 20
 PYPROJECT = "pyproject.toml"
 LEVELS: tuple[str, ...] = get_args(Level)
 DIRECTIONS: tuple[str, ...] = get_args(Direction)
@@ -142,6 +143,18 @@ class SliceGate(BaseModel):
     min_effect: Tolerance | None = None  # None: each metric's own
 
 
+class HistoryConfig(BaseModel):
+    """How many base-branch runs make the baseline (docs/statistics.md, "A baseline from
+    history"): `runs = 1` is one run per side."""
+
+    model_config = ConfigDict(frozen=True)
+
+    runs: int = Field(default=5, ge=1, le=MAX_HISTORY_RUNS)
+    # A change the pooled runs show must also show against the newest base run alone: what
+    # keeps false alarms at alpha when the base branch changed by an amount nothing declares.
+    confirm: bool = True
+
+
 class GateConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -157,6 +170,7 @@ class GateConfig(BaseModel):
     where_key: str = "where"
     """`where`'s dotted key in its file (`tool.driftgate.where` in pyproject.toml)."""
     slices: tuple[SliceGate, ...] = ()
+    history: HistoryConfig = HistoryConfig()
     source: str = "defaults"
 
     def policy(self, name: str, kind: EvaluatorKind) -> MetricPolicy:
@@ -217,7 +231,8 @@ def _nearest(word: str, names: list[str]) -> list[str]:
 
 # ---------------------------------------------------------------- parsing (pure)
 
-TOP_LEVEL_KEYS = ("alpha", "metrics", "budgets", "incomplete", "where", "slices")
+TOP_LEVEL_KEYS = ("alpha", "metrics", "budgets", "incomplete", "where", "slices", "history")
+HISTORY_KEYS = ("runs", "confirm")
 SLICE_KEYS = ("level", "alpha", "min_effect")
 RULE_KEYS = ("direction", "min_effect", "level", "pass_values")
 BUDGET_KEYS = ("max_increase", "level")
@@ -439,7 +454,29 @@ def parse_config(
         config["slices"] = tuple(
             _slice(tag, gate, where / "slices" / tag) for tag, gate in slices.items()
         )
+    if "history" in table:
+        config["history"] = _history(table["history"], where / "history")
     return GateConfig(**config)
+
+
+def _history(value: Any, where: _Where) -> HistoryConfig:
+    table = _table(value, where, HISTORY_KEYS, ", ".join(HISTORY_KEYS))
+    found: dict[str, Any] = {}
+    if "runs" in table:
+        runs = table["runs"]
+        if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= MAX_HISTORY_RUNS:
+            raise (where / "runs").error(
+                runs,
+                f"expected a whole number of base-branch runs from 1 to {MAX_HISTORY_RUNS} "
+                "(1: one baseline run, no history)",
+            )
+        found["runs"] = runs
+    if "confirm" in table:
+        confirm = table["confirm"]
+        if not isinstance(confirm, bool):
+            raise (where / "confirm").error(confirm, "expected true or false")
+        found["confirm"] = confirm
+    return HistoryConfig(**found)
 
 
 def where_error(config: GateConfig, problem: str) -> ConfigError:

@@ -578,6 +578,7 @@ class _Session:
                 pipeline=request.pipeline,
                 exclude=[e.id for e in finished],
                 on_base_branch=ctx.on_base_branch,
+                pool=self.config.history.runs,
             )
             reports.append(self._gate_one(candidate, None, choice))
         notes += self.config_notes(reports)
@@ -619,6 +620,7 @@ class _Session:
             base_branch=lineage.base_branch,
             pipeline=request.pipeline,
             on_base_branch=lineage.on_base_branch,
+            pool=self.config.history.runs,
         )
         return self._gate_one(candidate, cand_run, choice), lineage.history.notes
 
@@ -663,7 +665,7 @@ class _Session:
             cand_whole = None
             if self.where is not None:
                 cand_whole = comparison.experiment_ref(candidate, cand_data)
-                cand_data = self.where.apply(cand_data, None)[0]
+                cand_data = self.where.apply(cand_data)[0]
             report = comparison.no_baseline_report(
                 cand_data,
                 self.config,
@@ -672,31 +674,51 @@ class _Session:
                 considered=choice.considered,
             )
             return report if cand_whole is None else self._judged_whole(report, cand_whole, None)
-        self.log.progress(f"reading the baseline {choice.experiment.name or choice.experiment.id}")
-        # Both at once: while one answer is parsed, the backend prepares the other.
-        with ThreadPoolExecutor(1, thread_name_prefix="driftgate-baseline") as pool:
-            baseline = pool.submit(client.experiment_data, choice.experiment.id, choice.run)
+        older = choice.older
+        runs = f" and {len(older)} earlier base-branch run{'s' if len(older) > 1 else ''}"
+        self.log.progress(
+            f"reading the baseline {choice.experiment.name or choice.experiment.id}"
+            + (runs if older else "")
+        )
+        # All at once: while one answer is parsed, the backend prepares the others.
+        with ThreadPoolExecutor(2, thread_name_prefix="driftgate-baseline") as pool:
+            reads = [pool.submit(client.experiment_data, choice.experiment.id, choice.run)]
+            reads += [pool.submit(client.experiment_data, info.id) for info in older]
             cand_data = client.experiment_data(candidate.id, run)
-            base_data = baseline.result()
+            history = [read.result() for read in reads]
         whole = None
         if self.where is not None:
             # Whether a run lost task spans is a fact about the whole run, judged before the
             # query leaves only some records (whose count the dataset's no longer describes).
             whole = (
                 comparison.experiment_ref(candidate, cand_data),
-                comparison.experiment_ref(choice.experiment, base_data),
+                comparison.experiment_ref(choice.experiment, history[0]),
             )
-            cand_data, base_part = self.where.apply(cand_data, base_data)
-            assert base_part is not None
-            base_data = base_part
-        report = comparison.compare(
-            base_data,
-            cand_data,
-            self.config,
-            baseline_reason=choice.reason,
-            baseline_url=url(choice.experiment.id),
-            candidate_url=cand_url,
-        )
+            cand_data, history = self.where.apply(cand_data, *history)
+        base_url = url(choice.experiment.id)
+        if older:
+            # numpy's: imported with the statistics, after the command.
+            from driftgate.compare.pooled import PoolSettings
+
+            wanted = self.config.history
+            report = comparison.compare_pooled(
+                history,
+                cand_data,
+                self.config,
+                settings=PoolSettings(max_runs=wanted.runs, confirm=wanted.confirm),
+                baseline_reason=choice.reason,
+                baseline_url=base_url,
+                candidate_url=cand_url,
+            )
+        else:
+            report = comparison.compare(
+                history[0],
+                cand_data,
+                self.config,
+                baseline_reason=choice.reason,
+                baseline_url=base_url,
+                candidate_url=cand_url,
+            )
         return report if whole is None else self._judged_whole(report, *whole)
 
     def _judged_whole(
@@ -877,11 +899,13 @@ class Restriction:
     """`--where`, or the configuration's key and file: named in errors and the note."""
 
     def apply(
-        self, candidate: ExperimentData, baseline: ExperimentData | None
-    ) -> tuple[ExperimentData, ExperimentData | None]:
+        self, candidate: ExperimentData, *baselines: ExperimentData
+    ) -> tuple[ExperimentData, list[ExperimentData]]:
+        """The candidate and each baseline run restricted; a multi-run query keeps a record
+        that matches on any side (with a pooled baseline, any of its runs)."""
         from driftgate.query import QueryError, restrict, select
 
-        sides = [d for d in (candidate, baseline) if d is not None]
+        sides = [candidate, *baselines]
         try:
             selections = [select(self.query, d, d.record_tags) for d in sides]
         except QueryError as exc:
@@ -895,7 +919,7 @@ class Restriction:
             restrict(d, r, self._note(d, r, multi_run=self.query.multi_run))
             for d, r in zip(sides, rows, strict=True)
         ]
-        return restricted[0], restricted[1] if baseline is not None else None
+        return restricted[0], restricted[1:]
 
     def _note(self, data: ExperimentData, rows: Sequence[int], *, multi_run: bool) -> str:
         kept = len({data.record_key[i] for i in rows})

@@ -55,6 +55,11 @@ class BaselineChoice:
     run: int | None = None  # a single run chosen with ID@N
     considered: tuple[ConsideredRun, ...] = ()
     """Without a baseline: the runs looked at (newest first) and why none qualified."""
+    older: tuple[ExperimentInfo, ...] = ()
+    """With `resolve(pool=K)`: up to K - 1 earlier base-branch runs to pool with
+    `experiment` (the same logical experiment and dataset, at its commit or its first-parent
+    ancestors), nearest first. Empty for a baseline that is one run by nature: named
+    explicitly, or the base branch's newest run found without the commit history."""
 
 
 class RefError(UsageError, ValueError):
@@ -220,9 +225,11 @@ def resolve(
     pipeline: str | None = None,
     exclude: Sequence[str] = (),
     on_base_branch: bool = False,
+    pool: int = 1,
 ) -> BaselineChoice:
     """`ancestors` is the merge-base and its first-parent ancestors, newest first; on the
-    base branch itself (`on_base_branch`), the head's ancestors, the head excluded."""
+    base branch itself (`on_base_branch`), the head's ancestors, the head excluded. With
+    `pool` > 1, the choice also names the earlier runs to pool with it (`older`)."""
     if explicit:
         chosen, run = lookup(client, explicit)
         reason = f"chosen explicitly ({explicit})"
@@ -251,6 +258,7 @@ def resolve(
     for distance, sha in enumerate(ancestors):
         found = newest_at.get(sha) or _by_prefix(newest_at, sha)
         if found is not None:
+            older = _older(runs, found, ancestors[distance:], pool - 1)
             on = f" on {base_branch}" if base_branch else ""
             if on_base_branch:
                 back = distance + 1
@@ -259,7 +267,7 @@ def resolve(
                 where = "the merge-base"
             else:
                 where = f"{distance} commit{'s' if distance > 1 else ''} before the merge-base"
-            return BaselineChoice(found, f"the newest run at {sha[:12]}, {where}{on}")
+            return BaselineChoice(found, f"the newest run at {sha[:12]}, {where}{on}", older=older)
     search = _Search(candidate, ancestors, base_branch, on_base_branch)
     if base_branch:
         # A run at the candidate's own commit is a re-run, never its baseline (as above).
@@ -282,6 +290,33 @@ def resolve(
             "a baseline either: commit them and run again"
         )
     return BaselineChoice(None, reason, considered=tuple(passed_over[:MAX_CONSIDERED]))
+
+
+def _older(
+    runs: Sequence[ExperimentInfo],
+    chosen: ExperimentInfo,
+    ancestors: Sequence[str],
+    count: int,
+) -> tuple[ExperimentInfo, ...]:
+    """Up to `count` runs to pool with `chosen`: the other runs at its commit, then at each
+    older ancestor in turn, newest first at each; only runs of the same dataset (a run of
+    another dataset measures other records). Whether the runs agree (the same config, no
+    shift) is the comparison's to judge: it sees the data (`compare_pooled`)."""
+    if count <= 0 or chosen.commit is None:
+        return ()
+    by_commit: dict[str, list[ExperimentInfo]] = {}
+    for info in runs:  # newest first
+        if info.commit and info.id != chosen.id and info.dataset_id == chosen.dataset_id:
+            by_commit.setdefault(info.commit, []).append(info)
+    found: list[ExperimentInfo] = []
+    for sha in ancestors:
+        # Some scripts record abbreviated commits (as `_by_prefix` allows).
+        found += by_commit.get(sha) or next(
+            (at for c, at in by_commit.items() if len(c) >= 7 and sha.startswith(c)), []
+        )
+        if len(found) >= count:
+            break
+    return tuple(found[:count])
 
 
 @dataclass(frozen=True)
