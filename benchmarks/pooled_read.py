@@ -31,12 +31,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from events_read import RUNS, build_many
-
 from driftgate.compare import compare, compare_pooled
 from driftgate.experiments.client import ExperimentsClient, backend_from_env
 from driftgate.experiments.models import ExperimentData
 from driftgate.store.server import BackgroundStore
+from events_read import RUNS, build_many
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results" / "pooled_read.json"
@@ -54,7 +53,8 @@ def _gate(client: ExperimentsClient, candidate: str, bases: list[str]) -> float:
     report = compare_pooled(history, cand) if len(history) > 1 else compare(history[0], cand)
     assert report.verdict == "pass", report.verdict
     if len(history) > 1:
-        assert report.history is not None and report.history.pooled == len(history)
+        assert report.history is not None
+        assert report.history.pooled == len(history)
     return time.perf_counter() - start
 
 
