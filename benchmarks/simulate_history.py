@@ -77,6 +77,7 @@ def run_cell(cell: Cell) -> Result:
 TRADE = (
     PoolSettings(confirm=False),
     PoolSettings(confirm=False, harm_alpha=0.3),
+    PoolSettings(confirm_flagged=False),
     PoolSettings(),
     PoolSettings(harm_alpha=0.3),
     PoolSettings(confirm_adjusted=True),
@@ -269,8 +270,10 @@ def trade_table(results: dict[str, list[tuple[Cell, Result]]]) -> list[str]:
         harm = cell.settings.harm_alpha
         label = "off" if harm <= 0 else f"{harm:g}"
         confirm = "no"
-        if cell.settings.confirm:
-            confirm = "adjusted (Holm)" if cell.settings.confirm_adjusted else "yes"
+        if cell.settings.confirm_adjusted:
+            confirm = "adjusted (Holm over all)"
+        elif cell.settings.confirm:
+            confirm = "Holm over the flagged" if cell.settings.confirm_flagged else "each at alpha"
         out.append(
             f"| {confirm} | {label} | {percent(power.caught)} | {percent(fa2.fail)} "
             f"| {percent(fa3.fail)} | {percent(both.fail)} |"

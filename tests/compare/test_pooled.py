@@ -324,3 +324,49 @@ def test_the_adjusted_confirmation_is_stricter() -> None:
             if a.p_value is not None and a.family is not None:
                 assert b.p_value is not None
                 assert b.p_value >= a.p_value
+
+
+def _two_metric_run(outcomes: np.ndarray, run_id: str) -> ExperimentData:
+    values = outcomes.astype(float).tolist()
+    return experiment(
+        [f"r{i}" for i in range(len(outcomes))],
+        runs=[1] * len(outcomes),
+        evaluators=[column("correct", "boolean", values), column("grounded", "boolean", values)],
+        info={"id": run_id, "config": {}},
+    )
+
+
+def test_the_confirmation_is_holm_adjusted_over_the_metrics_the_pooled_test_flagged() -> None:
+    """The base branch moved both gated metrics at its newest run; the candidate lost 5 more
+    records on both. Against the newest run alone each loss has p = 1/32 (the exact
+    sign-flip test, 5 records moved), under alpha alone but not once adjusted for the two
+    metrics the pooled test flagged: a shift of the base branch must not pass twice."""
+    newest = np.r_[np.ones(140), np.zeros(60)]
+    older = np.r_[np.ones(160), np.zeros(40)]
+    candidate_outcomes = newest.copy()
+    candidate_outcomes[:5] = 0
+    history = [_two_metric_run(newest, "b0")] + [
+        _two_metric_run(older, f"b{j}") for j in range(1, 5)
+    ]
+    candidate = _two_metric_run(candidate_outcomes, "cand")
+    blind = {"shift_alpha": 1e-12}
+    each = compare_pooled(history, candidate, settings=PoolSettings(**blind, confirm_flagged=False))
+    gated = ("correct", "grounded")
+    assert [m.verdict for m in each.metrics if m.name in gated] == ["regressed", "regressed"]
+    flagged = compare_pooled(history, candidate, settings=PoolSettings(**blind))
+    for a, b in zip(each.metrics, flagged.metrics, strict=True):
+        if a.name in gated:
+            assert a.p_value == pytest.approx(1 / 32)
+            assert b.p_value == pytest.approx(2 / 32)
+            assert b.verdict == "inconclusive"
+    assert flagged.verdict == "pass"
+    assert flagged.history is not None
+    assert flagged.history.unconfirmed == ["correct", "grounded"]
+    # One metric flagged: the same as confirming it at alpha alone.
+    single = [boolean_run(newest, run_id="b0")] + [
+        boolean_run(older, run_id=f"b{j}") for j in range(1, 5)
+    ]
+    one = boolean_run(candidate_outcomes, run_id="cand")
+    assert compare_pooled(single, one, settings=PoolSettings(**blind)) == compare_pooled(
+        single, one, settings=PoolSettings(**blind, confirm_flagged=False)
+    )
