@@ -638,3 +638,19 @@ def test_nothing_to_write_pushes_nothing(remote: Remote, tmp_path: Path) -> None
     alone = branch.write({}, retention=keep_newest(1))
     assert alone.ok and not alone.pushed and alone.notes == ("nothing to write",)
     assert git(remote.path, "branch", "--list", "driftgate-data") == ""
+
+
+def test_a_partial_clone_reads_and_writes(remote: Remote, tmp_path: Path) -> None:
+    # actions/checkout's `filter: blob:none`: the branch's files come when they are read.
+    assert DataBranch(remote.clone(tmp_path / "seed-writer")).write({"runs/p/1.jsonl": b"1\n"}).ok
+    git(remote.path, "config", "uploadpack.allowFilter", "true")
+    clone = tmp_path / "partial"
+    git(tmp_path, "clone", "-q", "--filter=blob:none", "--single-branch", remote.url, str(clone))
+    assert git(clone, "config", "remote.origin.promisor") == "true"
+
+    read = DataBranch(clone).read()
+    written = DataBranch(clone).write({"runs/p/2.jsonl": b"2\n"})
+
+    assert read.files == {"runs/p/1.jsonl": b"1\n"}, read.notes
+    assert written.ok, written.notes
+    assert remote.files() == ["runs/p/1.jsonl", "runs/p/2.jsonl"]
