@@ -1,6 +1,7 @@
 """A git remote over smart HTTP for the tests: `git http-backend` behind a small server that
-refuses pushes the way GitHub does, so that a push meets a real 401 (no credentials) or 403
-(a read-only token) and git says what it says to a user."""
+refuses the way GitHub does, so that a push meets a real 401 (no credentials) or 403 (a
+read-only token), or every request a 403 (a token that may not read), and git says what it
+says to a user."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Literal
 
-Policy = Literal["read-only", "needs-credentials"]
+Policy = Literal["read-only", "needs-credentials", "no-access"]
 
 
 class _Server(ThreadingHTTPServer):
@@ -36,6 +37,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         path, _, query = self.path.partition("?")
+        if self.server.policy == "no-access":
+            self._refuse(403, "Permission to acme/bot.git denied to github-actions[bot].")
+            return
         if "git-receive-pack" in path or "service=git-receive-pack" in query:
             if self.server.policy == "needs-credentials" and not self.headers["Authorization"]:
                 self._refuse(401, "Authentication required")

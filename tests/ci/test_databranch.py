@@ -468,6 +468,20 @@ def test_no_credentials_says_to_keep_persist_credentials(
     assert "no credentials" in out.notes[0] and "persist-credentials: true" in out.notes[0]
 
 
+def test_a_token_that_may_not_read_is_told_so_on_a_write_too(
+    http_remote: Remote, tmp_path: Path
+) -> None:
+    clone = http_remote.clone(tmp_path / "writer")
+    with git_http.serve(http_remote.path.parent, "no-access") as base:
+        git(clone, "remote", "set-url", "origin", base + "/remote.git")
+        read = DataBranch(clone).read()
+        write = DataBranch(clone).write({"runs/p/1.jsonl": b"1\n"})
+
+    for out in (read, write):
+        assert out.status == "denied", out.notes
+        assert "`contents: read`" in out.notes[0] and "may not push" not in out.notes[0]
+
+
 # -- (7) the user's checkout is left as it was -----------------------------------------------
 
 

@@ -598,8 +598,10 @@ class DataBranch:
         if done.returncode == 0 and statuses and all(s[0] != "!" for s in statuses):
             # git push also makes a remote-tracking branch for what it pushed, when the
             # remote's fetch refspec maps it (a complete clone's does): not the user's to get.
-            for ref in self._tracking(checkout) - tracking:
-                self._git(checkout, "update-ref", "-d", ref, commit)
+            # The push landed whatever becomes of this.
+            with suppress(_Stop):
+                for ref in self._tracking(checkout) - tracking:
+                    self._git(checkout, "update-ref", "-d", ref, commit)
             return True
         summary = " ".join(s[2] for s in statuses if s[0] == "!").lower()
         overtaken = any(m in summary for m in _OVERTAKEN) or (
@@ -701,7 +703,8 @@ class DataBranch:
         lowered = said.lower()
         detail = _detail(said)
         where = f"{self.remote} ({self.branch})"
-        writing = action in {"write", "push"}
+        # A write's fetch only reads: its refusals are a read's.
+        writing = action == "push"
         if any(m in lowered for m in _NO_CREDENTIALS):
             return _Stop(
                 "denied",
