@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -256,6 +257,31 @@ def test_redact_hides_url_credentials() -> None:
 def test_timeout_is_a_git_error(history: History) -> None:
     with pytest.raises(GitError, match="did not finish"):
         git.head_sha(history.path, timeout=1e-9)
+
+
+def test_a_timeout_stops_what_git_started_too(tmp_path: Path) -> None:
+    # A command git runs (as it runs a remote helper or ssh) that would outlive a killed git.
+    pid_file = tmp_path / "child.pid"
+    hang = f"!sleep 300 & echo $! > {pid_file}; wait"
+    started = time.monotonic()
+    with pytest.raises(git.GitTimeout, match=r"did not finish within 0\.5 s"):
+        git.run(tmp_path, "-c", f"alias.hang={hang}", "hang", timeout=0.5)
+    assert time.monotonic() - started < 10
+    stat = Path(f"/proc/{int(pid_file.read_text())}/stat")
+    assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_run_gives_bytes_takes_stdin_and_env_and_checked_raises(history: History) -> None:
+    blob = git.run(history.path, "hash-object", "-w", "--stdin", input=b"\xff\x00data")
+    assert blob.returncode == 0
+    oid = blob.stdout.decode().strip()
+    assert git.checked(history.path, "cat-file", "blob", oid) == b"\xff\x00data"
+    ident = git.checked(history.path, "var", "GIT_AUTHOR_IDENT", env={"GIT_AUTHOR_NAME": "Env"})
+    assert ident.startswith(b"Env <")
+    missing = git.run(history.path, "cat-file", "blob", "0" * 40)
+    assert missing.returncode != 0 and missing.stderr
+    with pytest.raises(UnknownRevision):
+        git.checked(history.path, "log", "-1", "no-such-branch", "--")
 
 
 def test_git_repo_binds_a_directory(history: History) -> None:

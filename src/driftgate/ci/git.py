@@ -1,18 +1,23 @@
-"""The only module that runs `git`. Thin: each function runs one or two git commands and
-returns what they said; decisions belong to the callers (`context.py`, the baseline).
+"""How driftgate runs `git`. Thin: each function runs one or two git commands and returns
+what they said; decisions belong to the callers (`context.py`, the baseline, the data
+branch). `run` and `checked` are the way in for a module that needs git's bytes, its stdin
+or its environment (`databranch.py`).
 
-Every command is an argv list (never a shell), runs with a timeout, without a terminal
-prompt (`GIT_TERMINAL_PROMPT=0`: a CI job must fail, not hang waiting for a password), and
-with git's messages in English (`LC_ALL=C`) so that the few we recognise stay recognisable.
-Failures raise `GitError` (or a subclass) naming the command, the directory and git's own
-message, with the fix when we know it.
+Every command is an argv list (never a shell), runs with a timeout in its own process group
+(killed whole past it), without a terminal prompt (`GIT_TERMINAL_PROMPT=0`: a CI job must
+fail, not hang waiting for a password), and with git's messages in English (`LC_ALL=C`) so
+that the few we recognise stay recognisable. Failures raise `GitError` (or a subclass)
+naming the command, the directory and git's own message, with the fix when we know it.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
+from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +25,7 @@ from urllib.parse import urlsplit
 from driftgate.errors import UsageError
 
 DEFAULT_TIMEOUT = 30.0
+_REAP_S = 5.0
 
 _DUBIOUS = re.compile(r"dubious ownership in repository at '([^']+)'")
 _NOT_A_REPO = "not a git repository"
@@ -90,25 +96,49 @@ def _checked_rev(rev: str, command: tuple[str, ...], cwd: Path) -> str:
     return rev
 
 
-def _git(
-    cwd: Path | str, *args: str, ok: tuple[int, ...] = (0,), timeout: float = DEFAULT_TIMEOUT
-) -> tuple[int, str]:
-    """Run `git args...` in `cwd`; return (exit status, stdout) when the status is in `ok`."""
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """What a git command said: its exit status, its output as bytes, its messages (with any
+    credentials in URLs redacted)."""
+
+    returncode: int
+    stdout: bytes
+    stderr: str
+
+
+class GitTimeout(GitError):
+    """A git command did not finish in time; it and every process it started were killed."""
+
+
+def run(
+    cwd: Path | str,
+    *args: str,
+    input: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Completed:
+    """Run `git args...` in `cwd` with `input` on its stdin and `env` over git's environment;
+    return what it said whatever its exit status. Raises `GitError` only when git could not
+    run (not installed, no such directory) and `GitTimeout` when it outlived `timeout`.
+
+    git runs in its own process group, killed whole on a timeout or an interruption: a fetch
+    starts helpers (`git-remote-https`, ssh) that would otherwise outlive it and hold its pipes.
+    """
     command = ("git", *args)
     shown = " ".join(command)
     where = str(cwd)
+    full_env = _env()
+    if env:
+        full_env.update(env)
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             list(command),
             cwd=cwd,
-            env=_env(),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            timeout=timeout,
-            check=False,
+            env=full_env,
+            stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
     except FileNotFoundError as exc:
         if not Path(cwd).is_dir():
@@ -123,18 +153,71 @@ def _git(
         ) from exc
     except NotADirectoryError as exc:
         raise NotARepository(f"`{shown}`: {where} is not a directory", command, where) from exc
+    try:
+        stdout, stderr = proc.communicate(input, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
-        raise GitError(
+        _kill_group(proc)
+        raise GitTimeout(
             f"`{shown}` in {where} did not finish within {timeout:g} s", command, where
         ) from exc
-    if proc.returncode in ok:
-        return proc.returncode, proc.stdout
-    message = redact(proc.stderr.strip()) or f"exit status {proc.returncode}"
+    except BaseException:
+        _kill_group(proc)
+        raise
+    return Completed(proc.returncode, stdout, redact(_text(stderr)))
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    # The group is gone, so the pipes close; the bound is for a helper that left the group.
+    with suppress(subprocess.TimeoutExpired, OSError, ValueError):
+        proc.communicate(timeout=_REAP_S)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def _text(data: bytes) -> str:
+    # As text mode would: universal newlines.
+    return data.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _git(
+    cwd: Path | str, *args: str, ok: tuple[int, ...] = (0,), timeout: float = DEFAULT_TIMEOUT
+) -> tuple[int, str]:
+    """Run `git args...` in `cwd`; return (exit status, stdout) when the status is in `ok`."""
+    done = run(cwd, *args, timeout=timeout)
+    if done.returncode in ok:
+        return done.returncode, _text(done.stdout)
+    raise failure(done, args, cwd)
+
+
+def checked(
+    cwd: Path | str,
+    *args: str,
+    input: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> bytes:
+    """`run`, and its output when git succeeded; else the `GitError` that `failure` makes."""
+    done = run(cwd, *args, input=input, env=env, timeout=timeout)
+    if done.returncode != 0:
+        raise failure(done, args, cwd)
+    return done.stdout
+
+
+def failure(done: Completed, args: tuple[str, ...], cwd: Path | str) -> GitError:
+    """The error for a git command that failed: a subclass when git's words are recognised
+    (another user's repository, not a repository, an unknown revision)."""
+    command = ("git", *args)
+    shown = " ".join(command)
+    where = str(cwd)
+    message = done.stderr.strip() or f"exit status {done.returncode}"
     lowered = message.lower()
     dubious = _DUBIOUS.search(message)
     if dubious:
         path = dubious.group(1)
-        raise DubiousOwnership(
+        return DubiousOwnership(
             f"git refuses the repository at {path}: it belongs to another user "
             f'("dubious ownership"). Allow it with: '
             f"git config --global --add safe.directory {path}",
@@ -143,12 +226,12 @@ def _git(
             path,
         )
     if _NOT_A_REPO in lowered:
-        raise NotARepository(
+        return NotARepository(
             f"{where} is not inside a git repository (`{shown}`: {message})", command, where
         )
     if any(marker in lowered for marker in _UNKNOWN_REVISION):
-        raise UnknownRevision(f"`{shown}` in {where}: {message}", command, where)
-    raise GitError(f"`{shown}` failed in {where}: {message}", command, where)
+        return UnknownRevision(f"`{shown}` in {where}: {message}", command, where)
+    return GitError(f"`{shown}` failed in {where}: {message}", command, where)
 
 
 def is_repo(cwd: Path | str, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
