@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from driftgate.store.sockets import DEFAULT_PORT
 from tests import test_cli_run
 from tests.test_cli_run import PIPELINE, SCRIPT, _commit, _git
 
@@ -89,10 +90,11 @@ def test_from_a_subdirectory_the_store_and_reports_are_at_the_root(
     assert recorded["verdict"] == "no_baseline"
     assert recorded["candidate"]["commit"] == main_sha
     assert "no baseline on the base branch: this run is recorded as one (exit 0" in first.stderr
-    db = root / ".driftgate" / "store.db"
-    candidate = recorded["candidate"]["id"]
-    assert f"to browse the records: driftgate serve --db {db}, then open " in first.stderr
-    assert f"http://127.0.0.1:8765/ui/experiments/{candidate}" in first.stderr
+    # A local run links its experiments to `driftgate serve`'s pages, which serves the
+    # root's store from anywhere in the repository (no --db to give).
+    page = f"http://127.0.0.1:{DEFAULT_PORT}/ui/experiments/{recorded['candidate']['id']}"
+    assert recorded["candidate"]["url"] == page
+    assert f"to browse the records: driftgate serve, then open {page}" in first.stderr
     # The script ran where the user was.
     assert (evals / "seen-env.json").is_file()
 

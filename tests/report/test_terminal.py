@@ -110,6 +110,7 @@ def test_a_record_whose_runs_disagree_shows_each_sides_outputs() -> None:
     assert section.split("\n") == [
         "### regressed: country: New Zealand · difficulty: easy (correct 67% pass -> 33% pass)",
         "- record: 0000000000000000a1b2c3d4e5f60000",
+        "- tags: difficulty:easy",
         '- input: {"country":"New Zealand","difficulty":"easy"}',
         "- expected: Wellington",
         "- baseline (3 runs): Wellington x2 · Auckland x1",

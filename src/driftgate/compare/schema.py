@@ -250,3 +250,7 @@ class Report(_Model):
     (docs/statistics.md, "Slices by tag"); empty when the records carry no tags."""
     slices_skipped: list[str] = Field(default_factory=list)
     """Tag keys not sliced, each with why (one value only, too many values)."""
+    where: str | None = None
+    """The query the comparison was restricted to (`--where`, or the configuration's
+    `where`; docs/query.md), in its canonical form; None when every record was compared.
+    The warnings say where it came from and how many records each side kept."""
