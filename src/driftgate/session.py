@@ -281,6 +281,8 @@ class RunRequest:
     where: str | None = None
     """A query (docs/query.md) every comparison is restricted to; None: the configuration's
     `where`, if any. An empty one restricts nothing, whatever the configuration says."""
+    where_input: str = "--where"
+    """How the user gave `where`, for its errors and the report's note."""
 
     @property
     def store_db(self) -> Path:
@@ -335,7 +337,8 @@ def run_gate(
     """The whole gate: context, backend, setup, command, find, wait, baselines, compare,
     report files."""
     if request.where is not None:
-        restriction(request.where, GateConfig())  # a typo in --where is said first
+        # A typo in --where is said first.
+        restriction(request.where, GateConfig(), request.where_input)
     redact = Redactor.of(request.secrets, env)
     log = _RedactedLog(log, redact)
     git = GitRepo(request.workdir)
@@ -349,7 +352,7 @@ def run_gate(
         request.config, directory=request.workdir, root=_repo_root(request.workdir)
     )
     # Read before the setup and the command run: a typo must cost nothing.
-    where = restriction(request.where, config)
+    where = restriction(request.where, config, request.where_input)
     for note in ctx.notes:
         log.notice(note)
     # A local run's report links its experiments to `driftgate serve`'s pages; in CI the
@@ -898,14 +901,17 @@ def _redacted(result: GateResult, redact: Redactor) -> GateResult:
 # ------------------------------------------------------------------------------ where
 
 
-def restriction(flag: str | None, config: GateConfig) -> Restriction | None:
-    """The query comparisons are restricted to: `--where` (`flag`) when given, even empty
-    (which lifts the configuration's), else the configuration's `where`; None for none.
-    Read before any backend opens. A query that cannot be read is a `UsageError` naming
-    `--where`, or a `ConfigError` naming the file and the key, each with the column."""
+def restriction(
+    flag: str | None, config: GateConfig, flag_name: str = "--where"
+) -> Restriction | None:
+    """The query comparisons are restricted to: `--where` (`flag`, given as `flag_name`)
+    when given, even empty (which lifts the configuration's), else the configuration's
+    `where`; None for none. Read before any backend opens. A query that cannot be read is a
+    `UsageError` naming `flag_name`, or a `ConfigError` naming the file and the key, each
+    with the column."""
     from driftgate.query import QueryError, parse
 
-    text, given_as = (flag, "--where") if flag is not None else (config.where, "")
+    text, given_as = (flag, flag_name) if flag is not None else (config.where, "")
     if not text or not text.strip():
         return None
     try:
