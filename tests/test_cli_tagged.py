@@ -196,6 +196,17 @@ def test_a_regression_confined_to_hard_shows_in_its_slice_only(project: Project)
     )
 
 
+def test_without_a_baseline_no_slice_is_compared(project: Project) -> None:
+    """main's first run: the records carry tags, but there is nothing to compare a slice
+    with; the JSON says so with empty lists, and no table is drawn."""
+    for experiment in project.recorded.report["experiments"]:
+        assert experiment["verdict"] == "no_baseline"
+        assert experiment["slices"] == []
+        assert experiment["slices_skipped"] == []
+        assert experiment["where"] is None
+    assert "Slices by tag" not in project.recorded.markdown
+
+
 def test_the_subset_pulled_by_tag_is_gated_on_its_records(project: Project) -> None:
     """`pull_dataset(tags=["difficulty:hard"])`: 12 records, all hard; one tag value, so no
     slice of its own, and the regression in its metrics."""
