@@ -127,7 +127,17 @@ def test_from_a_subdirectory_the_store_and_reports_are_at_the_root(
     answer = json.loads(compared.stdout)
     assert answer["verdict"] == "pass"
     assert (answer["candidate"]["id"], answer["baseline"]["id"]) == (cand, base)
+    assert answer["baseline"]["url"] == f"http://127.0.0.1:{DEFAULT_PORT}/ui/experiments/{base}"
     assert not (evals / ".driftgate").exists()
+    # In GitHub Actions the store is the runner's: no link to it, and how to browse it.
+    in_ci = _driftgate(
+        evals,
+        {**env, "GITHUB_ACTIONS": "true"},
+        *("compare", "--local", "--candidate", cand, "--baseline", base),
+    )
+    assert in_ci.code == 0, in_ci.output
+    assert "/ui/experiments/" not in in_ci.stdout
+    assert "Pages: `driftgate serve` serves the embedded store's experiments (at" in in_ci.stdout
 
     # An explicit --report-dir is a path like any other: relative to where it is typed.
     _run(evals, env, "--report-dir", "out")
