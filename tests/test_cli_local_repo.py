@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from driftgate.store.sockets import DEFAULT_PORT
 from tests import test_cli_run
 from tests.test_cli_run import PIPELINE, SCRIPT, _commit, _git
 
@@ -89,10 +90,11 @@ def test_from_a_subdirectory_the_store_and_reports_are_at_the_root(
     assert recorded["verdict"] == "no_baseline"
     assert recorded["candidate"]["commit"] == main_sha
     assert "no baseline on the base branch: this run is recorded as one (exit 0" in first.stderr
-    db = root / ".driftgate" / "store.db"
-    candidate = recorded["candidate"]["id"]
-    assert f"to browse the records: driftgate serve --db {db}, then open " in first.stderr
-    assert f"http://127.0.0.1:8765/ui/experiments/{candidate}" in first.stderr
+    # A local run links its experiments to `driftgate serve`'s pages, which serves the
+    # root's store from anywhere in the repository (no --db to give).
+    page = f"http://127.0.0.1:{DEFAULT_PORT}/ui/experiments/{recorded['candidate']['id']}"
+    assert recorded["candidate"]["url"] == page
+    assert f"to browse the records: driftgate serve, then open {page}" in first.stderr
     # The script ran where the user was.
     assert (evals / "seen-env.json").is_file()
 
@@ -125,7 +127,17 @@ def test_from_a_subdirectory_the_store_and_reports_are_at_the_root(
     answer = json.loads(compared.stdout)
     assert answer["verdict"] == "pass"
     assert (answer["candidate"]["id"], answer["baseline"]["id"]) == (cand, base)
+    assert answer["baseline"]["url"] == f"http://127.0.0.1:{DEFAULT_PORT}/ui/experiments/{base}"
     assert not (evals / ".driftgate").exists()
+    # In GitHub Actions the store is the runner's: no link to it, and how to browse it.
+    in_ci = _driftgate(
+        evals,
+        {**env, "GITHUB_ACTIONS": "true"},
+        *("compare", "--local", "--candidate", cand, "--baseline", base),
+    )
+    assert in_ci.code == 0, in_ci.output
+    assert "/ui/experiments/" not in in_ci.stdout
+    assert "Pages: `driftgate serve` serves the embedded store's experiments (at" in in_ci.stdout
 
     # An explicit --report-dir is a path like any other: relative to where it is typed.
     _run(evals, env, "--report-dir", "out")

@@ -112,6 +112,9 @@ def test_demo_gates_a_pull_request_end_to_end(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "driftgate exited 1 (verdict fail): this pull request would be blocked." in proc.stdout
     assert "| exact_match |" in proc.stdout
+    # Kept, the demo's experiments open at the report's links once its store is served.
+    assert "/ui/experiments/" in proc.stdout
+    assert f"To open the links above: cd {repo.resolve()} && driftgate serve" in proc.stdout
     report = json.loads((repo / ".driftgate" / "report" / "report.json").read_text())
     assert report["verdict"] == "fail"
     exact = next(m for m in report["metrics"] if m["name"] == "exact_match")

@@ -99,10 +99,10 @@ def run_demo(keep: str | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="driftgate-demo-") as tmp:
         repo = Path(keep).resolve() if keep else Path(tmp) / "capitals-app"
         repo.mkdir(parents=True, exist_ok=True)
-        return _demo(repo, python)
+        return _demo(repo, python, kept=keep is not None)
 
 
-def _demo(repo: Path, python: str) -> int:
+def _demo(repo: Path, python: str, *, kept: bool = False) -> int:
     source = bundled_example().read_text()
     if EXAMPLE_MODEL not in source:
         print(
@@ -146,6 +146,12 @@ def _demo(repo: Path, python: str) -> int:
         + ("this pull request would be blocked." if code == 1 else "it would pass.")
     )
     _say(f"Reports: {repo / '.driftgate' / 'report'}/report.md and report.json")
+    # The report's links are `driftgate serve`'s pages on the demo repository's store,
+    # which is gone once the demo ends unless it was kept.
+    if kept:
+        _say(f"To open the links above: cd {repo} && driftgate serve")
+    else:
+        _say("The links above need the demo's store: driftgate demo --keep DIR keeps it.")
     if verdict != "fail":
         _say(out)
         print(

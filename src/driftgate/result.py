@@ -186,3 +186,7 @@ class ReportContext(BaseModel):
     full_report_note: str = DEFAULT_FULL_REPORT_NOTE
     # Published from a pull request's artifact: the figures are its code's, and say so.
     from_artifact: bool = False
+    serve_command: str | None = None
+    """With the embedded store: the command that serves its experiments' pages
+    (`driftgate serve`, with `--db` when the file is not the default one), for the report to
+    say how to browse them. None on Datadog, whose links are the experiments' pages."""

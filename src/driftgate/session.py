@@ -19,6 +19,7 @@ raised to the adapter, which prints the message.
 from __future__ import annotations
 
 import importlib
+import shlex
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +33,14 @@ from typing import TYPE_CHECKING, Literal, Protocol, get_args
 from driftgate import compare as comparison
 from driftgate.ci.ancestry import Ancestry, baseline_ancestry
 from driftgate.ci.cancel import Cancelled
-from driftgate.ci.context import CIContext, ContextError, build_context, command_env, from_local_git
+from driftgate.ci.context import (
+    LOCAL_EVENT,
+    CIContext,
+    ContextError,
+    build_context,
+    command_env,
+    from_local_git,
+)
 from driftgate.ci.git import GitError, GitRepo, toplevel
 from driftgate.ci.runner import display, run_command
 from driftgate.compare import completeness
@@ -131,6 +139,7 @@ class Backend:
         embedded: bool,
         ready: Callable[[], None] = lambda: None,
         mark_dirty: Callable[[ExperimentInfo], ExperimentInfo] | None = None,
+        pages: str | None = None,
     ) -> None:
         self.address = address
         self.command_env = command_env
@@ -144,6 +153,11 @@ class Backend:
         self.mark_dirty = mark_dirty
         """Tags a run `git.dirty:true` after the fact, where the backend allows it (the
         embedded store; Datadog's API changes only a run's status)."""
+        self.pages = pages
+        """Where `driftgate serve` shows the embedded store's experiments once it runs
+        (`http://127.0.0.1:8765`): their links in the report of a local run. None elsewhere:
+        the store served during a gate is gone once it ends, and a CI runner's is out of a
+        reader's reach."""
         self._ready = ready
         self._client: ExperimentsClient | None = None
 
@@ -162,12 +176,16 @@ class Backend:
             self._client.close()
 
     def experiment_url(self, experiment_id: str) -> str | None:
+        if self.pages is not None:
+            from driftgate.store.pages import experiment_path
+
+            return self.pages + experiment_path(experiment_id)
         return self.address.experiment_url(experiment_id)
 
 
 @contextmanager
 def open_backend(
-    choice: StoreChoice, env: Mapping[str, str], db: Path, *, fix: str
+    choice: StoreChoice, env: Mapping[str, str], db: Path, *, fix: str, pages: bool = False
 ) -> Iterator[Backend]:
     """The one place the backend is chosen, for every entry point.
 
@@ -176,7 +194,8 @@ def open_backend(
     ddtrace would record (`DD_LLMOBS_OVERRIDE_ORIGIN` wins, as it does for ddtrace; else
     Datadog, which needs `DD_API_KEY`). `auto`: Datadog or the override when either is
     configured, else the embedded store. `fix` ends the error when keys are missing: how
-    this entry point chooses the embedded store instead.
+    this entry point chooses the embedded store instead. `pages`: link the embedded store's
+    experiments to `driftgate serve`'s pages at its default address (`Backend.pages`).
     """
     override = env.get(_OVERRIDE, "").strip()
     embedded = choice == "embedded" or (
@@ -198,6 +217,7 @@ def open_backend(
     # Imported here: a gate that reads Datadog never needs the store.
     from driftgate.store.clients import client_env
     from driftgate.store.deferred import DeferredStore
+    from driftgate.store.sockets import DEFAULT_HOST, DEFAULT_PORT
 
     db.parent.mkdir(parents=True, exist_ok=True)
     with DeferredStore(str(db)) as store:
@@ -215,6 +235,7 @@ def open_backend(
             embedded=True,
             ready=store.wait,
             mark_dirty=mark_dirty,
+            pages=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}" if pages else None,
         )
         try:
             yield local
@@ -260,6 +281,8 @@ class RunRequest:
     where: str | None = None
     """A query (docs/query.md) every comparison is restricted to; None: the configuration's
     `where`, if any. An empty one restricts nothing, whatever the configuration says."""
+    where_input: str = "--where"
+    """How the user gave `where`, for its errors and the report's note."""
 
     @property
     def store_db(self) -> Path:
@@ -314,7 +337,8 @@ def run_gate(
     """The whole gate: context, backend, setup, command, find, wait, baselines, compare,
     report files."""
     if request.where is not None:
-        restriction(request.where, GateConfig())  # a typo in --where is said first
+        # A typo in --where is said first.
+        restriction(request.where, GateConfig(), request.where_input)
     redact = Redactor.of(request.secrets, env)
     log = _RedactedLog(log, redact)
     git = GitRepo(request.workdir)
@@ -328,10 +352,15 @@ def run_gate(
         request.config, directory=request.workdir, root=_repo_root(request.workdir)
     )
     # Read before the setup and the command run: a typo must cost nothing.
-    where = restriction(request.where, config)
+    where = restriction(request.where, config, request.where_input)
     for note in ctx.notes:
         log.notice(note)
-    with open_backend(request.store, env, request.store_db, fix=request.backend_fix) as backend:
+    # A local run's report links its experiments to `driftgate serve`'s pages; in CI the
+    # store is on the runner, and a link would lead nowhere.
+    local = ctx.event_name == LOCAL_EVENT
+    with open_backend(
+        request.store, env, request.store_db, fix=request.backend_fix, pages=local
+    ) as backend:
         run_env = {**env, **backend.command_env, **command_env(ctx, request.pipeline)}
         # The Action's inputs (tokens among them) are the Action's, not the command's.
         run_env = {k: v for k, v in run_env.items() if not k.startswith("INPUT_")}
@@ -345,7 +374,13 @@ def run_gate(
             cancelled, result = exc.signum, _cancelled(exc, ctx)
             log.error(result.reports[0].warnings[0], "driftgate: cancelled")
         result = _redacted(result, redact)
-    rctx = report_context(ctx, request.pipeline, backend.name, request.run_url)
+    rctx = report_context(
+        ctx,
+        request.pipeline,
+        backend.name,
+        request.run_url,
+        serve=_serve_command(backend, request.store_db, request.workspace),
+    )
     terminal = redact(_render_terminal(result, rctx, request.workspace / CACHE_DIR))
     request.report_dir.mkdir(parents=True, exist_ok=True)
     (request.report_dir / "report.json").write_text(redact(result.to_json()))
@@ -432,12 +467,17 @@ def compare_experiments(
         request.config, directory=request.directory, root=_repo_root(request.directory)
     )
     where = restriction(request.where, config)
-    with open_backend(request.store, env, request.db, fix=request.backend_fix) as backend:
+    local = env.get("GITHUB_ACTIONS") != "true"
+    with open_backend(
+        request.store, env, request.db, fix=request.backend_fix, pages=local
+    ) as backend:
         session = _Session(backend, config, log, where=where)
         ancestry = partial(_candidate_lineage, request, env)
         report, notes = session.compare(request, ancestry)
         notes = (*notes, *session.config_notes([report]))
-    rctx = report_context(None, request.pipeline or "default", backend.name)
+    root = _repo_root(request.directory)
+    serve = _serve_command(backend, request.db, root)
+    rctx = report_context(None, request.pipeline or "default", backend.name, serve=serve)
     return GateResult(reports=[report], notes=list(notes)), rctx
 
 
@@ -451,10 +491,15 @@ def _repo_root(directory: Path) -> Path | None:
 
 
 def report_context(
-    ctx: CIContext | None, pipeline: str, backend: str, run_url: str | None = None
+    ctx: CIContext | None,
+    pipeline: str,
+    backend: str,
+    run_url: str | None = None,
+    *,
+    serve: str | None = None,
 ) -> ReportContext:
     """What the report says about where it ran; without a context (compare), only the
-    pipeline and the backend."""
+    pipeline and the backend. `serve`: the command that serves the embedded store's pages."""
     return ReportContext(
         repository=ctx.repository if ctx else None,
         pipeline=pipeline,
@@ -463,7 +508,19 @@ def report_context(
         pr_number=ctx.pr_number if ctx else None,
         run_url=run_url,
         backend=backend,
+        serve_command=serve,
     )
+
+
+def _serve_command(backend: Backend, db: Path, root: Path | None) -> str | None:
+    """`driftgate serve` on the embedded store's file: without `--db` for the default one (at
+    the repository's root, which `driftgate serve` finds from anywhere in it); None when
+    the experiments are not in the embedded store."""
+    if not backend.embedded:
+        return None
+    if root is not None and db.resolve() == (root / STATE_DIR / "store.db").resolve():
+        return "driftgate serve"
+    return f"driftgate serve --db {shlex.quote(str(db))}"
 
 
 @dataclass
@@ -724,9 +781,11 @@ class _Session:
     def _judged_whole(
         self, report: Report, candidate: ExperimentRef, baseline: ExperimentRef | None
     ) -> Report:
-        """`report` of a restricted comparison, with the completeness of the whole runs
-        (`candidate`, `baseline`) flagged and judged as an unrestricted one would be: the
-        records the query left out are not lost, the ones a run lacks still are."""
+        """`report` of a restricted comparison, with its query, and the completeness of the
+        whole runs (`candidate`, `baseline`) flagged and judged as an unrestricted one would
+        be: the records the query left out are not lost, the ones a run lacks still are."""
+        assert self.where is not None
+        report = report.model_copy(update={"where": str(self.where.query)})
         level = self.config.incomplete
         flags = completeness.flags(candidate, baseline, level)
         if not flags:
@@ -864,14 +923,17 @@ def _redacted(result: GateResult, redact: Redactor) -> GateResult:
 # ------------------------------------------------------------------------------ where
 
 
-def restriction(flag: str | None, config: GateConfig) -> Restriction | None:
-    """The query comparisons are restricted to: `--where` (`flag`) when given, even empty
-    (which lifts the configuration's), else the configuration's `where`; None for none.
-    Read before any backend opens. A query that cannot be read is a `UsageError` naming
-    `--where`, or a `ConfigError` naming the file and the key, each with the column."""
+def restriction(
+    flag: str | None, config: GateConfig, flag_name: str = "--where"
+) -> Restriction | None:
+    """The query comparisons are restricted to: `--where` (`flag`, given as `flag_name`)
+    when given, even empty (which lifts the configuration's), else the configuration's
+    `where`; None for none. Read before any backend opens. A query that cannot be read is a
+    `UsageError` naming `flag_name`, or a `ConfigError` naming the file and the key, each
+    with the column."""
     from driftgate.query import QueryError, parse
 
-    text, given_as = (flag, "--where") if flag is not None else (config.where, "")
+    text, given_as = (flag, flag_name) if flag is not None else (config.where, "")
     if not text or not text.strip():
         return None
     try:

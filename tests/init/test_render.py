@@ -123,6 +123,10 @@ def test_the_configuration_loads_and_each_setting_is_its_default() -> None:
     assert config.alpha == defaults.alpha
     assert config.incomplete == defaults.incomplete
     assert config.budgets == defaults.budgets
+    # The examples of what has no default: a restriction, a gated slice.
+    assert config.where == "difficulty:hard"
+    (gated,) = config.slices
+    assert (gated.tag, gated.level, gated.alpha) == ("difficulty:hard", "fail", None)
     # The example rule names the script's first evaluator, and is a pass rate's default.
     (rule,) = config.metrics
     assert rule.pattern == "helpful"

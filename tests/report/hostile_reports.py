@@ -131,6 +131,7 @@ def _report(t: Texts) -> Report:
             "evaluators": evaluators,
             "warnings": t.some(2),
             "baseline_reason": t(),
+            "where": t(),
         }
     )
 
@@ -174,5 +175,6 @@ def hostile_result(kind: str, texts: list[str], long: str) -> tuple[GateResult, 
         run_url=RUN_URL,
         backend=t(),
         full_report_note=t(),
+        serve_command=t(),
     )
     return result, ctx

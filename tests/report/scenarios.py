@@ -20,6 +20,8 @@ from driftgate.experiments.models import (
     ExperimentData,
     SummaryEvaluation,
 )
+from driftgate.query import parse as parse_query
+from driftgate.query import restrict, select
 from driftgate.result import CommandResult, GateResult, ReportContext
 from tests.compare.builders import column, experiment, keys
 
@@ -179,21 +181,42 @@ def _difficulty(i: int) -> str:
     return "hard" if i < 14 else "easy" if i < 27 else "medium"
 
 
-def sliced_report() -> Report:
-    """`fail_report`'s data with record tags, and the hard slice gated."""
+def _tagged_sides() -> tuple[ExperimentData, ExperimentData]:
     base, cand = fail_report_sides()
     tags = [
         (f"difficulty:{_difficulty(i)}", f"lang:{'en' if i % 2 else 'fr'}", "source:faq")
         for i in range(N)
     ]
-    config = parse_config(
-        {"slices": {"difficulty:hard": {"level": "fail"}}}, source="driftgate.toml"
-    )
-    return _compare(
-        dataclasses.replace(base, record_tags=tags),
-        dataclasses.replace(cand, record_tags=tags),
-        config=config,
-    )
+    return dataclasses.replace(base, record_tags=tags), dataclasses.replace(cand, record_tags=tags)
+
+
+_SLICED_CONFIG = {"slices": {"difficulty:hard": {"level": "fail"}}}
+
+
+def sliced_report() -> Report:
+    """`fail_report`'s data with record tags, and the hard slice gated."""
+    config = parse_config(_SLICED_CONFIG, source="driftgate.toml")
+    return _compare(*_tagged_sides(), config=config)
+
+
+def restricted_report() -> Report:
+    """`sliced_report`'s data compared on the records a query matches (`--where lang:en`),
+    restricted as the session restricts them: each side's note, the query on the report."""
+    query = parse_query("lang:en")
+    sides = []
+    for data in _tagged_sides():
+        rows = select(query, data, data.record_tags).rows.tolist()
+        note = (
+            f"restricted by --where to `{query}`: {len(rows)} of {data.rows} records (the rows "
+            "matching it); completeness is judged on the whole run"
+        )
+        sides.append(restrict(data, rows, note))
+    config = parse_config(_SLICED_CONFIG, source="driftgate.toml")
+    return _compare(*sides, config=config).model_copy(update={"where": str(query)})
+
+
+def restricted_result() -> GateResult:
+    return GateResult(reports=[restricted_report()], command=command(), found_how=FOUND)
 
 
 def sliced_result() -> GateResult:
@@ -354,13 +377,16 @@ def _review_side(side: str, passes: list[list[int]], outputs: list[list[str]]) -
             for c, (i, _) in zip(country, rows, strict=True)
         ],
         expected_text=[CAPITALS[i % len(CAPITALS)][1] for i, _ in rows],
+        # The dataset's tags, as a dataset tags the difficulty its inputs name.
+        record_tags=[(f"difficulty:{'hard' if i % 2 else 'easy'}",) for i, _ in rows],
     )
 
 
 def review_report() -> Report:
     """What a reviewer reads: a record whose runs disagree (2 of 3 right, then 1 of 3), a
     task that raised on every run of one record, records that went wrong, a summary
-    evaluator that is not gated and moved a lot, an inconclusive error rate."""
+    evaluator that is not gated and moved a lot, an inconclusive error rate; records tagged
+    by difficulty, so the slices by tag are there too."""
     right = [[1, 1, 1] for _ in range(REVIEW_N)]
     answers = [[CAPITALS[i % len(CAPITALS)][1]] * 3 for i in range(REVIEW_N)]
     base_pass = [row[:] for row in right]
@@ -398,4 +424,5 @@ SCENARIOS = {
     "error_timeout": timed_out_result,
     "multi": multi_result,
     "sliced": sliced_result,
+    "restricted": restricted_result,
 }

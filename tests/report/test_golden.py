@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from driftgate.compare.schema import ExperimentRef
 from driftgate.report import (
     render_check,
     render_comment,
@@ -16,8 +17,9 @@ from driftgate.report import (
     render_terminal,
     status_description,
 )
+from driftgate.result import GateResult
 from tests.report.markdown import assert_well_formed
-from tests.report.scenarios import CONTEXT, LOCAL_CONTEXT, SCENARIOS
+from tests.report.scenarios import BASE_ID, CAND_ID, CONTEXT, LOCAL_CONTEXT, SCENARIOS
 
 Golden = Callable[[str, str], None]
 
@@ -44,7 +46,16 @@ def test_check(name: str, golden: Golden) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["fail", "review", "sliced", "error_crashed", "no_baseline", "no_baseline_explained"]
+    "name",
+    [
+        "fail",
+        "review",
+        "sliced",
+        "restricted",
+        "error_crashed",
+        "no_baseline",
+        "no_baseline_explained",
+    ],
 )
 def test_summary(name: str, golden: Golden) -> None:
     text = render_summary(SCENARIOS[name](), CONTEXT)
@@ -54,30 +65,63 @@ def test_summary(name: str, golden: Golden) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["fail", "review", "sliced", "error_timeout", "multi", "no_baseline", "no_baseline_explained"],
+    [
+        "fail",
+        "review",
+        "sliced",
+        "restricted",
+        "error_timeout",
+        "multi",
+        "no_baseline",
+        "no_baseline_explained",
+    ],
 )
 def test_terminal(name: str, golden: Golden) -> None:
     golden(f"{name}.terminal.md", render_terminal(SCENARIOS[name](), LOCAL_CONTEXT))
 
 
-def test_embedded_store_comment_has_no_links_to_experiments(golden: Golden) -> None:
-    """No UI for the embedded store: names as text, never a broken link."""
-    result = SCENARIOS["fail"]()
-    local = [
-        r.model_copy(
-            update={
-                "candidate": r.candidate.model_copy(update={"url": None}) if r.candidate else None,
-                "baseline": r.baseline.model_copy(update={"url": None}) if r.baseline else None,
-            }
-        )
+def _with_urls(result: GateResult, base: str | None) -> GateResult:
+    """`result` with each experiment's link under `base` (None: no link)."""
+
+    def linked(ref: ExperimentRef | None) -> ExperimentRef | None:
+        if ref is None:
+            return None
+        return ref.model_copy(update={"url": f"{base}/ui/experiments/{ref.id}" if base else None})
+
+    reports = [
+        r.model_copy(update={"candidate": linked(r.candidate), "baseline": linked(r.baseline)})
         for r in result.reports
     ]
-    local_result = result.model_copy(update={"reports": local})
-    text = render_comment(local_result, LOCAL_CONTEXT)
+    return result.model_copy(update={"reports": reports})
+
+
+def test_embedded_store_comment_has_no_links_to_experiments(golden: Golden) -> None:
+    """In CI the embedded store is on the runner: names as text, never a link that leads
+    nowhere, and how to browse the store instead."""
+    served = LOCAL_CONTEXT.model_copy(update={"serve_command": "driftgate serve"})
+    text = render_comment(_with_urls(SCENARIOS["fail"](), None), served)
     assert "](" not in text  # no link at all: no experiment URL, no run URL
     assert "Candidate answers-102 at `40ac51f` · baseline answers-101 at `a79cf5d`" in text
-    assert "Experiments in the embedded store" in text
+    assert (
+        "Experiments in the embedded store (to browse them: `driftgate serve` on this run's "
+        "store file)" in text
+    )
     golden("fail.local.comment.md", text)
+
+
+def test_a_local_report_links_the_stores_pages(golden: Golden) -> None:
+    """A local run on the embedded store: its experiments' links are `driftgate serve`'s
+    pages, and the report says what serves them."""
+    served = LOCAL_CONTEXT.model_copy(update={"serve_command": "driftgate serve"})
+    text = render_terminal(_with_urls(SCENARIOS["fail"](), "http://127.0.0.1:8765"), served)
+    assert f"<http://127.0.0.1:8765/ui/experiments/{CAND_ID}>" in text
+    assert f"<http://127.0.0.1:8765/ui/experiments/{BASE_ID}>" in text
+    assert "Pages: `driftgate serve` serves the embedded store's experiments at the links" in text
+    golden("fail.local.terminal.md", text)
+    # Without links (a run in CI, read later), the command alone.
+    bare = render_terminal(_with_urls(SCENARIOS["fail"](), None), served)
+    assert "(at /ui/experiments where it listens)" in bare
+    assert "/ui/experiments/" not in bare
 
 
 def test_a_report_published_from_an_artifact_says_whose_figures_they_are(golden: Golden) -> None:

@@ -34,7 +34,7 @@ def test_records_are_headed_by_their_input_with_the_id_as_a_tooltip(surface: str
     assert FIRST_ID in titles  # cmark keeps it, and so does GitHub's sanitizer
     records = next(t for t in tables(github_html(markdown)) if t[0][1] == "Record")
     first = records[1]
-    assert first[1] == "country: New Zealand · difficulty: easy"
+    assert first[1] == "country: New Zealand · difficulty: easy (difficulty:easy)"
     assert first[2] == "correct 67% pass → 33% pass"
     # Each side's runs, not the first run's answer twice.
     assert first[4:] == ["Wellington x2 · Auckland x1", "Auckland x2 · Wellington x1"]

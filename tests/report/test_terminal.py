@@ -110,6 +110,7 @@ def test_a_record_whose_runs_disagree_shows_each_sides_outputs() -> None:
     assert section.split("\n") == [
         "### regressed: country: New Zealand · difficulty: easy (correct 67% pass -> 33% pass)",
         "- record: 0000000000000000a1b2c3d4e5f60000",
+        "- tags: difficulty:easy",
         '- input: {"country":"New Zealand","difficulty":"easy"}',
         "- expected: Wellington",
         "- baseline (3 runs): Wellington x2 · Auckland x1",
@@ -164,7 +165,7 @@ def test_ids_commands_and_tracebacks_copy_as_typed() -> None:
 
 _OURS = re.compile(
     r"(#{1,3} |- |\| |\|---|\|:--|Intervals at |Records: |\.\.\.and |Warnings:|Totals: |"
-    r"Error: |Notes:|Runs considered:|Recorded|Nothing to compare|The command |Last lines )"
+    r"Error: |Notes:|Runs considered:|Recorded|Nothing to compare|The command |Last lines |Pages: )"
 )
 
 

@@ -144,6 +144,68 @@ def test_a_query_error_is_shown_at_its_column_never_a_500(
     assert _rows(resp.text) == 0
 
 
+def _many_rows(url: str, records: int, runs: int) -> str:
+    """An experiment of `records` x `runs` rows, each row's output naming its record and
+    run (`out r0007 run 2`). Answers its id."""
+    api = Api(url)
+    pid = api.project()
+    did = api.dataset(pid)["id"]
+    eid = str(api.experiment(pid, did, "many", run_count=runs)["id"])
+    spans = []
+    for run in range(1, runs + 1):
+        for n in range(records):
+            s = span(eid, f"{run}{n:05d}", f"r{n:04d}", run)
+            s["meta"]["output"] = f"out r{n:04d} run {run}"
+            spans.append(s)
+    post_spans(api, spans)
+    api.patch(eid, status="completed")
+    return eid
+
+
+def _shown(page: str) -> list[tuple[str, int]]:
+    return [
+        (r, int(n)) for r, n in re.findall(r"<td class=\"text\">out (r\d{4}) run (\d)</td>", page)
+    ]
+
+
+def test_more_rows_than_a_page_holds_are_paged_with_links(store: BackgroundStore) -> None:
+    """1,250 rows: page 1 the first 1,000, page 2 the other 250, linked both ways with the
+    search kept (encoded in the link, escaped in the page); every row on exactly one page."""
+    eid = _many_rows(store.url, 625, 2)
+    page_url = f"{store.url}/ui/experiments/{eid}"
+    query = "run_iteration:>=1 @status:ok"
+    first = httpx.get(page_url, params={"q": query})
+    assert first.status_code == 200
+    assert len(_shown(first.text)) == 1000
+    assert "1250 rows of 1250 match; rows 1–1,000 shown, page 1 of 2." in first.text
+    # The next page's link: the query percent-encoded, the & escaped in the attribute.
+    link = "?q=run_iteration%3A%3E%3D1+%40status%3Aok&amp;page=2"
+    assert f'<a href="{link}" rel="next">' in first.text
+    assert 'rel="prev"' not in first.text
+    second = httpx.get(httpx.URL(page_url).join(html.unescape(link)))
+    assert second.status_code == 200
+    assert len(_shown(second.text)) == 250
+    assert "rows 1,001–1,250 shown, page 2 of 2." in second.text
+    assert '<a href="?q=run_iteration%3A%3E%3D1+%40status%3Aok&amp;page=1" rel="prev">' in (
+        second.text
+    )
+    assert 'rel="next"' not in second.text
+    both = _shown(first.text) + _shown(second.text)
+    assert sorted(both) == [(f"r{n:04d}", run) for n in range(625) for run in (1, 2)]
+    # Without a query, the link holds the page alone; a page past the last shows the last.
+    assert '<a href="?page=2" rel="next">' in httpx.get(page_url).text
+    past = httpx.get(page_url, params={"page": "9"})
+    assert past.status_code == 200 and _shown(past.text) == _shown(
+        httpx.get(page_url, params={"page": 2}).text
+    )
+    # A page that is not a whole number from 1: said, escaped, never a 500.
+    for bad in ("0", "-1", "two", "<b>x</b>", "1e3"):
+        resp = httpx.get(page_url, params={"page": bad})
+        assert resp.status_code == 400, bad
+        assert "expected a whole number from 1" in resp.text
+        assert "<b>x" not in resp.text
+
+
 def test_an_unknown_experiment_is_a_404_page(store: BackgroundStore) -> None:
     resp = httpx.get(f"{store.url}/ui/experiments/nope<b>")
     assert resp.status_code == 404

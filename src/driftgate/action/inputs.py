@@ -49,6 +49,8 @@ class ActionInputs(BaseModel):
     config: str | None
     baseline_branch: str | None
     baseline_experiment_id: str | None
+    where: str | None
+    """A query every comparison is restricted to (`--where`); None: the configuration's."""
     fail_on: FailOn
     no_baseline: NoBaseline
     comment: CommentMode
@@ -99,6 +101,7 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
             split_run(baseline_id)
         except RefError as exc:
             raise InputError(f"Input baseline-experiment-id: {exc}") from None
+    where = _where(get(env, "where"))
     artifact_name = get(env, "artifact-name", default=ARTIFACT_NAME)
     if len(artifact_name) > 256 or _ARTIFACT_NAME_FORBIDDEN.search(artifact_name):
         raise InputError(
@@ -116,6 +119,7 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         config=get(env, "config") or None,
         baseline_branch=get(env, "baseline-branch") or None,
         baseline_experiment_id=baseline_id,
+        where=where,
         fail_on=workflow.get_choice_input(env, "fail-on", FAIL_ON, default="regression"),
         no_baseline=workflow.get_choice_input(env, "no-baseline", NO_BASELINE, default="neutral"),
         comment=workflow.get_choice_input(env, "comment", COMMENT_MODES, default="always"),
@@ -132,3 +136,18 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         artifact=get(env, "artifact", default=ARTIFACT_DIR),
         artifact_name=artifact_name,
     )
+
+
+def _where(text: str) -> str | None:
+    """The `where` input, read before anything runs; empty is no input, so that the
+    configuration's `where` (if any) applies, as without `--where`."""
+    if not text.strip():
+        return None
+    # The query language (numpy): imported only for a query to read.
+    from driftgate.query import QueryError, parse
+
+    try:
+        parse(text)
+    except QueryError as exc:
+        raise InputError(f"Input where: {exc.render()}") from None
+    return text

@@ -130,6 +130,8 @@ def _gate(
         config=inputs.config and str(workspace / inputs.config),
         base_branch=inputs.baseline_branch,
         baseline=inputs.baseline_experiment_id,
+        where=inputs.where,
+        where_input="Input where",
         baseline_input="Input baseline-experiment-id",
         setup=inputs.setup,
         secrets=[s.get_secret_value() for s in inputs.secrets],

@@ -19,6 +19,7 @@ from driftgate.errors import UsageError
 from driftgate.verdict import EXIT_OK, decided_by_no_baseline, exit_code
 
 if TYPE_CHECKING:
+    from driftgate.compare.schema import ExperimentRef
     from driftgate.session import StoreChoice
 
 _LOCAL_FIX = "pass --local for the embedded store"
@@ -242,8 +243,7 @@ def run(args: argparse.Namespace) -> int:
     print("\n" + outcome.terminal)
     result, on_base = outcome.result, outcome.ctx.on_base_branch
     _progress(f"verdict {result.verdict}; reports in {request.report_dir}")
-    if store == "embedded":
-        _browse_hint(db, [r.candidate.id for r in result.reports if r.candidate])
+    _browse_hint(outcome.report.serve_command, [r.candidate for r in result.reports])
     if outcome.cancelled:
         return 128 + outcome.cancelled
     code = exit_code(result.verdicts, args.fail_on, args.no_baseline, on_base_branch=on_base)
@@ -254,15 +254,13 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _browse_hint(db: Path, experiment_ids: list[str]) -> None:
-    """How to open the embedded store's experiments in a browser: their reports link nowhere
-    (the store served during the run is gone)."""
-    if not experiment_ids:
+def _browse_hint(serve: str | None, candidates: Sequence[ExperimentRef | None]) -> None:
+    """How to open the embedded store's experiments in a browser: the store served during
+    the run is gone, and its pages need `driftgate serve` (the report says it too)."""
+    urls = [c.url for c in candidates if c is not None and c.url]
+    if serve is None or not urls:
         return
-    from driftgate.store.pages import experiment_path
-
-    paths = ", ".join(f"http://127.0.0.1:8765{experiment_path(e)}" for e in experiment_ids)
-    _progress(f"to browse the records: driftgate serve --db {db}, then open {paths}")
+    _progress(f"to browse the records: {serve}, then open {', '.join(urls)}")
 
 
 def _no_baseline_exit(code: int, policy: str, on_base_branch: bool) -> str:

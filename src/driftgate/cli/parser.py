@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from driftgate import __version__
+from driftgate.store.sockets import DEFAULT_HOST, DEFAULT_PORT
 from driftgate.verdict import COMMENT_MODES, FAIL_ON, NO_BASELINE
 
 # Relative to the repository's root (the current directory outside one), wherever the
@@ -29,9 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve Datadog's LLM Observability experiments API from a SQLite file. "
         "Point ddtrace at it with DD_LLMOBS_OVERRIDE_ORIGIN=<the printed URL>.",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
+    serve.add_argument("--host", default=DEFAULT_HOST, help="address (default: %(default)s)")
     serve.add_argument(
-        "--port", type=int, default=8765, help="port, or 0 for a free one (default: %(default)s)"
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port, or 0 for a free one (default: %(default)s)",
     )
     serve.add_argument(
         "--db",

@@ -247,6 +247,11 @@ class Report(_Model):
     point, the known-flaky records. None for a baseline of one run."""
     slices: list[Slice] = Field(default_factory=list)
     """Per record tag and gated metric, the comparison within the records carrying the tag
-    (docs/statistics.md, "Slices by tag"); empty when the records carry no tags."""
+    (docs/statistics.md, "Slices by tag"); empty when the records carry no tags, and
+    without a baseline (nothing to compare a slice with)."""
     slices_skipped: list[str] = Field(default_factory=list)
     """Tag keys not sliced, each with why (one value only, too many values)."""
+    where: str | None = None
+    """The query the comparison was restricted to (`--where`, or the configuration's
+    `where`; docs/query.md), in its canonical form; None when every record was compared.
+    The warnings say where it came from and how many records each side kept."""

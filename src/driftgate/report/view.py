@@ -200,6 +200,15 @@ class ResultView:
     alpha: float | None = None
 
     @property
+    def linked(self) -> bool:
+        """Whether an experiment shown has a link (its page)."""
+        return any(
+            ref is not None and ref.url
+            for e in self.experiments
+            for ref in (e.report.candidate, e.report.baseline)
+        )
+
+    @property
     def verdict_counts(self) -> str:
         counts = Counter(e.verdict for e in self.experiments)
         return ", ".join(f"{counts[v]} {words}" for v, words in _COUNTED if counts[v])

@@ -394,8 +394,9 @@ class StoreApp:
     def ui_experiment(self, request: Request) -> Response:
         from driftgate.store import pages
 
+        q = request.query_params
         status, html = pages.experiment_page(
-            self.store, request.path_params["experiment_id"], request.query_params.get("q", "")
+            self.store, request.path_params["experiment_id"], q.get("q", ""), q.get("page", "")
         )
         return HTMLResponse(html, status, headers=pages.HEADERS)
 

@@ -64,7 +64,10 @@ _OPERATIONS: dict[str, _Op] = {
     "ui_experiments": _Op("A page: the experiments, newest first", html=True, errors=()),
     "ui_experiment": _Op(
         "A page: an experiment's rows, those the query selects",
-        query=(_Query("q", _STR, "a query in Datadog's records search language"),),
+        query=(
+            _Query("q", _STR, "a query in Datadog's records search language"),
+            _Query("page", _INT, "which 1,000 rows: 1 (the default) the first, 2 the next"),
+        ),
         html=True,
         errors=(400, 404),
     ),

@@ -21,6 +21,7 @@ import math
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
 import orjson
@@ -41,7 +42,8 @@ from driftgate.store.experiments import Experiment, ExperimentFilter
 
 PREFIX = "/ui/experiments"
 ROWS_SHOWN = 1000
-"""Rows a page shows at most (an experiment of 50,000 rows is searched whole, then cut)."""
+"""Rows a page shows at most (an experiment of 50,000 rows is searched whole, then cut into
+pages of this many: `?page=2` the next)."""
 _LISTED = 200
 _RECORDS_PAGE = 5000
 _TEXT = 300  # characters of an input or output cell
@@ -117,14 +119,22 @@ def _record_count(e: Experiment) -> str:
 # -- one experiment -------------------------------------------------------------------------
 
 
-def experiment_page(store: Store, experiment_id: str, query: str) -> tuple[int, str]:
-    """One experiment's rows (those `query` selects), its summary evaluations; the status
-    and the page. A query that cannot be read or evaluated is shown with its column and a
-    caret (400); an unknown experiment is a 404 page."""
+def experiment_page(
+    store: Store, experiment_id: str, query: str, page: str = ""
+) -> tuple[int, str]:
+    """One experiment's rows (those `query` selects; page `page` of them, `ROWS_SHOWN` a
+    page, the first when empty), its summary evaluations; the status and the page. A query
+    that cannot be read or evaluated is shown with its column and a caret (400), as is a
+    page that is not a whole number from 1; an unknown experiment is a 404 page. A page past
+    the last shows the last."""
+    number = _page_number(page)
+    if number is None:
+        detail = f"page {page[:40]!r}: expected a whole number from 1 (the first page)"
+        return 400, _render("missing.html.j2", heading="Bad request", detail=detail)
     try:
         data = experiment_data(store, experiment_id)
     except NotFound as exc:
-        return 404, _render("missing.html.j2", detail=exc.detail)
+        return 404, _render("missing.html.j2", heading="Not found", detail=exc.detail)
     error: QueryError | None = None
     shown = list(range(data.rows))
     matched_records: int | None = None
@@ -138,7 +148,10 @@ def experiment_page(store: Store, experiment_id: str, query: str) -> tuple[int, 
             shown = [int(i) for i in selection.rows]
             matched_records, multi_run = len(selection.records), selection.multi_run
     labels = sorted(data.evaluators)
-    rows = [_row(data, i, labels) for i in shown[:ROWS_SHOWN]]
+    pages = max(1, math.ceil(len(shown) / ROWS_SHOWN))
+    number = min(number, pages)
+    start = (number - 1) * ROWS_SHOWN
+    rows = [_row(data, i, labels) for i in shown[start : start + ROWS_SHOWN]]
     info = data.info
     page = _render(
         "experiment.html.j2",
@@ -153,6 +166,12 @@ def experiment_page(store: Store, experiment_id: str, query: str) -> tuple[int, 
         multi_run=multi_run,
         total=data.rows,
         limit=ROWS_SHOWN,
+        page=number,
+        pages=pages,
+        first=start + 1,
+        last=start + len(rows),
+        previous=_page_link(query, number - 1) if number > 1 else None,
+        following=_page_link(query, number + 1) if number < pages else None,
         query=query,
         error=error,
         caret=" " * (error.column - 1) + "^" if error else "",
@@ -162,6 +181,21 @@ def experiment_page(store: Store, experiment_id: str, query: str) -> tuple[int, 
         back=PREFIX,
     )
     return (400 if error else 200), page
+
+
+def _page_number(text: str) -> int | None:
+    if not text.strip():
+        return 1
+    if not text.strip().isdecimal() or len(text.strip()) > 9:
+        return None
+    number = int(text)
+    return number if number >= 1 else None
+
+
+def _page_link(query: str, number: int) -> str:
+    """The same search's page `number`, relative to the page (escaped where printed)."""
+    params = {"q": query, "page": str(number)} if query.strip() else {"page": str(number)}
+    return "?" + urlencode(params)
 
 
 def experiment_data(store: Store, experiment_id: str) -> ExperimentData:

@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import socket
 
+# `driftgate serve`'s address unless told otherwise: where a report's links to the store's
+# pages point (a local run's store is served there only once `driftgate serve` runs).
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
 
 def bind(host: str, port: int) -> socket.socket:
     """Bind before serving so that port 0 resolves to a real port we can print."""
