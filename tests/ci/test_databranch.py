@@ -615,6 +615,25 @@ def test_limits_on_count_and_total_say_what_was_left(remote: Remote, tmp_path: P
         assert any("3 more files under runs/ left unread" in note for note in out.notes)
 
 
+def test_select_reads_only_the_files_it_accepts_and_they_alone_count_to_the_limits(
+    remote: Remote, tmp_path: Path
+) -> None:
+    writer = DataBranch(remote.clone(tmp_path / "writer"))
+    assert writer.write({f"runs/p/{n:04d}.jsonl": b"x" * 100 for n in range(5)}).ok
+    branch = DataBranch(remote.clone(tmp_path / "pr"))
+
+    out = branch.read(select=lambda path: path.endswith(("1.jsonl", "3.jsonl")))
+
+    assert out.ok
+    assert not out.bounded
+    assert out.files == {"runs/p/0001.jsonl": b"x" * 100, "runs/p/0003.jsonl": b"x" * 100}
+    assert "read 2 files (200 B) under runs/" in out.notes[0]
+    assert out.notes[0].endswith("; 3 others not needed")
+    tight = branch.read(limits=ReadLimits(max_files=2), select=lambda p: p.endswith("4.jsonl"))
+    assert list(tight.files) == ["runs/p/0004.jsonl"]
+    assert not tight.bounded
+
+
 def test_a_prefix_reads_one_folder_and_an_absent_one_reads_nothing(
     remote: Remote, tmp_path: Path
 ) -> None:

@@ -300,8 +300,16 @@ class DataBranch:
 
     # -- reading --------------------------------------------------------------------------
 
-    def read(self, prefix: str = "runs/", *, limits: ReadLimits | None = None) -> ReadOutcome:
-        """The files under `prefix` (a folder, `""` for all) on the remote's data branch."""
+    def read(
+        self,
+        prefix: str = "runs/",
+        *,
+        limits: ReadLimits | None = None,
+        select: Callable[[str], bool] | None = None,
+    ) -> ReadOutcome:
+        """The files under `prefix` (a folder, `""` for all) on the remote's data branch;
+        with `select`, only the paths it accepts are read (the others are only listed, so a
+        long history costs a gate only the runs it needs)."""
         prefix = _checked_prefix(prefix)
         limits = limits or ReadLimits()
         try:
@@ -314,12 +322,17 @@ class DataBranch:
                     "driftgate run on the base branch whose job may push (`permissions: "
                     "contents: write`); until then there is no recorded history to read",
                 )
-            return self._read_tree(checkout, tip, prefix, limits)
+            return self._read_tree(checkout, tip, prefix, limits, select)
         except _Stop as stop:
             return ReadOutcome(stop.status, notes=(self._say(stop.note),))
 
     def _read_tree(
-        self, checkout: _Checkout, tip: str, prefix: str, limits: ReadLimits
+        self,
+        checkout: _Checkout,
+        tip: str,
+        prefix: str,
+        limits: ReadLimits,
+        select: Callable[[str], bool] | None,
     ) -> ReadOutcome:
         how = "its tip (the checkout is shallow)" if checkout.shallow else "its history"
         origin = f"{self.branch} at {tip[:12]} (fetched {how} from {self.remote})"
@@ -334,6 +347,7 @@ class DataBranch:
         skipped: list[Skipped] = []
         total = 0
         left = 0
+        unselected = 0
         for entry in listing.split(b"\0"):
             if not entry:
                 continue
@@ -346,6 +360,9 @@ class DataBranch:
                 why += f"{limits.max_file_bytes} bytes a file"
             if path is None or why is not None:
                 skipped.append(Skipped(_shown(full), why or "unreadable"))
+                continue
+            if select is not None and not select(path):
+                unselected += 1
                 continue
             # Once a limit is reached nothing more is taken, so what is read is a prefix of
             # the listing (in git's order) and what is left is said.
@@ -360,6 +377,8 @@ class DataBranch:
             total += int(size)
         files = self._blobs(checkout, wanted)
         notes = [f"read {_count(len(files), 'file')} ({_size(total)}) under {prefix} from {origin}"]
+        if unselected:
+            notes[0] += f"; {unselected} other{'s' if unselected > 1 else ''} not needed"
         if left:
             notes.append(
                 f"{_count(left, 'more file')} under {prefix} left unread: the read stops at "
