@@ -44,7 +44,8 @@ def test_check(name: str, golden: Golden) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["fail", "review", "sliced", "error_crashed", "no_baseline", "no_baseline_explained"]
+    "name",
+    ["fail", "review", "sliced", "pooled", "error_crashed", "no_baseline", "no_baseline_explained"],
 )
 def test_summary(name: str, golden: Golden) -> None:
     text = render_summary(SCENARIOS[name](), CONTEXT)
@@ -54,7 +55,16 @@ def test_summary(name: str, golden: Golden) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["fail", "review", "sliced", "error_timeout", "multi", "no_baseline", "no_baseline_explained"],
+    [
+        "fail",
+        "review",
+        "sliced",
+        "pooled",
+        "error_timeout",
+        "multi",
+        "no_baseline",
+        "no_baseline_explained",
+    ],
 )
 def test_terminal(name: str, golden: Golden) -> None:
     golden(f"{name}.terminal.md", render_terminal(SCENARIOS[name](), LOCAL_CONTEXT))

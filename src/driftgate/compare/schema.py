@@ -227,6 +227,7 @@ class Trend(_Model):
     metric: str
     kind: TrendKind
     direction: MetricDirection
+    unit: str  # as the metric's: "pass rate", "error rate", "score"
     points: list[TrendPoint]  # base-branch runs, oldest first
     candidate: TrendPoint
 

@@ -37,10 +37,10 @@ ERRORS = "errors"
 
 def _gated(
     candidate: ExperimentData, config: GateConfig
-) -> list[tuple[str, TrendKind, MetricDirection]]:
+) -> list[tuple[str, TrendKind, MetricDirection, str]]:
     """The candidate's gated metrics, in the report's order: evaluators by label, then the
-    task error rate."""
-    found: list[tuple[str, TrendKind, MetricDirection]] = []
+    task error rate; each with its kind, direction and unit."""
+    found: list[tuple[str, TrendKind, MetricDirection, str]] = []
     for label in sorted(candidate.evaluators):
         column = candidate.evaluators[label]
         kind = KINDS.get(column.metric_type)
@@ -49,9 +49,12 @@ def _gated(
         policy = config.policy(label, kind)
         if policy.level == "off" or pass_fail(column, config) is None:
             continue
-        found.append((label, "mean" if kind == "score" else "rate", policy.direction))
+        if kind == "score":
+            found.append((label, "mean", policy.direction, "score"))
+        else:
+            found.append((label, "rate", policy.direction, "pass rate"))
     if config.budgets.errors.level != "off":
-        found.append((ERRORS, "rate", "lower"))
+        found.append((ERRORS, "rate", "lower", "error rate"))
     return found
 
 
@@ -99,7 +102,7 @@ def trend(
         return []
     pooled_ids = set(pooled)
     trends: list[Trend] = []
-    for name, kind, direction in _gated(candidate, config):
+    for name, kind, direction, unit in _gated(candidate, config):
         column = candidate.evaluators.get(name)
         metric_type = column.metric_type if column is not None else None
         own = _values(candidate, name, metric_type, config)
@@ -119,6 +122,7 @@ def trend(
                 metric=name,
                 kind=kind,
                 direction=direction,
+                unit=unit,
                 points=points,
                 candidate=_point(candidate, cand, False),
             )
