@@ -64,6 +64,7 @@ def test_each_gated_metric_oldest_first_with_the_candidate() -> None:
     assert [t.metric for t in trends] == ["correct", "quality", "errors"]
     correct, quality, errors = trends
     assert correct.kind == "rate" and correct.direction == "higher"
+    assert (correct.unit, quality.unit, errors.unit) == ("pass rate", "score", "error rate")
     assert [p.run_id for p in correct.points] == ["a", "b", "c"]
     assert [p.value for p in correct.points] == [0.7, 0.6, 0.8]
     assert [p.records for p in correct.points] == [10, 10, 10]
