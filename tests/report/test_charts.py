@@ -27,7 +27,15 @@ UNSAFE = re.compile(r"[\"%{}`#;<>&\[\]\n\r\\]")
 STRING = r'"[^"%{}`#;<>&\[\]\\]*"'
 NUMBER = r"-?\d+(?:\.\d+)?"
 CHART = re.compile(
-    rf"""xychart-beta
+    rf"""---
+config:
+  xyChart:
+    height: 320
+  themeVariables:
+    xyChart:
+      plotColorPalette: "\#0969da"
+---
+xychart-beta
     title {STRING}
     x-axis \[{STRING}(?:, {STRING})*\]
     y-axis {STRING} {NUMBER} --> {NUMBER}

@@ -3,10 +3,10 @@ a fenced `mermaid` block), a sparkline for the terminal. Pure.
 
 The chart is `xychart-beta`, which Mermaid has read since 10.5 and still reads in 11 (GitHub
 rendered 11.12 when this was written; tests/external pins the same version and a test
-renders the block in Chromium). Its x axis is the base runs' short commits, oldest first,
-and `candidate` last; its y axis the metric in its unit (rates in %). Every text in it goes
-through `escape.mermaid_text`, and its numbers are plain decimals (Mermaid's grammar has no
-exponent).
+renders the block in Chromium), configured by a frontmatter block (Mermaid 10.5 too). Its x
+axis is the base runs' short commits, oldest first, and `candidate` last; its y axis the
+metric in its unit (rates in %). Every text in it goes through `escape.mermaid_text`, and
+its numbers are plain decimals (Mermaid's grammar has no exponent).
 """
 
 from __future__ import annotations
@@ -21,6 +21,19 @@ from driftgate.report.formats import MISSING, is_rate, number, pct
 __all__ = ["CANDIDATE", "mermaid_chart", "point_label", "sparkline", "trend_value", "unit_words"]
 
 CANDIDATE = "candidate"
+# Mermaid's configuration for the chart: lower than its 500 px default, so that a comment
+# with a few charts stays readable, and a line in GitHub's blue, which reads on its light
+# and dark themes alike (the default palette's first colour is a pale lilac).
+_FRONTMATTER = (
+    "---",
+    "config:",
+    "  xyChart:",
+    "    height: 320",
+    "  themeVariables:",
+    "    xyChart:",
+    '      plotColorPalette: "#0969da"',
+    "---",
+)
 _BARS = "▁▂▃▄▅▆▇█"
 _LABEL = 12  # characters of a run's label on the x axis (a short commit is 7)
 
@@ -94,6 +107,7 @@ def mermaid_chart(t: Trend) -> Md:
     better = {"higher": ", higher is better", "lower": ", lower is better"}.get(t.direction, "")
     unit = mermaid_text(t.unit or "mean", 30) + (" in percent" if is_rate(t.unit) else "")
     lines = [
+        *_FRONTMATTER,
         "xychart-beta",
         f'    title "{mermaid_text(t.metric, 60)} ({unit}{better})"',
         "    x-axis [" + ", ".join(f'"{label}"' for label in labels) + "]",
