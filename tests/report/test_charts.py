@@ -6,7 +6,9 @@ from __future__ import annotations
 import html as html_lib
 import math
 import re
+from collections.abc import Callable
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,6 +19,7 @@ from driftgate.report.escape import mermaid_text
 from driftgate.report.limits import CHECK_TEXT_LIMIT, COMMENT_LIMIT, SUMMARY_LIMIT, utf16_length
 from driftgate.report.render import COMMENT_DETAILS
 from driftgate.report.view import build, drawable_trends, merged_order
+from driftgate.result import GateResult, ReportContext
 from tests.report.github_html import github_html
 from tests.report.hostile_text import hostile
 from tests.report.markdown import assert_well_formed, fences
@@ -175,24 +178,24 @@ def test_the_view_draws_regressions_first_and_keeps_the_history_out_of_the_flags
     assert set(view.flaky_regressed_ids) <= flaky
 
 
-def test_the_comment_draws_mermaid_that_github_keeps_as_a_mermaid_block() -> None:
+@pytest.mark.parametrize("render", [render_comment, render_summary])
+def test_the_charts_stay_mermaid_blocks_through_githubs_cmark(
+    render: Callable[[GateResult, ReportContext], str],
+) -> None:
     """GitHub's cmark keeps each chart a code block of language `mermaid`, its text as
     written: what GitHub hands to Mermaid."""
-    comment = render_comment(pooled_result(), CONTEXT)
-    charts = [f for f in fences(comment) if f.fence == "```"]
-    bodies = [
-        "\n".join(f.lines) for f in charts if comment.split("\n")[f.open_line] == "```mermaid"
-    ]
+    markdown = render(pooled_result(), CONTEXT)
+    lines = markdown.split("\n")
+    bodies = ["\n".join(f.lines) for f in fences(markdown) if lines[f.open_line] == "```mermaid"]
     assert len(bodies) == 4
-    html = github_html(comment)
     # GitHub's form of a code block with a language, the one its Mermaid viewer picks up.
-    kept = re.findall(r'<pre lang="mermaid"><code>(.*?)</code></pre>', html, re.S)
+    kept = re.findall(r'<pre lang="mermaid"><code>(.*?)</code></pre>', github_html(markdown), re.S)
     assert [html_lib.unescape(k).rstrip("\n") for k in kept] == bodies
     for chart in bodies:
         assert CHART.fullmatch(chart), chart
     # The same figures for a reader without Mermaid, below the charts.
-    assert "<summary>The trend as a table</summary>" in comment
-    assert comment.index("```mermaid") < comment.index("The trend as a table")
+    assert "<summary>The trend as a table</summary>" in markdown
+    assert markdown.index("```mermaid") < markdown.index("The trend as a table")
 
 
 def test_every_surface_shows_the_pooled_baseline() -> None:

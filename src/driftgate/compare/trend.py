@@ -23,7 +23,7 @@ from collections.abc import Collection, Sequence
 import numpy as np
 
 from driftgate.compare.gated import KINDS, pass_fail
-from driftgate.compare.pairing import record_means
+from driftgate.compare.pairing import Codes, record_means
 from driftgate.compare.schema import MetricDirection, Trend, TrendKind, TrendPoint
 from driftgate.config import GateConfig
 from driftgate.experiments.models import ExperimentData, FloatArray
@@ -58,12 +58,16 @@ def _gated(
     return found
 
 
-def _value(data: ExperimentData, values: FloatArray) -> tuple[float, int] | None:
+def _codes(data: ExperimentData) -> tuple[Codes, int]:
+    """Each row's record index, and how many records."""
+    _, codes = np.unique(np.asarray(data.record_key, dtype=object), return_inverse=True)
+    return codes.astype(np.intp), int(codes.max()) + 1 if len(codes) else 0
+
+
+def _value(records: tuple[Codes, int], values: FloatArray) -> tuple[float, int] | None:
     """The run's figure: per-record means of the finite values, averaged; and how many
     records have one. None when no record has a value."""
-    _, codes = np.unique(np.asarray(data.record_key, dtype=object), return_inverse=True)
-    size = int(codes.max()) + 1 if len(codes) else 0
-    means, counts = record_means(codes.astype(np.intp), values, size)
+    means, counts = record_means(records[0], values, records[1])
     has = counts > 0
     if not has.any():
         return None
@@ -101,18 +105,20 @@ def trend(
     if len(runs) < MIN_BASE_POINTS:
         return []
     pooled_ids = set(pooled)
+    # One pass over each run's record keys, shared by every metric.
+    records = {id(data): _codes(data) for data in [*runs, candidate]}
     trends: list[Trend] = []
     for name, kind, direction, unit in _gated(candidate, config):
         column = candidate.evaluators.get(name)
         metric_type = column.metric_type if column is not None else None
         own = _values(candidate, name, metric_type, config)
-        cand = _value(candidate, own) if own is not None else None
+        cand = _value(records[id(candidate)], own) if own is not None else None
         if cand is None:
             continue
         points = []
         for data in reversed(runs):
             values = _values(data, name, metric_type, config)
-            value = _value(data, values) if values is not None else None
+            value = _value(records[id(data)], values) if values is not None else None
             if value is not None:
                 points.append(_point(data, value, data.info.id in pooled_ids))
         if len(points) < MIN_BASE_POINTS:
