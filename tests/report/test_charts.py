@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from driftgate.compare.schema import Trend, TrendPoint
+from driftgate.compare.schema import PooledRun, Trend, TrendPoint
 from driftgate.report import render_check, render_comment, render_summary, render_terminal
 from driftgate.report.charts import mermaid_chart, sparkline
 from driftgate.report.escape import mermaid_text
@@ -232,3 +232,21 @@ def test_hundreds_of_trends_fit_every_surface() -> None:
     check = render_check(big, CONTEXT)
     assert check.text is not None and utf16_length(check.text) <= CHECK_TEXT_LIMIT
     assert "```mermaid" not in check.text + check.summary
+
+
+def test_a_long_history_lists_its_first_runs_and_counts_the_rest() -> None:
+    result = pooled_result()
+    report = result.reports[0]
+    assert report.history is not None
+    runs = [
+        PooledRun(id=f"run-{i:02d}", commit=f"{i:02d}" * 20, runs=1, pooled=i < 25)
+        for i in range(50)
+    ]
+    history = report.history.model_copy(update={"runs": runs, "pooled": 25, "considered": 50})
+    long = result.model_copy(update={"reports": [report.model_copy(update={"history": history})]})
+    terminal = render_terminal(long, LOCAL_CONTEXT)
+    assert "| run-19 |" in terminal and "| run-20 |" not in terminal
+    assert "...and 30 more runs (in report.json)." in terminal
+    summary = render_summary(long, CONTEXT)
+    assert "…and 30 more runs, in report.json." in summary
+    assert "`1919191` and 5 more, newest first; 25 older runs left out." in summary

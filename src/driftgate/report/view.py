@@ -181,8 +181,10 @@ class ExperimentView:
     # A pooled baseline: the runs pooled (newest first), those left out, and the regressed
     # record ids split into the stable ones and the known-flaky ones.
     history: History | None = None
-    pooled_runs: list[PooledRun] = field(default_factory=list)
-    left_out_runs: list[PooledRun] = field(default_factory=list)
+    pooled_runs: list[PooledRun] = field(default_factory=list)  # the first MAX_HISTORY_RUNS
+    left_out: int = 0  # runs considered and not pooled
+    history_runs: list[PooledRun] = field(default_factory=list)  # the first MAX_HISTORY_RUNS
+    hidden_history_runs: int = 0
     flaky_regressed_ids: list[str] = field(default_factory=list)
     flaky_ids: list[str] = field(default_factory=list)
     # The trends drawn (two base points or more), cut to the detail, and their table.
@@ -322,6 +324,9 @@ def record_view(
     )
 
 
+# Base runs a history lists (`compare_pooled` considers 5 by default; a report.json handed to
+# `driftgate publish` could hold any number).
+MAX_HISTORY_RUNS = 20
 # Points of a trend drawn: the newest ones (`compare.trend` keeps 10 by default).
 MAX_TREND_POINTS = 30
 
@@ -413,6 +418,7 @@ def _experiment(report: Report, detail: Detail) -> ExperimentView:
     units = {m.name: m.unit for m in report.metrics}
     records = report.records
     history = report.history
+    runs = history.runs if history is not None else []
     flaky = set(history.flaky) if history is not None else set()
     flipped, _ = _cut(_flipped_order(records.flipped, flaky), detail.flipped)
     # What the report knows changed, not only what it kept texts for.
@@ -456,8 +462,10 @@ def _experiment(report: Report, detail: Detail) -> ExperimentView:
         hidden_slices=hidden_slices,
         slice_tests=next((s.tests for s in report.slices if not s.gated), 0),
         history=history,
-        pooled_runs=[r for r in history.runs if r.pooled] if history is not None else [],
-        left_out_runs=[r for r in history.runs if not r.pooled] if history is not None else [],
+        pooled_runs=[r for r in runs if r.pooled][:MAX_HISTORY_RUNS],
+        left_out=sum(1 for r in runs if not r.pooled),
+        history_runs=runs[:MAX_HISTORY_RUNS],
+        hidden_history_runs=max(len(runs) - MAX_HISTORY_RUNS, 0),
         flaky_regressed_ids=_cut([k for k in records.regressed if k in flaky], detail.ids)[0],
         flaky_ids=_cut(history.flaky, detail.ids)[0] if history is not None else [],
         trends=trends,
