@@ -7,7 +7,14 @@ from __future__ import annotations
 from functools import cache
 
 from driftgate.compare import error_report
-from driftgate.compare.schema import Report, RunOutputs
+from driftgate.compare.schema import (
+    History,
+    PooledRun,
+    Report,
+    RunOutputs,
+    Trend,
+    TrendPoint,
+)
 from driftgate.report.view import BUDGET_KINDS
 from driftgate.result import CommandResult, GateResult, ReportContext
 from tests.report.scenarios import DATADOG, STARTED, fail_report
@@ -132,8 +139,59 @@ def _report(t: Texts) -> Report:
             "warnings": t.some(2),
             "baseline_reason": t(),
             "where": t(),
+            "history": _history(t, flaky=flipped[0].id),
+            "trend": _trends(t),
         }
     )
+
+
+def _history(t: Texts, flaky: str) -> History:
+    """A pooled baseline of two runs of three, one record of the flipped known-flaky."""
+    return History(
+        considered=3,
+        pooled=2,
+        observations=6,
+        runs=[
+            PooledRun(id=t(), commit=t(), created_at=t(), runs=3, pooled=True),
+            PooledRun(id=t(), commit=t(), created_at=t(), runs=3, pooled=True),
+            PooledRun(id=t(), commit=t(), created_at=t(), runs=3, why=t()),
+        ],
+        change_point=t(),
+        flaky=[flaky, *t.some(2)],
+        flaky_count=3,
+        regressed_flaky=1,
+        flaky_only=[t()],
+        unconfirmed=[t()],
+    )
+
+
+def _trends(t: Texts) -> list[Trend]:
+    """A rate and a mean over base runs of their own (the table merges them), every text
+    hostile, the mean's unit too."""
+
+    def point(value: float, pooled: bool = False) -> TrendPoint:
+        return TrendPoint(
+            run_id=t(), commit=t(), created_at=t(), value=value, records=40, pooled=pooled
+        )
+
+    return [
+        Trend(
+            metric=t(),
+            kind="rate",
+            direction="higher",
+            unit="pass rate",
+            points=[point(0.7, True), point(0.75), point(0.8, True)],
+            candidate=point(0.5),
+        ),
+        Trend(
+            metric=t(),
+            kind="mean",
+            direction="lower",
+            unit=t(),
+            points=[point(1.5), point(-2.25)],
+            candidate=point(1e-9),
+        ),
+    ]
 
 
 def hostile_result(kind: str, texts: list[str], long: str) -> tuple[GateResult, ReportContext]:

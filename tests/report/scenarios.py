@@ -11,13 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from driftgate.compare import compare, error_report, no_baseline_report
+from driftgate.compare import compare, compare_pooled, error_report, no_baseline_report
 from driftgate.compare.schema import Report
 from driftgate.config import parse_config
 from driftgate.experiments.models import (
     ConsideredRun,
     EvaluatorColumn,
     ExperimentData,
+    FloatArray,
     SummaryEvaluation,
 )
 from driftgate.query import parse as parse_query
@@ -413,6 +414,84 @@ def review_result() -> GateResult:
     return GateResult(reports=[review_report()], command=command(), found_how=FOUND)
 
 
+# The pooled history: six base-branch runs, newest first; the newest three of one system
+# (model "large"), the older three of another (a declared change point).
+HISTORY_RUNS = 6
+HISTORY_SHAS = [BASE_SHA, *(f"{j}e1f{j}" * 8 for j in range(1, HISTORY_RUNS))]
+# Which of the three pooled runs each flaky group of `judge` passes in: every split of the
+# pooled runs sees the same share pass, so the flakes draw no change point.
+FLAKY_GROUPS = [(0,), (1,), (2,), (0, 1), (0, 2), (1, 2)]
+
+
+def _history_run(j: int, quality: FloatArray) -> ExperimentData:
+    # The older model passed two records fewer.
+    correct = [1] * 30 + [0] * 10 if j < 3 else [1] * 28 + [0] * 12
+    judge = [1] * N
+    for g, runs in enumerate(FLAKY_GROUPS):
+        for k in range(3):
+            judge[20 + 3 * g + k] = 1 if j % 3 in runs else 0
+    return experiment(
+        keys(N, "rec-"),
+        evaluators=[
+            column("correct", "boolean", correct),
+            column("judge", "boolean", judge),
+            column("quality", "score", quality.tolist()),
+        ],
+        tokens=[420.0 + (i % 5) for i in range(N)],
+        seconds=[1.2 * (1 + 0.05 * (i % 4)) for i in range(N)],
+        info=_info(
+            "baseline",
+            id=f"0b5e1ae0-0000-4000-8000-00000000010{j}",
+            name=f"answers-{101 - j}",
+            created_at=f"2025-02-{28 - j}T11:00:00Z",
+            metadata={"commit": HISTORY_SHAS[j]},
+            config={"model": "large" if j < 3 else "medium"},
+        ),
+    )
+
+
+def pooled_report() -> Report:
+    """A baseline pooled from main's history: the newest three runs pooled, the older ones
+    of another model left out (a change point); `judge` regressed only through known-flaky
+    records; `quality` looks worse against the pooled runs, which the newest run alone does
+    not confirm; `correct` broke on ten stable records. The trend shows all six runs."""
+    rng = np.random.default_rng(1)
+    base_quality = 0.5 + 0.01 * (np.arange(N) % 7)
+    noise = [rng.normal(0, 0.03, N) for _ in range(HISTORY_RUNS)]
+    # The pooled runs before the newest scored a little higher: a drift too small for the
+    # change-point test.
+    history = [
+        _history_run(j, base_quality + noise[j] + (0.0175 if j in (1, 2) else 0.0))
+        for j in range(HISTORY_RUNS)
+    ]
+    quality = base_quality + noise[0] + rng.normal(0, 0.01, N)
+    candidate = experiment(
+        keys(N, "rec-"),
+        evaluators=[
+            column("correct", "boolean", [0] * 10 + [1] * 20 + [0] * 10),
+            column("judge", "boolean", [1] * 20 + [0] * 18 + [1] * 2),
+            column("quality", "score", quality.tolist()),
+        ],
+        tokens=[420.0 + (i % 5) for i in range(N)],
+        seconds=[1.2 * (1 + 0.05 * (i % 4)) for i in range(N)],
+        info=_info("candidate"),
+    )
+    return compare_pooled(
+        history,
+        candidate,
+        baseline_reason=(
+            f"the newest run at {BASE_SHA[:12]}, the merge-base on main, pooled with the runs "
+            "of main before it"
+        ),
+        baseline_url=DATADOG + history[0].info.id,
+        candidate_url=DATADOG + CAND_ID,
+    )
+
+
+def pooled_result() -> GateResult:
+    return GateResult(reports=[pooled_report()], command=command(), found_how=FOUND)
+
+
 SCENARIOS = {
     "review": review_result,
     "pass": pass_result,
@@ -425,4 +504,5 @@ SCENARIOS = {
     "multi": multi_result,
     "sliced": sliced_result,
     "restricted": restricted_result,
+    "pooled": pooled_result,
 }

@@ -165,7 +165,8 @@ def test_ids_commands_and_tracebacks_copy_as_typed() -> None:
 
 _OURS = re.compile(
     r"(#{1,3} |- |\| |\|---|\|:--|Intervals at |Records: |\.\.\.and |Warnings:|Totals: |"
-    r"Error: |Notes:|Runs considered:|Recorded|Nothing to compare|The command |Last lines |Pages: )"
+    r"Error: |Notes:|Runs considered:|Recorded|Nothing to compare|The command |Last lines |Pages: |"
+    r"Baseline history: |Trend over )"
 )
 
 

@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
-import struct
-import subprocess
-import zlib
 from pathlib import Path
 
 import httpx
@@ -17,6 +13,7 @@ import pytest
 from markupsafe import escape
 
 from driftgate.store.server import BackgroundStore
+from tests.browser import chromium, png_pixels, screenshot
 from tests.storeapi import Api, metric, post_metrics, post_spans, span
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -227,86 +224,22 @@ def test_pages_are_read_only_and_keep_the_stores_keys(tmp_path: Path) -> None:
 # -- a real browser ---------------------------------------------------------------------------
 
 
-def _chromium() -> str | None:
-    return next((p for n in ("chromium", "chromium-browser") if (p := shutil.which(n))), None)
-
-
-def _png_pixels(data: bytes) -> tuple[int, int, set[bytes]]:
-    """Width, height and the distinct pixel values of an 8-bit RGB(A) PNG (what Chromium
-    writes): enough of a decoder to tell a rendered page from a blank one."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, chunks, header = 8, b"", b""
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
-        if kind == b"IHDR":
-            header = body
-        elif kind == b"IDAT":
-            chunks += body
-        pos += 12 + length
-    width, height, depth, color = struct.unpack(">IIBB", header[:10])
-    assert depth == 8 and color in (2, 6), (depth, color)
-    size = 3 if color == 2 else 4
-    raw, stride = zlib.decompress(chunks), width * size
-    previous, colours = bytearray(stride), set()
-    for y in range(height):
-        start = y * (stride + 1)
-        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
-        for x in range(stride):
-            a = line[x - size] if x >= size else 0
-            b = previous[x]
-            c = previous[x - size] if x >= size else 0
-            if kind == 1:
-                line[x] = (line[x] + a) & 255
-            elif kind == 2:
-                line[x] = (line[x] + b) & 255
-            elif kind == 3:
-                line[x] = (line[x] + (a + b) // 2) & 255
-            elif kind == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        colours.update(bytes(line[i : i + size]) for i in range(0, stride, size))
-        previous = line
-    return width, height, colours
-
-
-def _screenshot(browser: str, url: str, out: Path) -> bytes:
-    subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",  # CI runs as root, where Chromium's sandbox refuses to start
-            "--disable-gpu",
-            "--hide-scrollbars",
-            f"--user-data-dir={out.parent / 'profile'}",
-            f"--screenshot={out}",
-            "--window-size=1280,900",
-            url,
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    return out.read_bytes()
-
-
 def test_a_real_browser_renders_the_page_with_hostile_text_inert(
     store: BackgroundStore, tmp_path: Path
 ) -> None:
-    browser = _chromium()
+    browser = chromium()
     if browser is None:
         pytest.skip(
             "no chromium binary on PATH (apt-get install chromium): the page is not rendered"
         )
     eid = _recorded(store.url)
     shot = tmp_path / "experiment.png"
-    data = _screenshot(browser, f"{store.url}/ui/experiments/{eid}?q=difficulty:hard", shot)
-    blank = _screenshot(browser, "about:blank", tmp_path / "blank.png")
+    data = screenshot(browser, f"{store.url}/ui/experiments/{eid}?q=difficulty:hard", shot)
+    blank = screenshot(browser, "about:blank", tmp_path / "blank.png")
     print(f"\nscreenshot of the experiment page: {shot}")
-    width, height, colours = _png_pixels(data)
+    width, height, colours = png_pixels(data)
     assert (width, height) == (1280, 900)
-    _, _, blank_colours = _png_pixels(blank)
+    _, _, blank_colours = png_pixels(blank)
     assert len(blank_colours) <= 2
     # Text, borders and links in several shades: a rendered table, not an empty page.
     assert len(colours) > 20, len(colours)

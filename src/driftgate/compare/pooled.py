@@ -35,15 +35,18 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from driftgate.compare.engine import Compared, compare_measured, no_baseline_report
+from driftgate.compare.gated import KINDS, pass_fail
 from driftgate.compare.measure import Measurement
 from driftgate.compare.pairing import record_means
+from driftgate.compare.pooled_flags import history_flags
 from driftgate.compare.recheck import recheck_report
 from driftgate.compare.records import MAX_IDS
 from driftgate.compare.rules import adjusted_p_values
 from driftgate.compare.schema import History, Metric, PooledRun, Report
 from driftgate.compare.stats import holm
 from driftgate.compare.stats_paired import paired_test
-from driftgate.config import EvaluatorKind, GateConfig
+from driftgate.compare.trend import DEFAULT_TREND_POINTS, trend
+from driftgate.config import GateConfig
 from driftgate.experiments.models import (
     BoolArray,
     EvaluatorColumn,
@@ -51,15 +54,16 @@ from driftgate.experiments.models import (
     FloatArray,
 )
 
-__all__ = ["DEFAULT_HISTORY", "PoolSettings", "compare_pooled", "find_change_point", "pool"]
+__all__ = [
+    "DEFAULT_HISTORY",
+    "PoolSettings",
+    "compare_pooled",
+    "find_change_point",
+    "pool",
+]
 
 DEFAULT_HISTORY = 5
 MAX_CONFIG_KEYS_NAMED = 3
-_KINDS: dict[str, EvaluatorKind] = {
-    "boolean": "boolean",
-    "score": "score",
-    "categorical": "categorical",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,28 +125,6 @@ class ChangePoint:
     rate: bool
 
 
-def _pass_fail(column: EvaluatorColumn, config: GateConfig) -> FloatArray | None:
-    """The evaluator as the gate tests it (0/1 per row, NaN for none), if it is pass/fail
-    or a score; None for what is not tested (json, categories without an assessment)."""
-    if column.metric_type == "boolean":
-        return np.where(column.errored, np.nan, column.value)
-    if column.metric_type == "score":
-        return np.where(column.errored, np.nan, column.value)
-    if column.metric_type != "categorical":
-        return None
-    policy = config.policy(column.label, "categorical")
-    if policy.pass_values:
-        chosen = set(policy.pass_values)
-        cats = column.category or [None] * len(column.value)
-        values = np.fromiter(
-            (np.nan if c is None else float(c in chosen) for c in cats), np.float64, len(cats)
-        )
-        return np.where(column.errored, np.nan, values)
-    if np.isfinite(column.passed).any():
-        return np.where(column.errored, np.nan, column.passed)
-    return None
-
-
 def _series(history: Sequence[ExperimentData], config: GateConfig) -> list[Series]:
     """The gated evaluators every run has (with the same type), and the task error rate."""
     index: dict[str, int] = {}
@@ -158,12 +140,12 @@ def _series(history: Sequence[ExperimentData], config: GateConfig) -> list[Serie
         if len({c.metric_type for c in columns}) != 1:
             continue
         kind = columns[0].metric_type
-        if kind not in _KINDS:
+        if kind not in KINDS:
             continue
-        policy = config.policy(label, _KINDS[kind])
+        policy = config.policy(label, KINDS[kind])
         if policy.level == "off":
             continue
-        per_row = [_pass_fail(c, config) for c in columns]
+        per_row = [pass_fail(c, config) for c in columns]
         if any(v is None for v in per_row):
             continue
         found.append(
@@ -369,7 +351,7 @@ def _row_values(m: Measurement, baseline: ExperimentData, config: GateConfig) ->
     column = baseline.evaluators.get(m.name)
     if column is None or column.metric_type == "score":
         return None
-    return _pass_fail(column, config)
+    return pass_fail(column, config)
 
 
 def _flaky_only(
@@ -509,13 +491,18 @@ def compare_pooled(
     config: GateConfig | None = None,
     *,
     settings: PoolSettings | None = None,
+    trend_points: int = DEFAULT_TREND_POINTS,
     baseline_reason: str = "",
     baseline_url: str | None = None,
     candidate_url: str | None = None,
 ) -> Report:
     """Compare `candidate` with a baseline pooled from `history`: comparable base-branch
     runs, newest first (the newest is the one `compare` would use alone). Up to
-    `settings.max_runs` are considered; runs without records are skipped."""
+    `settings.max_runs` are considered; runs without records are skipped.
+
+    `history` may be longer than the pool: the report's `trend` shows each gated metric
+    over the newest `trend_points` runs with records (`compare.trend.trend`), the pooled
+    ones marked, and the candidate."""
     config = config or GateConfig()
     settings = settings or PoolSettings()
     considered = list(history[: settings.max_runs])
@@ -529,7 +516,7 @@ def compare_pooled(
                 baseline_reason=f"{baseline_reason}; {reason}" if baseline_reason else reason,
                 candidate_url=candidate_url,
             )
-        return compare_measured(
+        alone = compare_measured(
             usable[0],
             candidate,
             config,
@@ -537,6 +524,9 @@ def compare_pooled(
             baseline_url=baseline_url,
             candidate_url=candidate_url,
         ).report
+        # A longer history than the pool's can still draw a trend.
+        shown = trend(history, candidate, config, max_points=trend_points, pooled=())
+        return alone.model_copy(update={"trend": shown}) if shown else alone
     why: dict[str, str] = {d.info.id: "no records" for d in considered if not d.rows}
     change = ""
     kept = [usable[0]]
@@ -585,10 +575,14 @@ def compare_pooled(
     regressed_flaky = 0
     if flaky is not None and compared.alignment is not None:
         keys = compared.alignment.keys
-        flaky_keys = [keys[i] for i in np.flatnonzero(flaky)]
+        regressed = set(report.records.regressed)
+        # The regressed ones first, so that the list (cut at MAX_IDS) names every one the
+        # report can mark as known-flaky among its regressed records.
+        flaky_keys = sorted(
+            (keys[i] for i in np.flatnonzero(flaky)), key=lambda key: key not in regressed
+        )
         labelled, metrics = _flaky_only(compared, flaky, metrics)
-        flaky_set = set(flaky_keys)
-        regressed_flaky = sum(1 for key in report.records.regressed if key in flaky_set)
+        regressed_flaky = sum(1 for key in flaky_keys if key in regressed)
     runs = [
         PooledRun(
             id=d.info.id,
@@ -600,27 +594,6 @@ def compare_pooled(
         )
         for d in considered
     ]
-    pooled_note = (
-        f"baseline: {len(kept)} base-branch runs pooled ({sum(map(_iterations, kept))} "
-        f"iterations per record at most), newest {kept[0].info.id}"
-        if len(kept) > 1
-        else f"baseline: one base-branch run ({kept[0].info.id}), none of the older pooled"
-    )
-    warnings = [*report.warnings, pooled_note]
-    if change:
-        warnings.append(change)
-    if flaky_keys:
-        warnings.append(
-            f"{len(flaky_keys)} record(s) are known-flaky (their outcome varied between the "
-            f"pooled base runs), {regressed_flaky} of them among the regressed"
-        )
-    if labelled:
-        warnings.append("regressions made only of known-flaky records: " + ", ".join(labelled))
-    if unconfirmed:
-        warnings.append(
-            "the pooled baseline alone would have judged these changed, but the newest base "
-            "run does not confirm it: " + ", ".join(unconfirmed)
-        )
     history_summary = History(
         considered=len(considered),
         pooled=len(kept),
@@ -634,5 +607,16 @@ def compare_pooled(
         unconfirmed=unconfirmed,
     )
     return report.model_copy(
-        update={"metrics": metrics, "warnings": warnings, "history": history_summary}
+        update={
+            "metrics": metrics,
+            "warnings": [*report.warnings, *history_flags(history_summary)],
+            "history": history_summary,
+            "trend": trend(
+                history,
+                candidate,
+                config,
+                max_points=trend_points,
+                pooled=[d.info.id for d in kept],
+            ),
+        }
     )

@@ -202,6 +202,36 @@ class History(_Model):
     unconfirmed: list[str] = Field(default_factory=list)
 
 
+TrendKind = Literal["rate", "mean"]
+
+
+class TrendPoint(_Model):
+    """One run's value of a gated metric, that run measured on its own (every record it has a
+    value for, its iterations averaged per record, then the records averaged): the figure
+    the report would show for it as a side."""
+
+    run_id: str
+    commit: str | None = None
+    created_at: str | None = None
+    value: float  # a rate as a fraction 0..1, a mean on its own scale
+    records: int = 0  # records with a value
+    pooled: bool = False  # in the pooled baseline (`compare_pooled` only)
+
+
+class Trend(_Model):
+    """A gated metric over the base branch's recent runs and the candidate (see
+    docs/statistics.md, "Trend"). `kind`: "rate" for pass and error rates, "mean" for
+    scores. Only runs that have the metric are points; a trend has two base points or more.
+    """
+
+    metric: str
+    kind: TrendKind
+    direction: MetricDirection
+    unit: str  # as the metric's: "pass rate", "error rate", "score"
+    points: list[TrendPoint]  # base-branch runs, oldest first
+    candidate: TrendPoint
+
+
 class Slice(_Model):
     """One metric within a slice of the records: those whose dataset record carries `tag`
     (`key:value`) on both sides, compared by the same paired path as the whole experiment.
@@ -255,3 +285,6 @@ class Report(_Model):
     """The query the comparison was restricted to (`--where`, or the configuration's
     `where`; docs/query.md), in its canonical form; None when every record was compared.
     The warnings say where it came from and how many records each side kept."""
+    trend: list[Trend] = Field(default_factory=list)
+    """Per gated metric, its value over the base branch's recent runs and the candidate's;
+    empty with fewer than two base runs to show."""

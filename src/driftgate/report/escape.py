@@ -47,6 +47,15 @@ Threats, and the answer to each:
 
 Texts are shortened *before* escaping, so a cut never splits an entity or an escape.
 
+- **Mermaid.** A chart's text (its title, the x axis's labels) sits in a double-quoted
+  string of a fenced `mermaid` block, and Mermaid reads more than the string's grammar
+  before it parses: `%%{...}%%` anywhere is a directive (its configuration, its theme),
+  a line starting with `%%` a comment, `#name;` an entity, a backtick a Markdown string.
+  No escape exists inside its strings, so `mermaid_text` keeps letters, digits, spaces and
+  a few harmless marks (`-_.:/()+,'=@`) and turns every other character into a space: no
+  quote can end the string, no directive, entity, tag or backtick can form, and the block's
+  fence cannot close early.
+
 The terminal (`driftgate run`'s output, report.md) is text, not HTML: its filters
 (`plain_text`, `plain_cell`, `plain_code`, `plain_block`) only drop what a terminal would
 obey (control characters, ANSI escapes, bidirectional overrides) and keep every text on its
@@ -72,6 +81,7 @@ __all__ = [
     "md_cell",
     "md_link",
     "md_text",
+    "mermaid_text",
     "plain_block",
     "plain_cell",
     "plain_code",
@@ -292,6 +302,16 @@ def md_link(text: object, url: str | None, limit: int | None = None) -> Md:
     label = md_text(text, limit) or Md("(unnamed)")
     target = safe_url(url)
     return Md(f"[{label}]({target})") if target else label
+
+
+_MERMAID_MARKS = frozenset(" -_.:/()+,'=@")
+
+
+def mermaid_text(value: object, limit: int | None = None) -> Md:
+    """Text for a double-quoted string of a Mermaid chart (a title, an axis label): letters,
+    digits, spaces and a few harmless marks; anything else becomes a space."""
+    kept = "".join(c if c.isalnum() or c in _MERMAID_MARKS else " " for c in _one_line(value, None))
+    return Md(shorten(" ".join(kept.split()), limit))
 
 
 def plain_line(value: object, limit: int | None = None) -> str:

@@ -28,7 +28,7 @@ import jinja2
 from pydantic import BaseModel, ConfigDict
 
 from driftgate.compare.schema import Metric
-from driftgate.report import escape, formats
+from driftgate.report import charts, escape, formats
 from driftgate.report.escape import Md
 from driftgate.report.limits import (
     CHECK_TEXT_LIMIT,
@@ -86,26 +86,28 @@ class CheckOutput(BaseModel):
 
 # Rich to bare. The comment stays compact even when everything would fit.
 COMMENT_DETAILS: tuple[Detail, ...] = (
-    Detail(metrics=25, flipped=10, text=100, name=80, warnings=10, ids=0, tail=30),
-    Detail(metrics=15, flipped=5, text=60, name=60, warnings=5, ids=0, tail=15),
-    Detail(metrics=8, flipped=3, text=40, name=40, warnings=3, ids=0, tail=8),
-    Detail(metrics=3, flipped=0, text=0, name=40, warnings=1, ids=0, tail=0),
-    Detail(metrics=0, flipped=0, text=0, name=30, warnings=0, ids=0, tail=0, line=120),
+    Detail(metrics=25, flipped=10, text=100, name=80, warnings=10, ids=0, tail=30, charts=4),
+    Detail(metrics=15, flipped=5, text=60, name=60, warnings=5, ids=0, tail=15, charts=2),
+    Detail(metrics=8, flipped=3, text=40, name=40, warnings=3, ids=0, tail=8, charts=1),
+    Detail(metrics=3, flipped=0, text=0, name=40, warnings=1, ids=0, tail=0, charts=0),
+    Detail(metrics=0, flipped=0, text=0, name=30, warnings=0, ids=0, tail=0, line=120, charts=0),
 )
 # The check run's summary is the comment without the records; its text holds the details.
 CHECK_DETAILS = COMMENT_DETAILS
 CHECK_TEXT_DETAILS: tuple[Detail, ...] = (
-    Detail(metrics=200, flipped=20, text=200, name=120, warnings=50, ids=200, tail=60),
-    Detail(metrics=60, flipped=10, text=100, name=80, warnings=20, ids=50, tail=30),
-    Detail(metrics=20, flipped=5, text=60, name=60, warnings=5, ids=0, tail=10),
-    Detail(metrics=0, flipped=0, text=0, name=40, warnings=0, ids=0, tail=0, line=120),
+    Detail(metrics=200, flipped=20, text=200, name=120, warnings=50, ids=200, tail=60, charts=20),
+    Detail(metrics=60, flipped=10, text=100, name=80, warnings=20, ids=50, tail=30, charts=10),
+    Detail(metrics=20, flipped=5, text=60, name=60, warnings=5, ids=0, tail=10, charts=5),
+    Detail(metrics=0, flipped=0, text=0, name=40, warnings=0, ids=0, tail=0, line=120, charts=0),
 )
 SUMMARY_DETAILS: tuple[Detail, ...] = (
-    Detail(metrics=2000, flipped=100, text=500, name=200, warnings=200, ids=1000, tail=200),
-    Detail(metrics=500, flipped=50, text=200, name=120, warnings=100, ids=200, tail=60),
-    Detail(metrics=100, flipped=20, text=100, name=80, warnings=20, ids=50, tail=30),
-    Detail(metrics=20, flipped=5, text=60, name=60, warnings=5, ids=0, tail=10),
-    Detail(metrics=0, flipped=0, text=0, name=40, warnings=0, ids=0, tail=0, line=120),
+    Detail(
+        metrics=2000, flipped=100, text=500, name=200, warnings=200, ids=1000, tail=200, charts=50
+    ),
+    Detail(metrics=500, flipped=50, text=200, name=120, warnings=100, ids=200, tail=60, charts=20),
+    Detail(metrics=100, flipped=20, text=100, name=80, warnings=20, ids=50, tail=30, charts=10),
+    Detail(metrics=20, flipped=5, text=60, name=60, warnings=5, ids=0, tail=10, charts=2),
+    Detail(metrics=0, flipped=0, text=0, name=40, warnings=0, ids=0, tail=0, line=120, charts=0),
 )
 TERMINAL_DETAIL = Detail(
     metrics=None, flipped=20, text=200, name=200, warnings=None, ids=0, tail=60, line=1000
@@ -178,6 +180,11 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "shift": _distribution_shift,
     "count": formats.count,
     "sha": _short_sha,
+    # trends (charts.py)
+    "mermaid": charts.mermaid_chart,
+    "sparkline": charts.sparkline,
+    "trend_value": charts.trend_value,
+    "unit_words": charts.unit_words,
     # verdicts
     "verdict_emoji": formats.verdict_emoji,
     "verdict_word": formats.verdict_word,

@@ -8,19 +8,25 @@ first rendering that fits the surface's size limit (see `render.py`).
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from driftgate.compare.completeness import shortfall
+from driftgate.compare.pooled_flags import history_flags
 from driftgate.compare.schema import (
     EvaluatorCoverage,
     ExperimentRef,
     FlippedRecord,
+    History,
     Metric,
+    PooledRun,
     Report,
     RunOutputs,
     Slice,
+    Trend,
+    TrendPoint,
 )
 from driftgate.result import CommandResult, GateResult
 from driftgate.verdict import Verdict
@@ -31,6 +37,7 @@ __all__ = [
     "ExperimentView",
     "RecordView",
     "ResultView",
+    "TrendRow",
     "build",
     "input_summary",
     "ordered_metrics",
@@ -58,6 +65,7 @@ class Detail:
     ids: int | None  # record ids listed (job summary)
     tail: int  # lines of the command's output
     line: int = 300  # characters per flag or note
+    charts: int | None = None  # metrics whose trend is drawn (and tabled); 0: no trend
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +78,21 @@ class RecordView:
     input: str  # the input in full, when the title is not just that; else empty
     baseline: str  # every run's output, "Wellington x2 · Auckland x1", errors said
     candidate: str
+    # Regressed, and its outcome varied between the pooled base runs (`History.flaky`).
+    flaky: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TrendRow:
+    """One run of the trend's table: a base run (oldest first) or the candidate, with its
+    value of each trend shown (None where that run has no point of it)."""
+
+    run_id: str
+    label: str  # its short commit, else its id (raw: escape where printed)
+    created_at: str | None
+    candidate: bool
+    pooled: bool
+    values: list[tuple[Trend, float | None]]
 
 
 # Characters of a record's title in a heading; the input is shown in full below it if longer.
@@ -155,6 +178,24 @@ class ExperimentView:
     slices: list[Slice] = field(default_factory=list)
     hidden_slices: int = 0
     slice_tests: int = 0  # the exploratory tests their p-values were adjusted over
+    # A pooled baseline: the runs pooled (newest first), those left out, and the regressed
+    # record ids split into the stable ones and the known-flaky ones.
+    history: History | None = None
+    pooled_runs: list[PooledRun] = field(default_factory=list)  # the first MAX_HISTORY_RUNS
+    left_out: int = 0  # runs considered and not pooled
+    history_runs: list[PooledRun] = field(default_factory=list)  # the first MAX_HISTORY_RUNS
+    hidden_history_runs: int = 0
+    flaky_regressed_ids: list[str] = field(default_factory=list)
+    flaky_ids: list[str] = field(default_factory=list)
+    # The trends drawn (two base points or more), cut to the detail, and their table.
+    trends: list[Trend] = field(default_factory=list)
+    hidden_trends: int = 0
+    trend_rows: list[TrendRow] = field(default_factory=list)
+
+    @property
+    def trend_runs(self) -> int:
+        """The base runs the trend shows."""
+        return sum(1 for row in self.trend_rows if not row.candidate)
 
     @property
     def incomplete_sides(self) -> str:
@@ -174,6 +215,7 @@ class ExperimentView:
             or self.hidden_warnings
             or self.hidden_coverage
             or self.hidden_slices
+            or self.hidden_trends
         )
 
     @property
@@ -268,8 +310,11 @@ def _cut(items: list[T], limit: int | None) -> tuple[list[T], int]:
     return items[: max(limit, 0)], len(items) - max(limit, 0)
 
 
-def record_view(record: FlippedRecord, units: dict[str, str] | None = None) -> RecordView:
-    """What the report shows of a record that changed; `units` by metric name."""
+def record_view(
+    record: FlippedRecord, units: dict[str, str] | None = None, *, flaky: bool = False
+) -> RecordView:
+    """What the report shows of a record that changed; `units` by metric name; `flaky`:
+    regressed, and known-flaky."""
     units = units or {}
     title = input_summary(record.input, record.id)
     return RecordView(
@@ -284,6 +329,89 @@ def record_view(record: FlippedRecord, units: dict[str, str] | None = None) -> R
         candidate=outputs_line(
             record.candidate_outputs, record.candidate_runs, record.candidate_output
         ),
+        flaky=flaky,
+    )
+
+
+# Base runs a history lists (`compare_pooled` considers 5 by default; a report.json handed to
+# `driftgate publish` could hold any number).
+MAX_HISTORY_RUNS = 20
+# Points of a trend drawn: the newest ones (`compare.trend` keeps 10 by default).
+MAX_TREND_POINTS = 30
+
+
+def drawable_trends(trends: list[Trend]) -> list[Trend]:
+    """The trends a report can draw: two base points or more, every value finite (a
+    report.json handed to `driftgate publish` is not trusted to be either), the newest
+    `MAX_TREND_POINTS` of them."""
+    drawn = []
+    for t in trends:
+        points = t.points[-MAX_TREND_POINTS:]
+        values = [p.value for p in [*points, t.candidate]]
+        if len(points) >= 2 and all(math.isfinite(v) for v in values):
+            drawn.append(t if points == t.points else t.model_copy(update={"points": points}))
+    return drawn
+
+
+def merged_order(sequences: list[list[str]]) -> list[str]:
+    """One order holding every item of `sequences`, each a subsequence of one total order
+    (the base runs each trend has): an item missing from the first goes right after the
+    one it follows in its own."""
+    order: list[str] = []
+    for sequence in sequences:
+        at = 0
+        for item in sequence:
+            if item in order:
+                at = order.index(item) + 1
+            else:
+                order.insert(at, item)
+                at += 1
+    return order
+
+
+def trend_rows(trends: list[Trend]) -> list[TrendRow]:
+    """The trends' table: every base run any of them has, oldest first, then the
+    candidate."""
+    if not trends:
+        return []
+    points: dict[str, TrendPoint] = {}
+    values: dict[str, dict[str, float]] = {}
+    for t in trends:
+        for p in t.points:
+            points.setdefault(p.run_id, p)
+            values.setdefault(p.run_id, {})[t.metric] = p.value
+    rows = []
+    for run_id in merged_order([[p.run_id for p in t.points] for t in trends]):
+        point = points[run_id]
+        rows.append(
+            TrendRow(
+                run_id=run_id,
+                label=point.commit[:7] if point.commit else run_id,
+                created_at=point.created_at,
+                candidate=False,
+                pooled=point.pooled,
+                values=[(t, values[run_id].get(t.metric)) for t in trends],
+            )
+        )
+    candidate = trends[0].candidate
+    rows.append(
+        TrendRow(
+            run_id=candidate.run_id,
+            label="candidate",
+            created_at=candidate.created_at,
+            candidate=True,
+            pooled=False,
+            values=[(t, t.candidate.value) for t in trends],
+        )
+    )
+    return rows
+
+
+def _flipped_order(records: list[FlippedRecord], flaky: set[str]) -> list[FlippedRecord]:
+    """The real regressions first, then the known-flaky ones, then the improvements."""
+    return sorted(
+        records,
+        key=lambda r: (r.direction != "regressed", r.direction == "regressed" and r.id in flaky),
     )
 
 
@@ -298,13 +426,22 @@ def _experiment(report: Report, detail: Detail) -> ExperimentView:
     )
     units = {m.name: m.unit for m in report.metrics}
     records = report.records
-    flipped, _ = _cut(records.flipped, detail.flipped)
+    history = report.history
+    runs = history.runs if history is not None else []
+    flaky = set(history.flaky) if history is not None else set()
+    flipped, _ = _cut(_flipped_order(records.flipped, flaky), detail.flipped)
     # What the report knows changed, not only what it kept texts for.
     total_flipped = max(records.regressed_count + records.improved_count, len(records.flipped))
-    warnings, hidden_warnings = _cut(report.warnings, detail.warnings)
+    warnings, hidden_warnings = _cut(_flags(report), detail.warnings)
     confidence = next((m.confidence for m in report.metrics if m.confidence), None)
     coverage, hidden_coverage = _cut(report.evaluators, detail.metrics)
     slices, hidden_slices = _cut(ordered_slices(report.slices), detail.metrics)
+    # In the metrics' order: the regressions first, so that a short comment draws them.
+    rank = {m.name: i for i, m in enumerate(ordered)}
+    trends, hidden_trends = _cut(
+        sorted(drawable_trends(report.trend), key=lambda t: rank.get(t.metric, len(rank))),
+        detail.charts,
+    )
     return ExperimentView(
         report=report,
         verdict=report.verdict,
@@ -315,11 +452,14 @@ def _experiment(report: Report, detail: Detail) -> ExperimentView:
         warning=[m for m in ordered if m.verdict == "regressed" and m.gate == "warn"],
         improved=[m for m in ordered if m.verdict == "improved" and m.level != "off"],
         budgets={m.name: m for m in report.metrics if m.kind in BUDGET_KINDS},
-        flipped=[record_view(r, units) for r in flipped],
+        flipped=[
+            record_view(r, units, flaky=r.direction == "regressed" and r.id in flaky)
+            for r in flipped
+        ],
         hidden_flipped=total_flipped - len(flipped),
         warnings=warnings,
         hidden_warnings=hidden_warnings,
-        regressed_ids=_cut(records.regressed, detail.ids)[0],
+        regressed_ids=_cut([k for k in records.regressed if k not in flaky], detail.ids)[0],
         improved_ids=_cut(records.improved, detail.ids)[0],
         baseline_only_ids=_cut(records.baseline_only_ids, detail.ids)[0],
         candidate_only_ids=_cut(records.candidate_only_ids, detail.ids)[0],
@@ -330,7 +470,26 @@ def _experiment(report: Report, detail: Detail) -> ExperimentView:
         slices=slices,
         hidden_slices=hidden_slices,
         slice_tests=next((s.tests for s in report.slices if not s.gated), 0),
+        history=history,
+        pooled_runs=[r for r in runs if r.pooled][:MAX_HISTORY_RUNS],
+        left_out=sum(1 for r in runs if not r.pooled),
+        history_runs=runs[:MAX_HISTORY_RUNS],
+        hidden_history_runs=max(len(runs) - MAX_HISTORY_RUNS, 0),
+        flaky_regressed_ids=_cut([k for k in records.regressed if k in flaky], detail.ids)[0],
+        flaky_ids=_cut(history.flaky, detail.ids)[0] if history is not None else [],
+        trends=trends,
+        hidden_trends=hidden_trends,
+        trend_rows=trend_rows(trends),
     )
+
+
+def _flags(report: Report) -> list[str]:
+    """The report's warnings less those `compare_pooled` appended for its history, which
+    the history's own section says."""
+    said = history_flags(report.history) if report.history is not None else []
+    if said and report.warnings[-len(said) :] == said:
+        return report.warnings[: -len(said)]
+    return report.warnings
 
 
 def _incomplete(report: Report) -> dict[str, str]:
