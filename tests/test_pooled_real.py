@@ -64,6 +64,13 @@ def test_a_pull_request_is_compared_with_mains_recent_runs_pooled(
     exact = next(m for m in report["metrics"] if m["name"] == "exact")
     assert exact["verdict"] == "regressed", pr.markdown
     assert any("3 base-branch runs pooled" in w for w in report["warnings"]), report["warnings"]
+    # The trend: main's three runs, oldest first, and the candidate below them.
+    trend = next(t for t in report["trend"] if t["metric"] == "exact")
+    assert [p["run_id"] for p in trend["points"]] == ids[::-1]
+    assert all(p["pooled"] for p in trend["points"])
+    assert trend["candidate"]["value"] < min(p["value"] for p in trend["points"])
+    assert "Baseline history: " in pr.markdown
+    assert "Trend over " in pr.markdown
 
 
 def test_a_change_main_declared_cuts_the_history_and_runs_1_keeps_one_run(
