@@ -32,7 +32,8 @@ def realistic(
     skill: float = 0.8,
     output_chars: int = 60,
 ) -> ExperimentData:
-    """A run of `records` questions x `runs`, as the client reads one: 32-hex record ids,
+    """A run of `records` questions x `runs`, as the client reads one from the store
+    (evaluators by label): 32-hex record ids,
     a boolean, a score and a categorical judge with an assessment, tokens, cost, durations,
     a task error now and then, two dataset tags per record. `output_chars` pads every
     answer (a verbose model) past what the format keeps."""
@@ -112,6 +113,9 @@ def realistic(
         output_text=answers,
         evaluators={
             "exact_match": EvaluatorColumn("exact_match", "boolean", exact, nan, no),
+            "judge": EvaluatorColumn(
+                "judge", "categorical", nan.copy(), assessed, no.copy(), category=grade
+            ),
             "similarity": EvaluatorColumn(
                 "similarity",
                 "score",
@@ -121,9 +125,6 @@ def realistic(
                 error_messages=("ValueError: the judge answered nothing",)
                 if evaluator_failed.any()
                 else (),
-            ),
-            "judge": EvaluatorColumn(
-                "judge", "categorical", nan.copy(), assessed, no.copy(), category=grade
             ),
         },
         summaries=[
