@@ -5,7 +5,6 @@ evaluators, runs that disagree now and then, long outputs), and a comparison of 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -128,7 +127,7 @@ def realistic(
             ),
         },
         summaries=[
-            SummaryEvaluation("accuracy", r, "score", float(np.nanmean(exact[run == r])))
+            SummaryEvaluation("accuracy", r, "score", float(np.nansum(exact[run == r]) / records))
             for r in range(1, runs + 1)
         ],
         dataset_records=records,
@@ -204,7 +203,3 @@ def assert_same_data(got: ExperimentData, want: ExperimentData) -> None:
     assert got.notes == want.notes
     assert got.dataset_records == want.dataset_records
     assert got.record_tags == want.record_tags
-
-
-def rows_of(data: ExperimentData, keys: Sequence[str]) -> list[int]:
-    return [i for i, k in enumerate(data.record_key) if k in set(keys)]

@@ -540,7 +540,7 @@ class _Fields:
         self.raw_map, self.where = raw, where
 
     def _fail(self, key: str, what: str) -> CompactError:
-        return CompactError(f"{self.where}: {key!r} {what}")
+        return CompactError(f"{self.where}: {key!r} {what}" if self.where else f"{key!r} {what}")
 
     def raw(self, key: str) -> Any:
         return self.raw_map.get(key)
@@ -636,7 +636,7 @@ class _Rows:
         self.previous: dict[str, tuple[str, str, tuple[str, ...]]] = {}
 
     def add(self, raw: dict[str, Any]) -> None:
-        row = _Fields(raw, "the row")
+        row = _Fields(raw, "")
         key = row.text("k", KEY_LIMIT, required=True) or ""
         run = row.integer("i", -_INT32 - 1, _INT32)
         if run is None:
