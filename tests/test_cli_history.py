@@ -210,10 +210,14 @@ def test_list_as_a_table(recorded: Recorded, capsys: pytest.CaptureFixture[str])
         f"{recorded.url})"
     )
     assert header.split() == [
-        "created", "commit", "runs", "records", "errors", "exact_match", "judge", "similarity",
+        "created", "commit", "branch", "runs", "records", "errors", "exact_match", "judge",
+        "similarity",
     ]  # fmt: skip
-    assert rows[0].split()[2:4] == ["dddddddddddd", "(running)"]
-    assert rows[1].split()[2:] == ["bbbbbbbbbbbb", "2", "4", "12.5%", "62.5%", "62.5%", "0.688"]
+    assert rows[0].split()[2:5] == ["dddddddddddd", "(running)", "main"]
+    assert rows[1].split()[2:] == [
+        "bbbbbbbbbbbb", "main", "2", "4", "12.5%", "62.5%", "62.5%", "0.688",
+    ]  # fmt: skip
+    assert rows[2].split()[2:4] == ["cccccccccccc", "feature"]
 
 
 def _rows_of(folder: Path) -> dict[str, list[str]]:

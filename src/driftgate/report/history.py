@@ -165,9 +165,11 @@ def render_table(
     labels = list(dict.fromkeys(label for line in lines for label in line.metrics))
     shown = labels[:MAX_COLUMNS]
     mixed = len({line.pipeline for line in lines}) > 1 or not pipeline
+    branches = not branch
     header = [
         "created",
         "commit",
+        *(["branch"] if branches else []),
         *(["pipeline"] if mixed else []),
         "runs",
         "records",
@@ -183,6 +185,7 @@ def render_table(
             [
                 _when(line.created_at),
                 (line.commit or "-")[:12] + flags,
+                *([_safe(line.branch or "-", 24)] if branches else []),
                 *([_safe(line.pipeline, 24)] if mixed else []),
                 str(line.runs),
                 str(line.records),
@@ -191,7 +194,7 @@ def render_table(
             ]
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    first_number = 3 if mixed else 2
+    first_number = 2 + branches + mixed
     out = [head, ""]
     for row in table:
         cells = [
