@@ -26,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": commands.serve,
         "compare": commands.compare,
         "records": commands.records,
+        "history": commands.history,
         "run": commands.run,
         "action": commands.action,
         "publish": commands.publish,

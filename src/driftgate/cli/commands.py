@@ -195,6 +195,49 @@ def records(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def history(args: argparse.Namespace) -> int:
+    import time
+
+    from driftgate import archive
+    from driftgate.report.history import render_json, render_table
+
+    store, db = _store(args)
+    request = archive.HistoryRequest(
+        db=db,
+        store=store,
+        pipeline=getattr(args, "pipeline", None),
+        branch=getattr(args, "branch", None),
+        all_branches=getattr(args, "all_branches", False),
+        limit=getattr(args, "limit", 20),
+        directory=Path.cwd(),
+        backend_fix=_LOCAL_FIX,
+    )
+    if args.history_command == "import":
+        done, backend = archive.import_files(
+            [Path(p) for p in args.paths], request, os.environ, _progress, time.time_ns
+        )
+        skipped = sum(1 for d in done if d.outcome.skipped)
+        _progress(f"{len(done) - skipped} imported, {skipped} skipped, into {backend}")
+        return EXIT_OK
+    if args.history_command == "export":
+        written, notes = archive.export_runs(request, Path(args.out), os.environ, _progress)
+        for note in notes:
+            _progress(note)
+        _progress(f"{len(written)} run{'s' if len(written) != 1 else ''} written to {args.out}")
+        return EXIT_OK
+    listing = archive.list_runs(request, os.environ)
+    for note in listing.notes:
+        _progress(note)
+    found = listing.lines
+    where = listing.pipeline, listing.branch, listing.backend
+    if args.format == "json":
+        shown = render_json(found, pipeline=where[0], branch=where[1], backend=where[2])
+        print(json.dumps(shown, indent=2, ensure_ascii=False))
+    else:
+        print(render_table(found, pipeline=where[0], branch=where[1], backend=where[2]))
+    return EXIT_OK
+
+
 def _command(parts: Sequence[str]) -> list[str] | str:
     parts = list(parts)
     if parts and parts[0] == "--":

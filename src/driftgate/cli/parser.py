@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
             "configuration's where, which an empty Q lifts",
         )
 
-    def backend_options(p: argparse.ArgumentParser) -> None:
+    def store_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--local",
             action="store_true",
@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Datadog, or DD_LLMOBS_OVERRIDE_ORIGIN, as ddtrace chooses)",
         )
         p.add_argument("--db", help="use the embedded store in this SQLite file (implies --local)")
+
+    def backend_options(p: argparse.ArgumentParser) -> None:
+        store_options(p)
         p.add_argument(
             "--config", help="gate configuration file (default: driftgate.toml or pyproject.toml)"
         )
@@ -137,6 +140,71 @@ def build_parser() -> argparse.ArgumentParser:
         help="show at most N lines, 0 for all (default: %(default)s)",
     )
     backend_options(records)
+
+    history = sub.add_parser(
+        "history",
+        help="list a pipeline's recorded runs, or export and import them as compact files",
+        description="The runs a pipeline recorded on a branch (the embedded store's, or "
+        "Datadog's): list them with their headline figures, export them as compact files "
+        "(one per run, the driftgate-data branch's layout), or import such files into "
+        "another backend, to move from the embedded store to Datadog or back "
+        "(docs/history.md).",
+    )
+    history_sub = history.add_subparsers(
+        dest="history_command", required=True, metavar="SUBCOMMAND"
+    )
+
+    def which_runs(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--pipeline",
+            metavar="P",
+            help="the pipeline (its ci.pipeline tag, or the experiment's name); default: all",
+        )
+        p.add_argument(
+            "--branch",
+            metavar="B",
+            help="the branch the runs were recorded on (default: the repository's default branch)",
+        )
+        p.add_argument("--all-branches", action="store_true", help="runs of every branch")
+        p.add_argument(
+            "--limit",
+            type=int,
+            default=20,
+            metavar="N",
+            help="the newest N runs (default: %(default)s, at most 1000)",
+        )
+
+    history_list = history_sub.add_parser(
+        "list",
+        help="the newest runs, with each evaluator's pass rate or mean and the error rate",
+        description="The newest runs of a pipeline on a branch, newest first (by when they "
+        "were recorded), with their commit, runs, records, error rate and each evaluator's "
+        "pass rate (or mean, or most frequent category).",
+    )
+    which_runs(history_list)
+    history_list.add_argument("--format", choices=("table", "json"), default="table")
+    store_options(history_list)
+    history_export = history_sub.add_parser(
+        "export",
+        help="write one compact file per run under DIR",
+        description="Write each finished run listed as a compact file under DIR, at "
+        "runs/<pipeline>/<created>-<commit>-<id>.jsonl (the driftgate-data branch's layout).",
+    )
+    which_runs(history_export)
+    history_export.add_argument("--out", required=True, metavar="DIR", help="the folder")
+    store_options(history_export)
+    history_import = history_sub.add_parser(
+        "import",
+        help="create the runs of compact files as experiments in the backend",
+        description="Create each run of the files (a folder: every .jsonl under it) as an "
+        "experiment in the backend, with its project, dataset records, task spans and "
+        "evaluations. A run already there (the same id, imported before, or the same name "
+        "at the same commit) is skipped.",
+    )
+    history_import.add_argument(
+        "paths", nargs="+", metavar="DIR|FILE", help="run files, or folders of them"
+    )
+    store_options(history_import)
 
     run = sub.add_parser(
         "run",

@@ -55,6 +55,16 @@ LIST = "/api/v2/llm-obs/v1/experiments"
 EVENTS_V3 = "/api/v2/llm-obs/v3/experiments/{id}/events"
 EVENTS_UNSTABLE = "/api/unstable/llm-obs/v1/experiments/{id}/events"
 RECORDS = "/api/v2/llm-obs/v1/{project_id}/datasets/{dataset_id}/records"
+# Writes, at the paths ddtrace writes to (docs: DATADOG-API's "Paths ddtrace uses").
+PROJECTS = "/api/unstable/llm-obs/v1/projects"
+DATASETS = "/api/unstable/llm-obs/v1/{project_id}/datasets"
+DATASETS_LIST = "/api/v2/llm-obs/v1/{project_id}/datasets"
+BATCH_UPDATE = "/api/v2/llm-obs/v1/{project_id}/datasets/{dataset_id}/batch_update"
+EXPERIMENTS = "/api/unstable/llm-obs/v1/experiments"
+EXPERIMENT = "/api/unstable/llm-obs/v1/experiments/{id}"
+EVALUATIONS = "/api/unstable/llm-obs/v1/experiments/{id}/events"
+SPANS = "/api/v2/llmobs"
+SPAN_INTAKE = "https://llmobs-intake.{site}"
 MAX_PAGE = 5000
 RECORDS_PAGE = 1000
 
@@ -176,10 +186,10 @@ class ExperimentsClient:
             return max(0.0, min(seconds, self.retry.max_retry_after))
         return None
 
-    def _checked(self, resp: httpx.Response, what: str) -> httpx.Response:
+    def _checked(self, resp: httpx.Response, what: str, access: str = "read") -> httpx.Response:
         status = resp.status_code
         if status in (401, 403):
-            raise AuthError(self._auth_message(status))
+            raise AuthError(self._auth_message(status, access))
         if status == 404:
             raise NotFoundError(f"{self.backend.describe()} answered 404 for {what}")
         if status >= 400:
@@ -206,7 +216,7 @@ class ExperimentsClient:
             )
         return body
 
-    def _auth_message(self, status: int) -> str:
+    def _auth_message(self, status: int, access: str = "read") -> str:
         if self.backend.is_datadog:
             missing = [
                 name
@@ -220,7 +230,7 @@ class ExperimentsClient:
             return (
                 f"Datadog ({self.backend.site}) refused the keys (HTTP {status}): {hint}set "
                 "DD_API_KEY to an API key and DD_APP_KEY to an application key of your "
-                "organization with LLM Observability read access, and DD_SITE to your "
+                f"organization with LLM Observability {access} access, and DD_SITE to your "
                 f"organization's site (now {self.backend.site!r})"
             )
         return (
@@ -366,24 +376,32 @@ class ExperimentsClient:
     def _read_records(
         self, project_id: str, dataset_id: str, version: int | None, tags: Sequence[str]
     ) -> DatasetRecords:
+        fields = [
+            _record_fields(record)
+            for page in self._record_pages(project_id, dataset_id, version, tags)
+            for record in page
+        ]
+        return DatasetRecords(len(fields), record_tags_by_key(fields))
+
+    def _record_pages(
+        self, project_id: str, dataset_id: str, version: int | None, tags: Sequence[str]
+    ) -> Iterator[list[Any]]:
         path = RECORDS.format(project_id=project_id, dataset_id=dataset_id)
         params: list[tuple[str, str]] = [("page[limit]", str(RECORDS_PAGE))]
         if version is not None:
             params.append(("filter[version]", str(version)))
         params += [("filter[tags]", tag) for tag in tags]
         what = f"the records of dataset {dataset_id!r}"
-        count, cursor, seen = 0, None, set()
-        fields: list[tuple[Any, Any, Any]] = []
+        cursor, seen = None, set()
         while True:
             page = self._get(path, params + ([("page[cursor]", cursor)] if cursor else []), what)
             data = page.get("data")
             if not isinstance(data, list):
                 raise BackendError(f"{self.backend.describe()} answered {what} without a data list")
-            count += len(data)
-            fields += [_record_fields(record) for record in data]
+            yield data
             cursor = _cursor(page)
             if not cursor:
-                return DatasetRecords(count, record_tags_by_key(fields))
+                return
             if cursor in seen:
                 raise BackendError(
                     f"{self.backend.describe()} answered {what} with a cursor it had already "
@@ -437,6 +455,217 @@ class ExperimentsClient:
         return dataclasses.replace(data, dataset_records=records.count).with_record_tags(
             records.tags
         )
+
+    # -- writes (`driftgate history import`) -----------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        body: Any,
+        what: str,
+        *,
+        idempotent: bool,
+        api_key_only: bool = False,
+    ) -> dict[str, Any] | None:
+        """A write. Retried like a read when sending it twice changes nothing (`idempotent`:
+        create-or-get, a batch of records by id, events by span id, a status); otherwise
+        only when the request cannot have arrived (the connection was refused) or was
+        refused unread (429), so that an experiment is never created twice. The answer's
+        JSON object, or None for an empty answer (202)."""
+        content = orjson.dumps(body)
+        headers = {**self._headers, "Content-Type": "application/json"}
+        if api_key_only:
+            headers.pop("DD-APPLICATION-KEY", None)
+        last = ""
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                resp = self._http.request(method, url, content=content, headers=headers)
+            except httpx.ConnectError:
+                last = "the connection was refused"
+                delay = self._backoff(attempt)
+            except httpx.TransportError as exc:
+                if not idempotent:
+                    raise BackendError(
+                        f"{self.backend.describe()} did not answer {what} "
+                        f"({type(exc).__name__}); it may have been done: look before retrying"
+                    ) from exc
+                last = f"the connection failed ({type(exc).__name__})"
+                delay = self._backoff(attempt)
+            else:
+                status = resp.status_code
+                if status == 429 or (status >= 500 and idempotent):
+                    last = f"HTTP {status}"
+                    delay = self._retry_after(resp) or self._backoff(attempt)
+                else:
+                    self._checked(resp, what, "write")
+                    return self._parsed(resp, what) if resp.content.strip() else None
+            if attempt < self.retry.attempts:
+                self._sleep(delay)
+        raise BackendError(
+            f"{self.backend.describe()} did not take {what} after {self.retry.attempts} "
+            f"attempts (last: {last}); it may be down or rate-limiting: retry later"
+        )
+
+    def _data(self, answer: dict[str, Any] | None, what: str) -> dict[str, Any]:
+        data = (answer or {}).get("data")
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            raise BackendError(
+                f"{self.backend.describe()} answered {what} without data.id; is "
+                f"{self.backend.base_url} the experiments API?"
+            )
+        return data
+
+    def create_project(self, name: str) -> str:
+        """The id of the project `name`, created if it does not exist (as ddtrace does)."""
+        what = f"the project {name!r}"
+        answer = self._send(
+            "POST",
+            self._base + PROJECTS,
+            _body("projects", name=name, description=""),
+            what,
+            idempotent=True,
+        )
+        return str(self._data(answer, what)["id"])
+
+    def find_dataset(self, project_id: str, name: str) -> tuple[str, int] | None:
+        """The id and current version of the project's dataset `name`, if there is one."""
+        what = f"the datasets named {name!r}"
+        page = self._get(
+            DATASETS_LIST.format(project_id=project_id), [("filter[name]", name)], what
+        )
+        for item in page.get("data") or []:
+            if isinstance(item, Mapping) and isinstance(item.get("id"), str):
+                attributes = item.get("attributes")
+                attributes = attributes if isinstance(attributes, Mapping) else {}
+                if attributes.get("name", name) == name:
+                    version = attributes.get("current_version")
+                    return item["id"], version if isinstance(version, int) else 0
+        return None
+
+    def create_dataset(self, project_id: str, name: str, description: str = "") -> tuple[str, int]:
+        """A new dataset (the embedded store answers the live one of that name): its id and
+        current version."""
+        what = f"the dataset {name!r}"
+        answer = self._send(
+            "POST",
+            self._base + DATASETS.format(project_id=project_id),
+            _body("datasets", name=name, description=description),
+            what,
+            idempotent=True,
+        )
+        data = self._data(answer, what)
+        attributes = data.get("attributes")
+        version = attributes.get("current_version") if isinstance(attributes, Mapping) else None
+        return data["id"], version if isinstance(version, int) else 0
+
+    def record_ids(self, project_id: str, dataset_id: str) -> list[str]:
+        """The ids of the records in the dataset's current version (read now, never cached:
+        an import changes them)."""
+        return [
+            record["id"]
+            for page in self._record_pages(project_id, dataset_id, None, ())
+            for record in page
+            if isinstance(record, Mapping) and isinstance(record.get("id"), str)
+        ]
+
+    def update_records(
+        self,
+        project_id: str,
+        dataset_id: str,
+        *,
+        insert: Sequence[Mapping[str, Any]] = (),
+        delete: Sequence[str] = (),
+        new_version: bool,
+    ) -> int | None:
+        """One `batch_update`: records inserted by id (a record already there with the same
+        content is acknowledged, not added again) and deleted. The dataset's version after
+        it, when the answer says."""
+        what = f"the records of dataset {dataset_id!r}"
+        answer = self._send(
+            "POST",
+            self._base + BATCH_UPDATE.format(project_id=project_id, dataset_id=dataset_id),
+            {
+                "data": {
+                    "type": "datasets",
+                    "id": dataset_id,
+                    "attributes": {
+                        "insert_records": list(insert),
+                        "update_records": [],
+                        "delete_records": list(delete),
+                        "deduplicate": True,
+                        "create_new_version": new_version,
+                    },
+                }
+            },
+            what,
+            idempotent=True,
+        )
+        versions = [
+            item["attributes"].get("version")
+            for item in (answer or {}).get("data") or []
+            if isinstance(item, Mapping) and isinstance(item.get("attributes"), Mapping)
+        ]
+        return max((v for v in versions if isinstance(v, int)), default=None)
+
+    def create_experiment(self, attributes: Mapping[str, Any]) -> ExperimentInfo:
+        """A new experiment (`pending`), as ddtrace creates one; never retried once it may
+        have been sent."""
+        what = f"the experiment {attributes.get('name')!r}"
+        answer = self._send(
+            "POST",
+            self._base + EXPERIMENTS,
+            _body("experiments", **attributes),
+            what,
+            idempotent=False,
+        )
+        return _experiment(self._data(answer, what))
+
+    def patch_experiment(self, experiment_id: str, attributes: Mapping[str, Any]) -> None:
+        """`status` (and `error`), `metadata`, as ddtrace patches them."""
+        self._send(
+            "PATCH",
+            self._base + EXPERIMENT.format(id=experiment_id),
+            _body("experiments", **attributes),
+            f"the status of experiment {experiment_id!r}",
+            idempotent=True,
+        )
+
+    def post_evaluations(
+        self, experiment_id: str, metrics: Sequence[Mapping[str, Any]], tags: Sequence[str]
+    ) -> None:
+        """Evaluations of one run (`tags`: its `run_id:` and `run_iteration:`), as ddtrace
+        posts them; posting the same again keeps one (the latest) per span and label."""
+        body = _body("experiments", scope="experiments", metrics=list(metrics), tags=list(tags))
+        self._send(
+            "POST",
+            self._base + EVALUATIONS.format(id=experiment_id),
+            body,
+            f"the evaluations of experiment {experiment_id!r}",
+            idempotent=True,
+        )
+
+    def post_spans(self, spans: Sequence[Mapping[str, Any]]) -> None:
+        """Task spans, to the span intake (Datadog's is its own host; an override origin
+        takes them itself), one event per span as ddtrace sends them."""
+        intake = (
+            SPAN_INTAKE.format(site=self.backend.site) if self.backend.is_datadog else self._base
+        )
+        events = [
+            {"_dd.scope": "experiments", "event_type": "span", "spans": [span]} for span in spans
+        ]
+        self._send(
+            "POST",
+            intake + SPANS,
+            events,
+            f"{len(events)} task spans",
+            idempotent=True,
+            api_key_only=True,
+        )
+
+
+def _body(kind: str, **attributes: Any) -> dict[str, Any]:
+    return {"data": {"type": kind, "attributes": attributes}}
 
 
 _gc_lock = threading.Lock()
