@@ -168,8 +168,12 @@ def test_budgets_full_and_shorthand_forms() -> None:
         ({"history": {"runs": 2.5}}, "history.runs = 2.5 is not valid"),
         ({"history": {"runs": False}}, "history.runs = false is not valid"),
         ({"history": {"confirm": 1}}, "history.confirm = 1 is not valid; expected true or false"),
-        ({"history": 5}, "history = 5 is not valid; expected a table (runs, confirm)"),
-        ({"history": {"keep": 5}}, "unknown key history.keep; allowed keys here: runs, confirm"),
+        ({"history": 5}, "history = 5 is not valid; expected a table (runs, confirm, keep)"),
+        (
+            {"history": {"kept": 5}},
+            "unknown key history.kept; allowed keys here: runs, confirm, keep",
+        ),
+        ({"history": {"keep": 0}}, "history.keep = 0 is not valid; expected a whole number"),
     ],
 )
 def test_errors_name_the_file_the_key_the_value_and_what_is_allowed(
@@ -179,9 +183,9 @@ def test_errors_name_the_file_the_key_the_value_and_what_is_allowed(
 
 
 def test_history_defaults_to_five_runs_confirmed_and_reads_both_keys() -> None:
-    assert parse_config({}).history.model_dump() == {"runs": 5, "confirm": True}
-    read = parse_config({"history": {"runs": 1, "confirm": False}}).history
-    assert read.model_dump() == {"runs": 1, "confirm": False}
+    assert parse_config({}).history.model_dump() == {"runs": 5, "confirm": True, "keep": 50}
+    read = parse_config({"history": {"runs": 1, "confirm": False, "keep": 20}}).history
+    assert read.model_dump() == {"runs": 1, "confirm": False, "keep": 20}
 
 
 def test_errors_in_pyproject_name_the_full_key(tmp_path: Path) -> None:

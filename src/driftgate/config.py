@@ -29,6 +29,7 @@ EvaluatorKind = Literal["boolean", "score", "categorical", "summary"]
 
 CONFIG_FILE = "driftgate.toml"
 MAX_HISTORY_RUNS = 20
+MAX_KEPT_RUNS = 1000
 PYPROJECT = "pyproject.toml"
 LEVELS: tuple[str, ...] = get_args(Level)
 DIRECTIONS: tuple[str, ...] = get_args(Direction)
@@ -153,6 +154,8 @@ class HistoryConfig(BaseModel):
     # A change the pooled runs show must also show against the newest base run alone: what
     # keeps false alarms at alpha when the base branch changed by an amount nothing declares.
     confirm: bool = True
+    # Runs of each pipeline the data branch keeps (docs/history.md).
+    keep: int = Field(default=50, ge=1, le=MAX_KEPT_RUNS)
 
 
 class GateConfig(BaseModel):
@@ -232,7 +235,7 @@ def _nearest(word: str, names: list[str]) -> list[str]:
 # ---------------------------------------------------------------- parsing (pure)
 
 TOP_LEVEL_KEYS = ("alpha", "metrics", "budgets", "incomplete", "where", "slices", "history")
-HISTORY_KEYS = ("runs", "confirm")
+HISTORY_KEYS = ("runs", "confirm", "keep")
 SLICE_KEYS = ("level", "alpha", "min_effect")
 RULE_KEYS = ("direction", "min_effect", "level", "pass_values")
 BUDGET_KEYS = ("max_increase", "level")
@@ -476,6 +479,15 @@ def _history(value: Any, where: _Where) -> HistoryConfig:
         if not isinstance(confirm, bool):
             raise (where / "confirm").error(confirm, "expected true or false")
         found["confirm"] = confirm
+    if "keep" in table:
+        keep = table["keep"]
+        if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= MAX_KEPT_RUNS:
+            raise (where / "keep").error(
+                keep,
+                f"expected a whole number of runs from 1 to {MAX_KEPT_RUNS}: how many of each "
+                "pipeline's runs the data branch keeps",
+            )
+        found["keep"] = keep
     return HistoryConfig(**found)
 
 

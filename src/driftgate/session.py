@@ -64,6 +64,7 @@ from driftgate.result import CommandResult, GateResult, ReportContext
 if TYPE_CHECKING:
     from driftgate.experiments.client import ExperimentsClient
     from driftgate.experiments.models import ExperimentData
+    from driftgate.history import HistoryBranch
     from driftgate.query import Query, Selection
 
 __all__ = [
@@ -281,6 +282,9 @@ class RunRequest:
     where: str | None = None
     """A query (docs/query.md) every comparison is restricted to; None: the configuration's
     `where`, if any. An empty one restricts nothing, whatever the configuration says."""
+    history_branch: str | None = None
+    """The branch of the repository that keeps the base branch's runs (docs/history.md),
+    read when the embedded store lacks baselines and written on the base branch; None: off."""
     where_input: str = "--where"
     """How the user gave `where`, for its errors and the report's note."""
 
@@ -532,6 +536,9 @@ class _Session:
     log: Log
     redact: Redactor = NO_SECRETS
     where: Restriction | None = None
+    read: dict[str, ExperimentData] = field(default_factory=dict)
+    """The candidates' runs as read for their comparison, whole (before any `where`), by
+    experiment id: what a base-branch run keeps in the data branch."""
 
     def run(
         self,
@@ -624,9 +631,9 @@ class _Session:
         for note in history.notes:
             log.notice(note)
         notes += history.notes
-        reports = []
-        for candidate in finished:
-            choice = baselines.resolve(
+
+        def resolve(candidate: ExperimentInfo) -> baselines.BaselineChoice:
+            return baselines.resolve(
                 client,
                 candidate,
                 explicit=request.baseline,
@@ -637,9 +644,48 @@ class _Session:
                 on_base_branch=ctx.on_base_branch,
                 pool=self.config.history.runs,
             )
-            reports.append(self._gate_one(candidate, None, choice))
+
+        kept = self._history_branch(request)
+        choices = [resolve(candidate) for candidate in finished]
+        if kept is not None and not request.baseline and any(map(self._short, choices)):
+            # The store lacks runs the baseline could pool (an evicted cache, a new runner):
+            # the data branch has them, for good.
+            for note in kept.restore(client, history.shas, self.config.history.runs):
+                notice(note)
+            choices = [resolve(candidate) for candidate in finished]
+        reports = [
+            self._gate_one(candidate, None, choice)
+            for candidate, choice in zip(finished, choices, strict=True)
+        ]
+        if kept is not None and ctx.on_base_branch and not ctx.is_pull_request:
+            if ctx.dirty:
+                notice(
+                    f"not kept in the {kept.name} branch: these runs are of uncommitted "
+                    "changes, not of a commit of the base branch"
+                )
+            else:
+                runs = [(c, self.read[c.id]) for c in finished if c.id in self.read]
+                for note in kept.record(runs, commit=ctx.head_sha, branch=ctx.branch):
+                    notice(note)
         notes += self.config_notes(reports)
         return GateResult(reports=reports, command=result, found_how=how, notes=notes)
+
+    def _history_branch(self, request: RunRequest) -> HistoryBranch | None:
+        """The data branch that keeps the base branch's runs, when the request names one and
+        the runs are in the embedded store (Datadog keeps its own, for good)."""
+        if not request.history_branch or not self.backend.embedded:
+            return None
+        from driftgate.ci.databranch import DataBranch
+        from driftgate.history import HistoryBranch
+
+        branch = DataBranch(request.workspace, branch=request.history_branch, redactor=self.redact)
+        return HistoryBranch(branch, request.pipeline, keep=self.config.history.keep)
+
+    def _short(self, choice: baselines.BaselineChoice) -> bool:
+        """Whether `choice` has fewer runs than the configuration would pool."""
+        if choice.experiment is None:
+            return True
+        return 1 + len(choice.older) < self.config.history.runs
 
     def config_notes(self, reports: Sequence[Report]) -> list[str]:
         """The configuration's rules that matched no evaluator of `reports`, each said in
@@ -719,6 +765,7 @@ class _Session:
         self.log.progress(f"reading {candidate.name or candidate.id}")
         if choice.experiment is None:
             cand_data = client.experiment_data(candidate.id, run)
+            self.read[candidate.id] = cand_data
             cand_whole = None
             if self.where is not None:
                 cand_whole = comparison.experiment_ref(candidate, cand_data)
@@ -743,6 +790,7 @@ class _Session:
             reads += [pool.submit(client.experiment_data, info.id) for info in older]
             cand_data = client.experiment_data(candidate.id, run)
             history = [read.result() for read in reads]
+        self.read[candidate.id] = cand_data
         whole = None
         if self.where is not None:
             # Whether a run lost task spans is a fact about the whole run, judged before the

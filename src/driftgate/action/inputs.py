@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from driftgate.action import workflow
 from driftgate.action.python_env import check_version
 from driftgate.action.workflow import InputError
+from driftgate.ci.databranch import DEFAULT_BRANCH, valid_branch
 from driftgate.experiments.baseline import RefError, split_run
 from driftgate.session import STATE_DIR, STORES, StoreChoice
 from driftgate.verdict import (
@@ -51,6 +52,8 @@ class ActionInputs(BaseModel):
     baseline_experiment_id: str | None
     where: str | None
     """A query every comparison is restricted to (`--where`); None: the configuration's."""
+    history_branch: str | None
+    """The branch keeping the base branch's runs for the embedded store; None: none."""
     fail_on: FailOn
     no_baseline: NoBaseline
     comment: CommentMode
@@ -102,6 +105,13 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         except RefError as exc:
             raise InputError(f"Input baseline-experiment-id: {exc}") from None
     where = _where(get(env, "where"))
+    history_branch = get(env, "history-branch", default=DEFAULT_BRANCH) or None
+    if history_branch is not None and not valid_branch(history_branch):
+        raise InputError(
+            f"Value '{history_branch[:80]}' is not supported for input history-branch; expected "
+            "a branch name (letters, digits, '.', '_', '-', '/'), such as driftgate-data, or "
+            "empty to keep no history"
+        )
     artifact_name = get(env, "artifact-name", default=ARTIFACT_NAME)
     if len(artifact_name) > 256 or _ARTIFACT_NAME_FORBIDDEN.search(artifact_name):
         raise InputError(
@@ -120,6 +130,7 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         baseline_branch=get(env, "baseline-branch") or None,
         baseline_experiment_id=baseline_id,
         where=where,
+        history_branch=history_branch,
         fail_on=workflow.get_choice_input(env, "fail-on", FAIL_ON, default="regression"),
         no_baseline=workflow.get_choice_input(env, "no-baseline", NO_BASELINE, default="neutral"),
         comment=workflow.get_choice_input(env, "comment", COMMENT_MODES, default="always"),

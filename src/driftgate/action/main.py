@@ -132,6 +132,7 @@ def _gate(
         baseline=inputs.baseline_experiment_id,
         where=inputs.where,
         where_input="Input where",
+        history_branch=inputs.history_branch,
         baseline_input="Input baseline-experiment-id",
         setup=inputs.setup,
         secrets=[s.get_secret_value() for s in inputs.secrets],

@@ -66,6 +66,7 @@ __all__ = [
     "Status",
     "WriteOutcome",
     "keep_newest",
+    "valid_branch",
 ]
 
 DEFAULT_BRANCH = "driftgate-data"
@@ -288,7 +289,7 @@ class DataBranch:
     redactor: Callable[[str], str] | None = None
 
     def __post_init__(self) -> None:
-        if not _valid_branch(self.branch):
+        if not valid_branch(self.branch):
             raise ValueError(f"not a branch name driftgate writes to: {self.branch!r}")
         if not _REMOTE.fullmatch(self.remote):
             raise ValueError(f"not a git remote's name: {self.remote!r}")
@@ -830,7 +831,8 @@ def _checked_prefix(prefix: str) -> str:
     return stripped + "/"
 
 
-def _valid_branch(name: str) -> bool:
+def valid_branch(name: str) -> bool:
+    """Whether `name` is a branch name driftgate writes (a safe subset of git's rules)."""
     return (
         bool(_BRANCH.fullmatch(name))
         and not name.endswith(("/", ".", ".lock"))

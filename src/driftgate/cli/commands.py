@@ -238,6 +238,17 @@ def history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _history_branch(name: str | None) -> str | None:
+    from driftgate.ci.databranch import valid_branch
+
+    if name and not valid_branch(name):
+        raise UsageError(
+            f"--history-branch {name!r} is not a branch name driftgate writes: use letters, "
+            "digits, '.', '_', '-' and '/', such as driftgate-data"
+        )
+    return name or None
+
+
 def _command(parts: Sequence[str]) -> list[str] | str:
     parts = list(parts)
     if parts and parts[0] == "--":
@@ -275,6 +286,7 @@ def run(args: argparse.Namespace) -> int:
         # shallow checkout is read from the API.
         github_token=os.environ.get("GITHUB_TOKEN") or None,
         where=args.where,
+        history_branch=_history_branch(args.history_branch),
     )
     try:
         # Ctrl-C and SIGTERM stop the command and still write the report (then exit 130/143).

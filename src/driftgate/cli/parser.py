@@ -248,6 +248,15 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     where_option(run)
+    run.add_argument(
+        "--history-branch",
+        metavar="BRANCH",
+        default=None,
+        help="with the embedded store, keep the base branch's runs in BRANCH of the origin "
+        "remote (e.g. driftgate-data; docs/history.md): pushed by runs on the base branch, "
+        "read when the store lacks baselines (default: none; the Action's default is "
+        "driftgate-data)",
+    )
     backend_options(run)
     run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
 

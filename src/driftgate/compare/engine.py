@@ -50,7 +50,11 @@ def _differences(
     """What makes the two runs less comparable than they look: said, never blocking."""
     said = []
     b, c = baseline.info, candidate.info
-    if b.dataset_id and c.dataset_id and b.dataset_id != c.dataset_id:
+    if b.imported != c.imported:
+        # A copy's dataset is this backend's copy: its id and version say nothing of the
+        # original's, and the records pair by their own ids (the counts below say how well).
+        pass
+    elif b.dataset_id and c.dataset_id and b.dataset_id != c.dataset_id:
         said.append(f"the baseline ran on another dataset ({b.dataset_id} vs {c.dataset_id})")
     elif b.dataset_version is not None and b.dataset_version != c.dataset_version:
         said.append(

@@ -244,10 +244,13 @@ def find_change_point(
 def _declared(newest: ExperimentData, older: ExperimentData) -> str:
     """Why `older` is not the same system as `newest`, from what both runs declare."""
     a, b = newest.info, older.info
-    if a.dataset_id and b.dataset_id and a.dataset_id != b.dataset_id:
-        return f"ran on another dataset ({b.dataset_id})"
-    if a.dataset_version != b.dataset_version:
-        return f"ran on dataset version {b.dataset_version}, the newest on {a.dataset_version}"
+    # A copy from the data branch is on a copy of its dataset, whose id and version are this
+    # backend's: between a copy and a run recorded here, only the config can tell.
+    if a.imported == b.imported:
+        if a.dataset_id and b.dataset_id and a.dataset_id != b.dataset_id:
+            return f"ran on another dataset ({b.dataset_id})"
+        if a.dataset_version != b.dataset_version:
+            return f"ran on dataset version {b.dataset_version}, the newest on {a.dataset_version}"
     a_config, b_config = a.config or {}, b.config or {}
     changed = sorted(k for k in set(a_config) | set(b_config) if a_config.get(k) != b_config.get(k))
     if changed:

@@ -306,7 +306,9 @@ def _older(
         return ()
     by_commit: dict[str, list[ExperimentInfo]] = {}
     for info in runs:  # newest first
-        if info.commit and info.id != chosen.id and info.dataset_id == chosen.dataset_id:
+        # A copy from the data branch is on a copy of the dataset (`imported`).
+        same = info.dataset_id == chosen.dataset_id or info.imported or chosen.imported
+        if info.commit and info.id != chosen.id and same:
             by_commit.setdefault(info.commit, []).append(info)
     found: list[ExperimentInfo] = []
     for sha in ancestors:

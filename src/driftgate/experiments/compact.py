@@ -32,6 +32,7 @@ from pydantic import ValidationError
 
 from driftgate.experiments.events import short_text
 from driftgate.experiments.models import (
+    IMPORT_KEY,
     EvaluatorColumn,
     ExperimentData,
     ExperimentInfo,
@@ -75,8 +76,6 @@ MAX_LISTED = 1000  # evaluator error messages, summaries, notes
 _INT32 = 2**31 - 1
 _EXACT_INT = 2**53
 
-IMPORT_KEY = "driftgate_import"
-"""Metadata key of an imported run: the original run's `id`, `name` and `created_at`."""
 IMPORT_TAG = "driftgate.imported_from"
 """Tag of an imported run (`driftgate.imported_from:<id>`), what a second import looks for."""
 
@@ -149,8 +148,7 @@ def origin_id(info: ExperimentInfo) -> str:
 
 def recorded_at(info: ExperimentInfo) -> str | None:
     """When the run was first recorded: an imported run's original `created_at`."""
-    value = _imported(info).get("created_at")
-    return value if isinstance(value, str) and value else info.created_at
+    return info.recorded_at
 
 
 def pipeline_of(info: ExperimentInfo) -> str:

@@ -84,6 +84,24 @@ class ExperimentInfo(BaseModel):
         metadata `dirty: true`."""
         return self.tag("git.dirty") == "true" or (self.metadata or {}).get("dirty") is True
 
+    @property
+    def imported(self) -> bool:
+        """Created by `driftgate history import` or from the data branch: a copy of a run
+        recorded in another backend, on a copy of its dataset (whose id and version are
+        this backend's; its records keep theirs)."""
+        return isinstance((self.metadata or {}).get(IMPORT_KEY), dict)
+
+    @property
+    def recorded_at(self) -> str | None:
+        """When the run was first recorded: an imported run's original `created_at`."""
+        found = (self.metadata or {}).get(IMPORT_KEY)
+        when = found.get("created_at") if isinstance(found, dict) else None
+        return when if isinstance(when, str) and when else self.created_at
+
+
+IMPORT_KEY = "driftgate_import"
+"""Metadata key of an imported run: the original run's `id`, `name` and `created_at`."""
+
 
 class ConsideredRun(BaseModel):
     """A run the baseline search looked at and did not choose, and why (for the report)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -143,7 +144,11 @@ class Datasets:
         `project_id` None skips checking which project the dataset belongs to.
         """
         with self._db.tx() as conn:
-            current = require_live(conn, project_id, dataset_id).current_version
+            dataset = require_live(conn, project_id, dataset_id)
+            current = dataset.current_version
+            scope = _id_scope(conn, dataset)
+            occurrences: dict[str, int] = {}
+            given: set[str] = set()
             target = current + 1 if (create_new_version or current == 0) else current
             stamp = now()
             live = (
@@ -165,9 +170,38 @@ class Datasets:
                     "DELETE FROM records WHERE seq = ? AND version_added >= ?", (seq, target)
                 )
 
+            def stable_id(key: str) -> str:
+                # A new record's canonical id: the n-th live record of this content in the
+                # dataset gets the same one in every store, so that a run recorded in a
+                # fresh store (an evicted cache, a new runner) pairs record by record with
+                # the runs recorded elsewhere and kept in the data branch. ddtrace sends
+                # random record ids, kept as sent, and tags its spans with the canonical id.
+                if key not in occurrences:
+                    occurrences[key] = conn.execute(
+                        f"SELECT count(*) FROM records WHERE content_key = ? AND {live}",
+                        (key, dataset_id, current, current),
+                    ).fetchone()[0]
+                n = occurrences[key]
+                while True:
+                    rid = _derived_id(scope, key, n)
+                    n += 1
+                    # Taken by a record whose content changed since (an update keeps it).
+                    taken = (
+                        rid in given
+                        or conn.execute(
+                            f"SELECT 1 FROM records WHERE canonical_id = ? AND {live}",
+                            (rid, dataset_id, current, current),
+                        ).fetchone()
+                    )
+                    if not taken:
+                        break
+                occurrences[key] = n
+                given.add(rid)
+                return rid
+
             for i, rec in enumerate(inserts):
-                rid = rec.id or new_hex_id()
                 key = _content_key(rec.input, rec.expected_output, rec.metadata)
+                rid = rec.id or new_hex_id()
                 same_id = conn.execute(
                     f"SELECT seq, content_key, canonical_id FROM records WHERE id = ? AND {live}",
                     (rid, dataset_id, current, current),
@@ -199,7 +233,7 @@ class Datasets:
                     (
                         dataset_id,
                         rid,
-                        rid,
+                        canonical := stable_id(key),
                         key,
                         dumps(rec.input),
                         dumps(rec.expected_output),
@@ -210,9 +244,9 @@ class Datasets:
                         stamp,
                     ),
                 )
-                seen_in_batch[key] = rid
+                seen_in_batch[key] = canonical
                 changed = True
-                acked.append((rid, rid))
+                acked.append((rid, canonical))
 
             for i, upd in enumerate(updates):
                 row = conn.execute(
@@ -317,6 +351,18 @@ def require_live(conn: sqlite3.Connection, project_id: str | None, dataset_id: s
     if row["is_deleted"]:
         raise Conflict(f"dataset {dataset_id!r} was deleted; create a new dataset")
     return _dataset(row)
+
+
+def _id_scope(conn: sqlite3.Connection, dataset: Dataset) -> str:
+    """What a record's derived id is unique within: the project's and the dataset's names
+    (their ids differ from store to store)."""
+    row = conn.execute("SELECT name FROM projects WHERE id = ?", (dataset.project_id,)).fetchone()
+    return f"{row['name'] if row else dataset.project_id}\0{dataset.name}"
+
+
+def _derived_id(scope: str, content_key: str, occurrence: int) -> str:
+    digest = hashlib.sha256(f"{scope}\0{content_key}\0{occurrence}".encode()).digest()
+    return uuid.UUID(bytes=digest[:16], version=5).hex
 
 
 def _content_key(input_data: Any, expected_output: Any, metadata: Any) -> str:
