@@ -95,6 +95,10 @@ def test_mains_runs_are_kept_and_baseline_a_fresh_clone_without_a_store(
         second.report["candidate"]["commit"],
         first.report["candidate"]["commit"],
     ]
+    assert [run["created_at"] for run in history["runs"]] == [
+        second.report["candidate"]["created_at"],
+        first.report["candidate"]["created_at"],
+    ]
     assert next(m for m in report["metrics"] if m["name"] == "exact")["verdict"] == "regressed"
     # Record by record: the fresh store gave the records the canonical ids main's did.
     assert report["records"]["compared"] == 40, report["records"]

@@ -590,7 +590,7 @@ def compare_pooled(
         PooledRun(
             id=d.info.id,
             commit=d.info.commit,
-            created_at=d.info.created_at,
+            created_at=d.info.recorded_at,  # a copy: when the original ran
             runs=_iterations(d) if d.rows else 0,
             pooled=any(d is k for k in kept),
             why=why.get(d.info.id, ""),

@@ -78,7 +78,7 @@ def _point(data: ExperimentData, value: tuple[float, int], pooled: bool) -> Tren
     return TrendPoint(
         run_id=data.info.id,
         commit=data.info.commit,
-        created_at=data.info.created_at,
+        created_at=data.info.recorded_at,  # a copy: when the original ran
         value=value[0],
         records=value[1],
         pooled=pooled,
