@@ -31,7 +31,7 @@ Every git process runs with a timeout (`git.run`), its whole process group kille
 git's messages have credentials in URLs removed, and pass through a `Redactor` (by default
 the environment's secrets) before they reach a note.
 
-Where the branch fits, and the measured figures: docs/databranch.md.
+Where the branch fits, and the measured figures: docs/history.md.
 May touch: git (processes), a temporary directory.
 """
 
