@@ -46,7 +46,7 @@ def _gate(repo: Path, env: dict[str, str], pipeline: str, *options: str) -> Gate
         env=env,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=240,
         check=False,
     )
     output = proc.stdout + proc.stderr

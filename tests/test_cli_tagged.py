@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -29,6 +28,7 @@ import pytest
 from driftgate.errors import EXIT_USAGE
 from driftgate.verdict import EXIT_GATE_FAILED
 from tests import test_cli_run
+from tests.test_baselines_real import _gate
 from tests.test_cli_run import _commit, _git
 
 pytestmark = pytest.mark.slow
@@ -97,36 +97,8 @@ class Project:
 
 
 def _run(repo: Path, env: dict[str, str], *options: str) -> Gated:
-    shutil.rmtree(repo / ".driftgate" / "report", ignore_errors=True)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "driftgate.cli",
-            "run",
-            "--local",
-            "--pipeline",
-            PIPELINE,
-            *options,
-            "--",
-            sys.executable,
-            "experiment.py",
-        ],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert "Traceback" not in proc.stderr, proc.stdout + proc.stderr
-    folder = repo / ".driftgate" / "report"
-    return Gated(
-        proc.returncode,
-        proc.stderr,
-        json.loads((folder / "report.json").read_text()),
-        (folder / "report.md").read_text(),
-    )
+    gated = _gate(repo, env, PIPELINE, *options)
+    return Gated(gated.exit_code, gated.output, gated.report, gated.markdown)
 
 
 @pytest.fixture(scope="module")

@@ -466,29 +466,32 @@ def _history(value: Any, where: _Where) -> HistoryConfig:
     table = _table(value, where, HISTORY_KEYS, ", ".join(HISTORY_KEYS))
     found: dict[str, Any] = {}
     if "runs" in table:
-        runs = table["runs"]
-        if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= MAX_HISTORY_RUNS:
-            raise (where / "runs").error(
-                runs,
-                f"expected a whole number of base-branch runs from 1 to {MAX_HISTORY_RUNS} "
-                "(1: one baseline run, no history)",
-            )
-        found["runs"] = runs
+        found["runs"] = _whole(
+            table["runs"],
+            where / "runs",
+            MAX_HISTORY_RUNS,
+            "base-branch runs from 1 to {high} (1: one baseline run, no history)",
+        )
     if "confirm" in table:
         confirm = table["confirm"]
         if not isinstance(confirm, bool):
             raise (where / "confirm").error(confirm, "expected true or false")
         found["confirm"] = confirm
     if "keep" in table:
-        keep = table["keep"]
-        if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= MAX_KEPT_RUNS:
-            raise (where / "keep").error(
-                keep,
-                f"expected a whole number of runs from 1 to {MAX_KEPT_RUNS}: how many of each "
-                "pipeline's runs the data branch keeps",
-            )
-        found["keep"] = keep
+        found["keep"] = _whole(
+            table["keep"],
+            where / "keep",
+            MAX_KEPT_RUNS,
+            "runs from 1 to {high}: how many of each pipeline's runs the data branch keeps",
+        )
     return HistoryConfig(**found)
+
+
+def _whole(value: Any, where: _Where, high: int, what: str) -> int:
+    """A whole number from 1 to `high`; else the error, saying `what` it counts."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        raise where.error(value, "expected a whole number of " + what.format(high=high))
+    return value
 
 
 def where_error(config: GateConfig, problem: str) -> ConfigError:
