@@ -282,6 +282,23 @@ def test_importing_into_the_backend_the_runs_came_from_skips_them(
     )
 
 
+def test_a_run_beyond_the_formats_bounds_is_left_out_and_said(
+    recorded: Recorded, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    api = Api(recorded.url)
+    project = api.project("capitals")
+    dataset = api.dataset(project, "capitals-of-the-world")["id"]
+    tags = {"tags": ["git.branch:main", "ci.pipeline:capitals", f"git.commit.sha:{'e' * 40}"]}
+    eid = str(api.experiment(project, dataset, "capitals", metadata=tags)["id"])
+    post_spans(api, [span(eid, "long1", "k" * 2000)])
+    api.patch(eid, status="completed")
+    out = tmp_path / "out"
+    code, _, err = run_cli(capsys, "export", "--branch", "main", "--out", str(out))
+    assert code == 0
+    assert "not exported: capitals: record key 'kkkk" in err and "(at most 1000)" in err
+    assert len(list(out.rglob("*.jsonl"))) == 2
+
+
 def test_a_missing_folder_is_one_line(
     recorded: Recorded, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -148,7 +148,11 @@ def export_runs(
             if info.status not in USABLE:
                 continue
             data = client.experiment_data(info.id)
-            blob = encode_run(info, data)
+            try:
+                blob = encode_run(info, data)
+            except CompactError as exc:
+                notes += (f"not exported: {info.name or info.id}: {exc}",)
+                continue
             path = out / run_path(
                 pipeline_of(info), recorded_at(info), info.commit, origin_id(info)
             )

@@ -418,6 +418,7 @@ def test_long_lines_are_refused_before_they_are_read(good: bytes) -> None:
         (2, {"g": "difficulty:hard"}, ("line 2", "'g'")),
         (2, {"g": [1]}, ("line 2", "'g'")),
         (1, {"rows": -1}, ("line 1", "'rows'")),
+        (1, {"rows": ...}, ("line 1", "'rows' is missing")),
         (1, {"info": []}, ("line 1", "'info'")),
         (1, {"info": {"id": 3}}, ("line 1", "info.id")),
         (1, {"evaluators": {}}, ("line 1", "'evaluators'")),

@@ -6,24 +6,30 @@ half way completed; faults on the way answered as the client answers reads."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
+import uuid
 from collections.abc import Iterator
 
 import httpx
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from driftgate.compare import compare
 from driftgate.config import GateConfig
 from driftgate.errors import BackendError
 from driftgate.experiments.backend import AuthError
 from driftgate.experiments.client import ExperimentsClient, RetryPolicy, backend_from_env
-from driftgate.experiments.compact import CompactRun, decode_run, encode_run
+from driftgate.experiments.compact import CompactRun, decode_run, display_text, encode_run
 from driftgate.experiments.models import ExperimentData
 from driftgate.experiments.transfer import import_run, pipeline_runs
 from driftgate.store.app import create_app
 from driftgate.store.db import Store
 from driftgate.store.server import BackgroundServer
 from tests.experiments.runs import assert_same_data, realistic
+from tests.experiments.test_compact import experiment_data
 from tests.fakes.flaky import Fault, Flaky
 
 
@@ -278,3 +284,109 @@ def test_a_pipelines_runs_on_a_branch_newest_first(target: Target) -> None:
         assert [i.id for i in every] == [made[f"e{n}"] for n in (4, 2, 3, 1)]
         on_main = pipeline_runs(client, pipeline=None, branch="main", limit=10)
         assert {i.id for i in on_main} == {made["e1"], made["e2"], made["e4"]}
+
+
+# -------------------------------------------------------------------------- generated runs
+
+
+@pytest.fixture(scope="module")
+def shared() -> Iterator[str]:
+    store = Store()
+    with BackgroundServer(create_app(store)) as server:
+        yield server.url
+    store.close()
+
+
+def _stored(value: float) -> float:
+    if math.isnan(value):
+        return value
+    return float(f"{value:.15g}") if abs(value) < 1e300 else 1e300
+
+
+def as_read(data: ExperimentData, extra_records: int) -> ExperimentData:
+    """A generated run as the client would have read it from a store: rows in run order,
+    evaluators by label, each kind settled by what it holds, messages as the store keeps
+    them (one per failed row at least, none empty), summaries each of a known run."""
+    order = sorted(range(data.rows), key=lambda i: int(data.run_iteration[i]))
+    data = _rows(data, order) if data.rows else data
+    columns = {}
+    for label in sorted(data.evaluators):
+        column = data.evaluators[label]
+        failed = int(column.errored.sum())
+        messages = tuple(dict.fromkeys(m for m in map(display_text, column.error_messages) if m))
+        messages = (messages or ("it failed",))[: max(failed, 1)] if failed else ()
+        held = {
+            "boolean": np.isfinite(column.value).any(),
+            "score": np.isfinite(column.value).any(),
+            "categorical": column.category is not None
+            and any(c is not None for c in column.category),
+            "json": not column.errored.all(),
+        }[column.metric_type]
+        kind = column.metric_type if held else "score"
+        # An assessment comes with a value (or a json evaluation) only.
+        valued = np.isfinite(column.value) | np.array(
+            [c is not None for c in column.category or [None] * data.rows], dtype=bool
+        )
+        if column.metric_type == "json":
+            valued = ~column.errored
+        columns[label] = dataclasses.replace(
+            column,
+            metric_type=kind,
+            passed=np.where(valued, column.passed, np.nan),
+            category=column.category if kind == "categorical" else None,
+            error_messages=messages,
+        )
+    messages = [None if m is None or not display_text(m) else m for m in data.error_message]
+    summaries = {
+        (s.label, s.run): dataclasses.replace(s, error=s.error or None)
+        for s in data.summaries
+        if s.run is not None
+    }
+    keys = list(dict.fromkeys(data.record_key))
+    tags = data.record_tags or [()] * data.rows
+    # The store sums usage in SQLite, which writes a float back with 15 digits (and a
+    # float near the largest one past it).
+    usage = {
+        name: np.array([_stored(v) for v in getattr(data, name).tolist()])
+        for name in ("input_tokens", "output_tokens", "total_tokens", "cost")
+    }
+    data = dataclasses.replace(data, **usage)
+    # A total not reported is read as the sum of the parts that are.
+    parts = np.isfinite(data.input_tokens) | np.isfinite(data.output_tokens)
+    total = np.where(
+        np.isnan(data.total_tokens) & parts,
+        np.nansum([data.input_tokens, data.output_tokens], axis=0),
+        data.total_tokens,
+    )
+    return dataclasses.replace(
+        data,
+        run=None,
+        error_message=messages,
+        # Whole nanoseconds, as spans carry them; within a day, so that the store's sums hold.
+        duration_ns=np.where(np.isfinite(data.duration_ns), np.round(data.duration_ns), 0.0)
+        % 86_400e9,
+        evaluators=columns if data.rows else {},
+        summaries=sorted(summaries.values(), key=lambda s: (s.run or 0, s.label)),
+        total_tokens=total,
+        notes=(),
+        dataset_records=len(keys) + extra_records,
+        record_tags=[tuple(t) for t in tags],
+    )
+
+
+@settings(
+    max_examples=20,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(experiment_data(), st.integers(0, 3))
+def test_a_generated_run_imported_reads_back_the_same(
+    shared: str, generated: ExperimentData, extra: int
+) -> None:
+    # A run of its own dataset: two runs of one dataset version name the same records.
+    unique = str(uuid.uuid4())
+    info = generated.info.model_copy(update={"id": unique, "dataset_id": unique})
+    run = compacted(as_read(dataclasses.replace(generated, info=info), extra))
+    with ExperimentsClient(backend_from_env({"DD_LLMOBS_OVERRIDE_ORIGIN": shared})) as client:
+        done = import_run(client, run, now_ns=time.time_ns())
+        back = read_back(client, done.experiment_id, run)
+    assert_same_data(back, run.data)

@@ -505,6 +505,8 @@ def _header(raw: dict[str, Any]) -> _Header:
             )
         )
     rows = fields.integer("rows", 0, MAX_ROWS)
+    if rows is None:
+        raise CompactError(f"{where}: 'rows' is missing")
     return _Header(
         info=info,
         origin_id=fields.text("origin_id", KEY_LIMIT) or info.id,
@@ -517,7 +519,7 @@ def _header(raw: dict[str, Any]) -> _Header:
         dataset_records=dataset.integer("records", 0, 2**62),
         config_hash=fields.text("config_hash", 64) or config_hash(info.config),
         selected_run=fields.integer("selected_run", 0, _INT32),
-        rows=rows or 0,
+        rows=rows,
         evaluators=evaluators,
         summaries=summaries,
         notes=tuple(fields.texts("notes", MAX_LINE)),
