@@ -50,3 +50,22 @@ def test_a_usage_error_exits_2_with_its_message() -> None:
     )
     assert proc.returncode == 2
     assert "no command to run" in proc.stderr
+
+
+def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`driftgate ... | head`: the pipe closes before driftgate prints. No traceback; the
+    exit code a shell gives a process killed by SIGPIPE (141)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "driftgate.cli", "history", "list", "--db", str(tmp_path / "s.db")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.close()  # before the interpreter has even started driftgate
+    code = proc.wait(timeout=60)
+    stderr = proc.stderr.read().decode()
+    assert "Traceback" not in stderr, stderr
+    assert "BrokenPipeError" not in stderr, stderr
+    assert code == 141, stderr

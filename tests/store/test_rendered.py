@@ -174,3 +174,21 @@ def test_every_read_answers_as_schema_2_built_it(requests: list[list[tuple[Any, 
             assert _read(store, eid) == spans_answered(db, eid)
         finally:
             store.close()
+
+
+def test_durations_that_add_up_past_64_bits_still_let_the_experiment_finish(
+    tmp_path: Path,
+) -> None:
+    """Each duration is a valid 64-bit integer; their sum is not. Finishing the experiment
+    computes its aggregate, which must not fail on it (it would be a 500, and the experiment
+    could never be finished)."""
+    store = Store(str(tmp_path / "s.db"))
+    try:
+        eid = _experiment(store)
+        spans = [_task(eid, i, 1, 0, 0) | {"duration": 2**62} for i in range(3)]
+        store.events.add_spans(spans)
+        finished = store.experiments.patch(eid, {"status": "completed"})
+        assert finished.aggregate_data is not None
+        assert finished.aggregate_data["total_duration_ns"] == 3 * 2**62
+    finally:
+        store.close()

@@ -7,6 +7,7 @@ import atexit
 import contextlib
 import gc
 import os
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -21,6 +22,18 @@ __all__ = ["entry", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`driftgate records ... | head`): what is left to print has
+        # nowhere to go, which is not an error of driftgate's. Python's exit would try to
+        # flush stdout again and say so: point it at /dev/null first.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     run = {
         "serve": commands.serve,

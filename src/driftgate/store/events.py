@@ -467,10 +467,12 @@ def refresh_aggregate(conn: sqlite3.Connection, experiment_id: str) -> None:
     """Compute the experiment's `aggregate_data` from its spans and metrics, inside the
     caller's transaction."""
     t = conn.execute(
+        # TOTAL, not SUM: a float, where SUM of integers past 2**63 (durations a client may
+        # send, each one valid) raises and would leave the experiment unfinishable.
         "SELECT COUNT(*) AS spans, COALESCE(SUM(is_error * is_root), 0) AS errors, "
-        "COALESCE(SUM(total_tokens), 0) AS tok, COALESCE(SUM(input_tokens), 0) AS tin, "
-        "COALESCE(SUM(output_tokens), 0) AS tout, "
-        "COALESCE(SUM(duration * is_root), 0) AS dur, COALESCE(SUM(cost), 0) AS cost "
+        "TOTAL(total_tokens) AS tok, TOTAL(input_tokens) AS tin, "
+        "TOTAL(output_tokens) AS tout, "
+        "TOTAL(duration * is_root) AS dur, TOTAL(cost) AS cost "
         "FROM spans WHERE experiment_id = ?",
         (experiment_id,),
     ).fetchone()
@@ -480,7 +482,7 @@ def refresh_aggregate(conn: sqlite3.Connection, experiment_id: str) -> None:
         "total_tokens": _whole(t["tok"]),
         "total_input_tokens": _whole(t["tin"]),
         "total_output_tokens": _whole(t["tout"]),
-        "total_duration_ns": t["dur"],
+        "total_duration_ns": _whole(t["dur"]),
         "estimated_total_cost": _whole(t["cost"]),
     }
     evals = [
