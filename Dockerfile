@@ -83,8 +83,8 @@ RUN set -eu; \
     uv pip install --quiet --python /opt/venv --require-hashes \
         --constraints /opt/driftgate-share/run-requirements.txt "$ddtrace"; \
     site=$(echo /opt/venv/lib/python3*/site-packages); \
-    # Never imported: type stubs. Unneeded: the symbol tables of native modules (3 MB).
-    find "$site" -name '*.pyi' -delete; \
+    # Never imported: type stubs, C sources. Unneeded: the symbol tables of native modules (3 MB).
+    find "$site" -type f \( -name '*.pyi' -o -name '*.c' -o -name '*.h' -o -name '*.pxd' \) -delete; \
     rm -rf "$site"/*-stubs; \
     find "$site" -name '*.so*' -type f -exec strip --strip-unneeded {} +; \
     # Bytecode for what a script's `import ddtrace` and LLMObs experiments import, no more.
@@ -98,6 +98,8 @@ FROM runenv AS build
 # reinstall them), without:
 #   cryptography  PyGithub's GitHub App (JWT) signing only: driftgate authenticates with tokens,
 #                 and PyJWT imports it only when it is there
+#   pycparser     cffi's parser of C declarations, used when a cffi module is built; PyNaCl's
+#                 comes built and needs only cffi's backend at run time
 # numpy is built from its sdist (hash-checked, as what the build installs: the lock's
 # `image-build` group) without BLAS and LAPACK: the wheel's OpenBLAS is 23 MB, and driftgate's
 # arrays (a few per metric, at most the records of a run) do not need it; numpy's own
@@ -105,11 +107,13 @@ FROM runenv AS build
 # about 5 minutes on two cores, once per lock; driftgate's comparisons run as fast
 # (docs/container.md has the figures).
 # Then what is never imported at run time goes: numpy's tests, f2py, random, fft, polynomial,
-# testing, C headers and test modules; every package's type stubs; native symbol tables.
+# testing, C headers and test modules, and numpy.linalg.lapack_lite (1.6 MB: numpy.linalg's
+# functions are in _umath_linalg, which carries its own LAPACK); every package's type stubs;
+# C sources and headers (compilers read them, Python does not); native symbol tables.
 # (scipy is a development dependency only: compare/special.py computes the statistics.)
 RUN set -eu; \
     uv export --project /src --frozen --no-dev --no-emit-project --quiet \
-        --prune cryptography --output-file /tmp/driftgate.txt; \
+        --prune cryptography --prune pycparser --output-file /tmp/driftgate.txt; \
     uv export --project /src --frozen --only-group image-build --no-emit-project --quiet \
         --output-file /tmp/build-constraints.txt; \
     uv venv --quiet --python "$(command -v python3)" /opt/driftgate; \
@@ -126,8 +130,8 @@ RUN set -eu; \
     rm -rf "$np/_pyinstaller" "$np/_core/include" "$np/_core/lib" "$np/conftest.py" \
         "$np"/_core/_simd.* "$np"/_core/_multiarray_tests.* "$np"/_core/_umath_tests.* \
         "$np"/_core/_rational_tests.* "$np"/_core/_struct_ufunc_tests.* \
-        "$np"/_core/_operand_flag_tests.*; \
-    find "$site" -name '*.pyi' -delete; \
+        "$np"/_core/_operand_flag_tests.* "$np"/linalg/lapack_lite.*; \
+    find "$site" -type f \( -name '*.pyi' -o -name '*.c' -o -name '*.h' -o -name '*.pxd' \) -delete; \
     find "$site" -name '*.so*' -type f -exec strip --strip-unneeded {} +; \
     mv /opt/driftgate-share/run-requirements.txt /opt/driftgate/run-requirements.txt
 
