@@ -16,6 +16,46 @@
 # docs/container.md gives the sizes, layer by layer and package by package.
 ARG BASE_IMAGE=python:3.13-slim
 
+# ---------------------------------------------------------------------------------- git
+FROM ${BASE_IMAGE} AS git
+
+# git for the image, staged in /opt/git-core: its core (driftgate reads the checkout's history
+# with builtins: rev-parse, merge-base, rev-list, ...; the demo commits) and its http(s)
+# transport, git-remote-http, which `git fetch` and `git push` run for an https remote: the
+# data branch of run history (ci/databranch.py) is fetched and pushed that way, with the
+# credentials actions/checkout persists. With them, exactly the shared libraries they link
+# that the base lacks: libcurl-gnutls and what it links, 24 libraries (10.7 MB) on Debian 13;
+# a library the base has (by soname) is the base's. The base's libraries are listed before apt
+# installs anything. Debian's git package with its dependencies is ~105 MB (perl alone is
+# 49 MB); this is 17.2 MB (git 4.1, the transport 2.4; docs/container.md). Left out: perl and
+# what needs it, git's other programs (dumb-HTTP push, http-backend, ...), the transport's
+# ftp(s) names. Certificates: libcurl verifies against the base's CA bundle
+# (/etc/ssl/certs/ca-certificates.crt, from ca-certificates), so git needs no setting for it.
+# A stage of its own, from the base: changing it never rebuilds numpy.
+RUN set -eu; \
+    find / -xdev \( -type f -o -type l \) -name '*.so*' -printf '%f\n' | sort -u >/tmp/base-libs; \
+    apt-get update -qq; \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends git binutils >/dev/null; \
+    root=/opt/git-core; \
+    core=/usr/lib/git-core; \
+    mkdir -p "$root/usr/bin" "$root$core" "$root/usr/share/git-core"; \
+    cp /usr/bin/git "$root/usr/bin/git"; \
+    ln -s ../../bin/git "$root$core/git"; \
+    cp "$core/git-remote-http" "$root$core/git-remote-http"; \
+    ln -s git-remote-http "$root$core/git-remote-https"; \
+    cp -a /usr/share/git-core/templates "$root/usr/share/git-core/"; \
+    ldd /usr/bin/git "$core/git-remote-http" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }' \
+        | sort -u >/tmp/needed; \
+    while read -r name path; do \
+        grep -qxF "$name" /tmp/base-libs && continue; \
+        real=$(readlink -f "$path"); \
+        mkdir -p "$root${real%/*}"; \
+        cp "$real" "$root$real"; \
+        [ "${real##*/}" = "$name" ] || ln -s "${real##*/}" "$root${real%/*}/$name"; \
+    done </tmp/needed; \
+    strip --strip-unneeded "$root/usr/bin/git" "$root$core/git-remote-http"; \
+    find "$root" -type f -name '*.so*' -exec strip --strip-unneeded {} +
+
 # ---------------------------------------------------------------------------------- tools
 FROM ${BASE_IMAGE} AS tools
 
@@ -33,12 +73,11 @@ ENV UV_SYSTEM_CERTS=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# What the base lacks of: binutils (`strip`), git (its core is copied out below), compilers and
-# Python's headers (numpy is built here, see below).
+# What the base lacks of: binutils (`strip`), compilers and Python's headers (numpy is built
+# here, see below).
 RUN set -eu; \
     missing=; \
     command -v strip >/dev/null 2>&1 || missing="$missing binutils"; \
-    command -v git >/dev/null 2>&1 || missing="$missing git"; \
     command -v gcc >/dev/null 2>&1 || missing="$missing gcc"; \
     command -v g++ >/dev/null 2>&1 || missing="$missing g++"; \
     python3 -c 'import os, sysconfig; os.stat(sysconfig.get_paths()["include"] + "/Python.h")' \
@@ -53,19 +92,6 @@ RUN set -eu; \
     install -D -m 0755 /opt/uv-install/bin/uvx /opt/uv/uvx; \
     rm -rf /opt/uv-install
 ENV PATH=/opt/uv:${PATH}
-
-# git's core only: driftgate reads the checkout's history with builtins (rev-parse, merge-base,
-# rev-list, ...) and the demo commits. The Debian package with its dependencies is ~105 MB
-# (perl alone is 49 MB, the https transport and its libraries ~8 MB); this is 4 MB. Fetching
-# over https is left out (see docs/container.md). Libraries the base lacks would be copied
-# too; on Debian's slim images git's core needs none (libc, zlib, pcre2).
-RUN set -eu; \
-    root=/opt/git-core; \
-    mkdir -p "$root/usr/bin" "$root/usr/lib/git-core" "$root/usr/share/git-core"; \
-    cp /usr/bin/git "$root/usr/bin/git"; \
-    ln -s ../../bin/git "$root/usr/lib/git-core/git"; \
-    cp -a /usr/share/git-core/templates "$root/usr/share/git-core/"; \
-    strip --strip-unneeded "$root/usr/bin/git"
 
 # ---------------------------------------------------------------------------------- run environment
 FROM tools AS runenv
@@ -83,8 +109,8 @@ RUN set -eu; \
     uv pip install --quiet --python /opt/venv --require-hashes \
         --constraints /opt/driftgate-share/run-requirements.txt "$ddtrace"; \
     site=$(echo /opt/venv/lib/python3*/site-packages); \
-    # Never imported: type stubs. Unneeded: the symbol tables of native modules (3 MB).
-    find "$site" -name '*.pyi' -delete; \
+    # Never imported: type stubs, C sources. Unneeded: the symbol tables of native modules (3 MB).
+    find "$site" -type f \( -name '*.pyi' -o -name '*.c' -o -name '*.h' -o -name '*.pxd' \) -delete; \
     rm -rf "$site"/*-stubs; \
     find "$site" -name '*.so*' -type f -exec strip --strip-unneeded {} +; \
     # Bytecode for what a script's `import ddtrace` and LLMObs experiments import, no more.
@@ -98,6 +124,8 @@ FROM runenv AS build
 # reinstall them), without:
 #   cryptography  PyGithub's GitHub App (JWT) signing only: driftgate authenticates with tokens,
 #                 and PyJWT imports it only when it is there
+#   pycparser     cffi's parser of C declarations, used when a cffi module is built; PyNaCl's
+#                 comes built and needs only cffi's backend at run time
 # numpy is built from its sdist (hash-checked, as what the build installs: the lock's
 # `image-build` group) without BLAS and LAPACK: the wheel's OpenBLAS is 23 MB, and driftgate's
 # arrays (a few per metric, at most the records of a run) do not need it; numpy's own
@@ -105,11 +133,13 @@ FROM runenv AS build
 # about 5 minutes on two cores, once per lock; driftgate's comparisons run as fast
 # (docs/container.md has the figures).
 # Then what is never imported at run time goes: numpy's tests, f2py, random, fft, polynomial,
-# testing, C headers and test modules; every package's type stubs; native symbol tables.
+# testing, C headers and test modules, and numpy.linalg.lapack_lite (1.6 MB: numpy.linalg's
+# functions are in _umath_linalg, which carries its own LAPACK); every package's type stubs;
+# C sources and headers (compilers read them, Python does not); native symbol tables.
 # (scipy is a development dependency only: compare/special.py computes the statistics.)
 RUN set -eu; \
     uv export --project /src --frozen --no-dev --no-emit-project --quiet \
-        --prune cryptography --output-file /tmp/driftgate.txt; \
+        --prune cryptography --prune pycparser --output-file /tmp/driftgate.txt; \
     uv export --project /src --frozen --only-group image-build --no-emit-project --quiet \
         --output-file /tmp/build-constraints.txt; \
     uv venv --quiet --python "$(command -v python3)" /opt/driftgate; \
@@ -126,8 +156,8 @@ RUN set -eu; \
     rm -rf "$np/_pyinstaller" "$np/_core/include" "$np/_core/lib" "$np/conftest.py" \
         "$np"/_core/_simd.* "$np"/_core/_multiarray_tests.* "$np"/_core/_umath_tests.* \
         "$np"/_core/_rational_tests.* "$np"/_core/_struct_ufunc_tests.* \
-        "$np"/_core/_operand_flag_tests.*; \
-    find "$site" -name '*.pyi' -delete; \
+        "$np"/_core/_operand_flag_tests.* "$np"/linalg/lapack_lite.*; \
+    find "$site" -type f \( -name '*.pyi' -o -name '*.c' -o -name '*.h' -o -name '*.pxd' \) -delete; \
     find "$site" -name '*.so*' -type f -exec strip --strip-unneeded {} +; \
     mv /opt/driftgate-share/run-requirements.txt /opt/driftgate/run-requirements.txt
 
@@ -173,10 +203,13 @@ ENTRYPOINT ["/opt/driftgate/bin/driftgate", "action"]
 # From the least to the most often changed. git: the runner mounts the workspace owned by
 # another user, so git would refuse it ("dubious ownership"); --system because the runner sets
 # HOME=/github/home, where a --global setting made here would not be found.
-COPY --from=build /opt/git-core/ /
+COPY --from=git /opt/git-core/ /
 COPY --from=build /opt/uv/ /usr/local/bin/
+# The https transport must load on this base with the libraries copied: it prints its usage
+# when it runs, and the build stops here when a library is missing.
 RUN git config --system --add safe.directory /github/workspace \
- && ln -s /opt/driftgate/bin/driftgate /usr/local/bin/driftgate
+ && ln -s /opt/driftgate/bin/driftgate /usr/local/bin/driftgate \
+ && { /usr/lib/git-core/git-remote-https 2>&1 || true; } | grep -q 'usage: git remote-curl'
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/driftgate /opt/driftgate
 COPY --from=build /opt/pycache /opt/pycache

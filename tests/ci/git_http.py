@@ -1,11 +1,13 @@
 """A git remote over smart HTTP for the tests: `git http-backend` behind a small server that
 refuses the way GitHub does, so that a push meets a real 401 (no credentials) or 403 (a
 read-only token), or every request a 403 (a token that may not read), and git says what it
-says to a user."""
+says to a user; or that takes a push that carries credentials (a token with `contents:
+write`). Over TLS too, given a server certificate."""
 
 from __future__ import annotations
 
 import os
+import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -14,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Literal
 
-Policy = Literal["read-only", "needs-credentials", "no-access"]
+Policy = Literal["read-only", "needs-credentials", "no-access", "read-write"]
 
 
 class _Server(ThreadingHTTPServer):
@@ -40,12 +42,15 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.policy == "no-access":
             self._refuse(403, "Permission to acme/bot.git denied to github-actions[bot].")
             return
-        if "git-receive-pack" in path or "service=git-receive-pack" in query:
-            if self.server.policy == "needs-credentials" and not self.headers["Authorization"]:
+        pushing = "git-receive-pack" in path or "service=git-receive-pack" in query
+        if pushing:
+            credentials = self.headers["Authorization"]
+            if self.server.policy in ("needs-credentials", "read-write") and not credentials:
                 self._refuse(401, "Authentication required")
                 return
-            self._refuse(403, "Permission to acme/bot.git denied to github-actions[bot].")
-            return
+            if self.server.policy != "read-write":
+                self._refuse(403, "Permission to acme/bot.git denied to github-actions[bot].")
+                return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         env = {
@@ -66,6 +71,9 @@ class _Handler(BaseHTTPRequestHandler):
             env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
         if self.headers.get("Git-Protocol"):
             env["HTTP_GIT_PROTOCOL"] = self.headers["Git-Protocol"]
+        if pushing:
+            # http-backend takes pushes from an authenticated user only.
+            env["REMOTE_USER"] = "github-actions[bot]"
         out = subprocess.run(
             ["git", "http-backend"], input=body, env=env, capture_output=True, timeout=60
         ).stdout
@@ -76,8 +84,11 @@ class _Handler(BaseHTTPRequestHandler):
             name, _, value = line.partition(":")
             if name.lower() == "status":
                 status = int(value.split()[0])
-            elif name:
+            elif name and name.lower() != "content-length":
                 headers.append((name, value.strip()))
+        # The length, which a CGI need not give: HTTP/1.0 would otherwise end the body by
+        # closing the connection, which a TLS client takes for a truncation.
+        headers.append(("Content-Length", str(len(content))))
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
@@ -96,15 +107,19 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve(root: Path, policy: Policy) -> Iterator[str]:
-    """Serve the repositories under `root` at the URL yielded (no trailing slash)."""
+def serve(root: Path, policy: Policy, *, tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """Serve the repositories under `root` at the URL yielded (no trailing slash); over https
+    with `tls` (a server context holding the certificate)."""
     server = _Server(("127.0.0.1", 0), _Handler)
     server.root = root
     server.policy = policy
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        scheme = "https" if tls is not None else "http"
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

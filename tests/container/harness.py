@@ -513,7 +513,8 @@ def sizes(image: str, base: str) -> str:
         "for env in /opt/driftgate /opt/venv; do "
         'for p in "$env"/lib/python3*/site-packages/*; do du -sb "$p"; done; '
         'for p in /opt/pycache"$env"/lib/python3*/site-packages/*; do du -sb "$p"; done; '
-        "done; du -sb /opt/pycache/usr /usr/local/bin/uv /usr/local/bin/uvx /usr/bin/git; true"
+        "done; du -sb /opt/pycache/usr /usr/local/bin/uv /usr/local/bin/uvx /usr/bin/git "
+        "/usr/lib/git-core; true"
     )
     out = _checked("run", "--rm", "--entrypoint", "sh", image, "-c", script)
     rows: dict[tuple[str, str], list[int]] = {}

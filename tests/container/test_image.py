@@ -39,8 +39,9 @@ def test_the_layers_driftgate_adds_fit_in_125_mb(action_image: str) -> None:
 
 
 def test_every_import_survives_the_stripping(action_image: str) -> None:
-    """Native modules were stripped and parts of numpy deleted: what driftgate and a ddtrace
-    script import still imports, and numpy computes (matmul included, which uses BLAS)."""
+    """Native modules were stripped, parts of numpy deleted and pycparser left out: what
+    driftgate and a ddtrace script import still imports, numpy computes (matmul included,
+    which uses BLAS), and PyNaCl (through cffi's backend) encrypts a secret as PyGithub does."""
     driftgate = (
         "import importlib, pkgutil, driftgate\n"
         "for m in pkgutil.walk_packages(driftgate.__path__, 'driftgate.'):\n"
@@ -48,6 +49,9 @@ def test_every_import_survives_the_stripping(action_image: str) -> None:
         "import numpy as np, numpy.typing, nacl.public, pydantic_core, orjson\n"
         "assert (np.arange(6.0).reshape(2, 3) @ np.ones(3)).tolist() == [3.0, 12.0]\n"
         "assert float(np.percentile(np.arange(11), 50)) == 5.0\n"
+        "key = nacl.public.PrivateKey.generate()\n"
+        "sealed = nacl.public.SealedBox(key.public_key).encrypt(b'secret')\n"
+        "assert nacl.public.SealedBox(key).decrypt(sealed) == b'secret'\n"
         "print('driftgate ok')\n"
     )
     ddtrace = (
