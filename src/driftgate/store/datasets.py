@@ -182,19 +182,20 @@ class Datasets:
                         (key, dataset_id, current, current),
                     ).fetchone()[0]
                 n = occurrences[key]
-                while True:
-                    rid = _derived_id(scope, key, n)
-                    n += 1
-                    # Taken by a record whose content changed since (an update keeps it).
-                    taken = (
-                        rid in given
-                        or conn.execute(
-                            f"SELECT 1 FROM records WHERE canonical_id = ? AND {live}",
-                            (rid, dataset_id, current, current),
-                        ).fetchone()
+                if not given:
+                    # Once a batch: a derived id may be held by a record whose content
+                    # changed since (an update keeps its canonical id).
+                    given.update(
+                        row[0]
+                        for row in conn.execute(
+                            f"SELECT canonical_id FROM records WHERE {live}",
+                            (dataset_id, current, current),
+                        )
                     )
-                    if not taken:
-                        break
+                    given.add("")  # loaded, even for an empty dataset
+                while (rid := _derived_id(scope, key, n)) in given:
+                    n += 1
+                n += 1
                 occurrences[key] = n
                 given.add(rid)
                 return rid
