@@ -356,7 +356,7 @@ def run_gate(
         request.config, directory=request.workdir, root=_repo_root(request.workdir)
     )
     # Read before the setup and the command run: a typo must cost nothing.
-    where = restriction(request.where, config, request.where_input)
+    where = restriction(request.where, config, request.where_input, request.workspace)
     for note in ctx.notes:
         log.notice(note)
     # A local run's report links its experiments to `driftgate serve`'s pages; in CI the
@@ -470,7 +470,7 @@ def compare_experiments(
     config = load_config(
         request.config, directory=request.directory, root=_repo_root(request.directory)
     )
-    where = restriction(request.where, config)
+    where = restriction(request.where, config, root=_repo_root(request.directory))
     local = env.get("GITHUB_ACTIONS") != "true"
     with open_backend(
         request.store, env, request.db, fix=request.backend_fix, pages=local
@@ -972,13 +972,14 @@ def _redacted(result: GateResult, redact: Redactor) -> GateResult:
 
 
 def restriction(
-    flag: str | None, config: GateConfig, flag_name: str = "--where"
+    flag: str | None, config: GateConfig, flag_name: str = "--where", root: Path | None = None
 ) -> Restriction | None:
     """The query comparisons are restricted to: `--where` (`flag`, given as `flag_name`)
     when given, even empty (which lifts the configuration's), else the configuration's
     `where`; None for none. Read before any backend opens. A query that cannot be read is a
     `UsageError` naming `flag_name`, or a `ConfigError` naming the file and the key, each
-    with the column."""
+    with the column. The file is named relative to `root` (the checkout) when it is in it:
+    the note reaches the pull request, where the runner's paths mean nothing."""
     from driftgate.query import QueryError, parse
 
     text, given_as = (flag, flag_name) if flag is not None else (config.where, "")
@@ -990,7 +991,17 @@ def restriction(
         if given_as:
             raise UsageError(f"{given_as}: {exc.render()}") from None
         raise where_error(config, exc.render()) from None
-    return Restriction(query, given_as or f"{config.where_key} in {config.source}")
+    return Restriction(query, given_as or f"{config.where_key} in {_relative(config.source, root)}")
+
+
+def _relative(source: str, root: Path | None) -> str:
+    path = Path(source)
+    if root is None or not path.is_absolute():
+        return source
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return source
 
 
 @dataclass(frozen=True)
