@@ -437,7 +437,7 @@ def _confirm(
             p = holm_by_name[metric.name].worse if worse else holm_by_name[metric.name].better
         if p is not None:
             p_alone[metric.name] = p
-    if flagged:
+    if flagged and not adjusted:
         # Holm over the metrics the pooled test judged changed: the base branch may have
         # moved several of them at once, and each confirmed at alpha alone would let that
         # shift through more often than alpha.
