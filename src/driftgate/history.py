@@ -25,34 +25,30 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from driftgate.ci.databranch import DataBranch, keep_newest
+from driftgate.ci.databranch import DataBranch
 from driftgate.experiments.client import ExperimentsClient
 from driftgate.experiments.compact import (
     CompactError,
     CompactRun,
     decode_run,
     encode_run,
+    path_commit,
+    pipeline_folder,
     run_path,
+    to_drop,
 )
 from driftgate.experiments.models import ExperimentData, ExperimentInfo
 from driftgate.experiments.transfer import import_run
 
-DEFAULT_KEEP = 50
-"""Runs kept per pipeline: 10 times a pooled baseline's 5, and a trend's 10 with room."""
-
-_COMMIT12 = 12
-
-
-def pipeline_folder(pipeline: str) -> str:
-    """The pipeline's folder in the branch, as `run_path` names it."""
-    return run_path(pipeline, None, None, "x").rsplit("/", 1)[0] + "/"
+_COMMIT12 = 12  # as a run file's name gives it (`run_path`)
 
 
 @dataclass(frozen=True)
 class HistoryBranch:
     branch: DataBranch
     pipeline: str
-    keep: int = DEFAULT_KEEP
+    keep: int
+    """Runs of the pipeline kept (`[history] keep`)."""
 
     @property
     def name(self) -> str:
@@ -66,13 +62,9 @@ class HistoryBranch:
         if not ancestors or wanted <= 0:
             return ()
         rank = {sha[:_COMMIT12]: i for i, sha in reversed(list(enumerate(ancestors)))}
-        folder = pipeline_folder(self.pipeline)
-
-        def at_an_ancestor(path: str) -> bool:
-            parts = path.rsplit("/", 1)[-1].split("-", 2)
-            return len(parts) == 3 and parts[1] in rank
-
-        read = self.branch.read(folder, select=at_an_ancestor)
+        read = self.branch.read(
+            pipeline_folder(self.pipeline), select=lambda path: path_commit(path) in rank
+        )
         if not read.ok:
             return (
                 *read.notes,
@@ -138,7 +130,8 @@ class HistoryBranch:
         wrote = self.branch.write(
             files,
             message=f"driftgate: {_runs(len(files))} of {self.pipeline} at {commit[:12]}",
-            retention=keep_newest(self.keep),
+            # The format's own retention: only run files of its layout are ever dropped.
+            retention=lambda paths: to_drop(paths, self.keep),
         )
         if not wrote.ok:
             return (*notes, *wrote.notes)

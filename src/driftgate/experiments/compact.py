@@ -53,6 +53,8 @@ __all__ = [
     "display_text",
     "encode_run",
     "origin_id",
+    "path_commit",
+    "pipeline_folder",
     "pipeline_of",
     "recorded_at",
     "run_path",
@@ -764,7 +766,7 @@ def run_path(
     Every part is reduced to a safe charset, so that no name from a backend makes a path
     outside `runs/<pipeline>/`; names sort oldest first within a pipeline."""
     name = f"{_stamp(created_at)}-{_commit12(commit)}-{_id(experiment_id)}.jsonl"
-    return f"runs/{_pipeline_dir(pipeline)}/{name}"
+    return pipeline_folder(pipeline) + name
 
 
 def _pipeline_dir(pipeline: str | None) -> str:
@@ -809,3 +811,14 @@ def to_drop(paths: Iterable[str], keep: int) -> list[str]:
         runs.sort()
         dropped += [path for _, path in runs[: max(0, len(runs) - keep)]]
     return sorted(dropped, key=lambda p: (p.rsplit("/", 1)[1], p))
+
+
+def pipeline_folder(pipeline: str | None) -> str:
+    """The folder of a pipeline's runs in the data branch (`runs/<pipeline>/`)."""
+    return f"runs/{_pipeline_dir(pipeline)}/"
+
+
+def path_commit(path: str) -> str | None:
+    """The commit (up to 12 hex digits) a run file's path names; None for any other path."""
+    found = _PATH.fullmatch(path)
+    return found["commit"] if found is not None and found["commit"] != "nocommit" else None
