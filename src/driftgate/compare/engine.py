@@ -50,13 +50,12 @@ def _differences(
     """What makes the two runs less comparable than they look: said, never blocking."""
     said = []
     b, c = baseline.info, candidate.info
-    if b.imported != c.imported:
-        # A copy's dataset is this backend's copy: its id and version say nothing of the
-        # original's, and the records pair by their own ids (the counts below say how well).
-        pass
-    elif b.dataset_id and c.dataset_id and b.dataset_id != c.dataset_id:
+    # Between a copy and a run recorded here the records pair by their own ids (the counts
+    # below say how well), whatever the datasets' ids.
+    comparable = b.dataset_comparable(c)
+    if comparable and b.dataset_id and c.dataset_id and b.dataset_id != c.dataset_id:
         said.append(f"the baseline ran on another dataset ({b.dataset_id} vs {c.dataset_id})")
-    elif b.dataset_version is not None and b.dataset_version != c.dataset_version:
+    elif comparable and b.dataset_version is not None and b.dataset_version != c.dataset_version:
         said.append(
             f"the baseline ran on dataset version {b.dataset_version}, "
             f"the candidate on {c.dataset_version}"

@@ -244,9 +244,8 @@ def find_change_point(
 def _declared(newest: ExperimentData, older: ExperimentData) -> str:
     """Why `older` is not the same system as `newest`, from what both runs declare."""
     a, b = newest.info, older.info
-    # A copy from the data branch is on a copy of its dataset, whose id and version are this
-    # backend's: between a copy and a run recorded here, only the config can tell.
-    if a.imported == b.imported:
+    # Between a copy from the data branch and a run recorded here, only the config can tell.
+    if a.dataset_comparable(b):
         if a.dataset_id and b.dataset_id and a.dataset_id != b.dataset_id:
             return f"ran on another dataset ({b.dataset_id})"
         if a.dataset_version != b.dataset_version:

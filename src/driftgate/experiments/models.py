@@ -91,6 +91,11 @@ class ExperimentInfo(BaseModel):
         this backend's; its records keep theirs)."""
         return isinstance((self.metadata or {}).get(IMPORT_KEY), dict)
 
+    def dataset_comparable(self, other: ExperimentInfo) -> bool:
+        """Whether the two runs' dataset ids and versions can be compared: not between a copy
+        and a run recorded here, whose datasets are each this backend's own."""
+        return self.imported == other.imported
+
     @property
     def recorded_at(self) -> str | None:
         """When the run was first recorded: an imported run's original `created_at`."""
