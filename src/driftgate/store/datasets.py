@@ -146,15 +146,13 @@ class Datasets:
         with self._db.tx() as conn:
             dataset = require_live(conn, project_id, dataset_id)
             current = dataset.current_version
-            scope = _id_scope(conn, dataset)
-            occurrences: dict[str, int] = {}
-            given: set[str] = set()
             target = current + 1 if (create_new_version or current == 0) else current
             stamp = now()
             live = (
                 "dataset_id = ? AND version_added <= ? AND "
                 "(version_removed IS NULL OR version_removed > ?)"
             )
+            canonical_ids = _CanonicalIds(conn, dataset, live, current)
             changed = False
             acked: list[tuple[str, str]] = []  # (id, canonical_id), in the batch's order
             seen_in_batch: dict[str, str] = {}
@@ -169,36 +167,6 @@ class Datasets:
                 conn.execute(
                     "DELETE FROM records WHERE seq = ? AND version_added >= ?", (seq, target)
                 )
-
-            def stable_id(key: str) -> str:
-                # A new record's canonical id: the n-th live record of this content in the
-                # dataset gets the same one in every store, so that a run recorded in a
-                # fresh store (an evicted cache, a new runner) pairs record by record with
-                # the runs recorded elsewhere and kept in the data branch. ddtrace sends
-                # random record ids, kept as sent, and tags its spans with the canonical id.
-                if key not in occurrences:
-                    occurrences[key] = conn.execute(
-                        f"SELECT count(*) FROM records WHERE content_key = ? AND {live}",
-                        (key, dataset_id, current, current),
-                    ).fetchone()[0]
-                n = occurrences[key]
-                if not given:
-                    # Once a batch: a derived id may be held by a record whose content
-                    # changed since (an update keeps its canonical id).
-                    given.update(
-                        row[0]
-                        for row in conn.execute(
-                            f"SELECT canonical_id FROM records WHERE {live}",
-                            (dataset_id, current, current),
-                        )
-                    )
-                    given.add("")  # loaded, even for an empty dataset
-                while (rid := _derived_id(scope, key, n)) in given:
-                    n += 1
-                n += 1
-                occurrences[key] = n
-                given.add(rid)
-                return rid
 
             for i, rec in enumerate(inserts):
                 key = _content_key(rec.input, rec.expected_output, rec.metadata)
@@ -234,7 +202,7 @@ class Datasets:
                     (
                         dataset_id,
                         rid,
-                        canonical := stable_id(key),
+                        canonical := canonical_ids.new(key),
                         key,
                         dumps(rec.input),
                         dumps(rec.expected_output),
@@ -352,6 +320,44 @@ def require_live(conn: sqlite3.Connection, project_id: str | None, dataset_id: s
     if row["is_deleted"]:
         raise Conflict(f"dataset {dataset_id!r} was deleted; create a new dataset")
     return _dataset(row)
+
+
+class _CanonicalIds:
+    """New records' canonical ids within one batch. The n-th live record of a content in a
+    dataset gets the same one in every store, so that a run recorded in a fresh store (an
+    evicted cache, a new runner) pairs record by record with the runs recorded elsewhere and
+    kept in the data branch. ddtrace sends random record ids, kept as sent, and tags its
+    spans with the canonical id."""
+
+    def __init__(self, conn: sqlite3.Connection, dataset: Dataset, live: str, version: int) -> None:
+        self._conn, self._dataset_id = conn, dataset.id
+        self._scope = _id_scope(conn, dataset)
+        self._live, self._version = live, version
+        self._next: dict[str, int] = {}  # content key -> the occurrence the next one gets
+        self._taken: set[str] | None = None
+
+    def new(self, content_key: str) -> str:
+        conn, live, v = self._conn, self._live, self._version
+        if content_key not in self._next:
+            self._next[content_key] = conn.execute(
+                f"SELECT count(*) FROM records WHERE content_key = ? AND {live}",
+                (content_key, self._dataset_id, v, v),
+            ).fetchone()[0]
+        if self._taken is None:
+            # Read once a batch: a derived id may be held by a record whose content changed
+            # since (an update keeps its canonical id).
+            self._taken = {
+                row[0]
+                for row in conn.execute(
+                    f"SELECT canonical_id FROM records WHERE {live}", (self._dataset_id, v, v)
+                )
+            }
+        n = self._next[content_key]
+        while (found := _derived_id(self._scope, content_key, n)) in self._taken:
+            n += 1
+        self._next[content_key] = n + 1
+        self._taken.add(found)
+        return found
 
 
 def _id_scope(conn: sqlite3.Connection, dataset: Dataset) -> str:
