@@ -26,23 +26,11 @@ from driftgate.ci.databranch import (
     keep_newest,
 )
 from tests.ci import git_http
+from tests.ci.isolated import isolated_git
+
+__all__ = ["isolated_git"]  # the autouse fixture, shared
 
 FAST = Backoff(first_s=0.05, max_s=0.4)
-
-
-@pytest.fixture(autouse=True)
-def isolated_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No user or system git config (no credential helper), and no searching above tmp_path."""
-    config = tmp_path / "gitconfig"
-    config.write_text("")
-    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Test")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "test@example.com")
 
 
 def git(cwd: Path, *args: str, input: bytes | None = None) -> str:

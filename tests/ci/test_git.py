@@ -22,21 +22,9 @@ from driftgate.ci.git import (
     normalize_remote_url,
     redact,
 )
+from tests.ci.isolated import isolated_git
 
-
-@pytest.fixture(autouse=True)
-def isolated_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No user or system git config, a fixed identity, and no searching above tmp_path."""
-    config = tmp_path / "gitconfig"
-    config.write_text("")
-    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Test")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "test@example.com")
+__all__ = ["isolated_git"]  # the autouse fixture, shared
 
 
 def sh(cwd: Path, *args: str) -> str:
